@@ -1,0 +1,218 @@
+"""The ``needle`` command: ingest, ask, list and delete sources from a terminal.
+
+Results go to stdout (``--json`` for scripts), errors to stderr with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+DEMO_QUESTIONS = (
+    "How many vacation days do I get?",
+    "When is business class allowed for flights?",
+    "我每年有多少天年假？",
+)
+
+logger = logging.getLogger("needle")
+
+
+def _quiet_libraries() -> None:
+    """Keep model-loading progress bars and library chatter out of the CLI's output."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def _service() -> Any:
+    from pipelines.service import NeedleService
+    from pipelines.settings import get_settings
+
+    return NeedleService(get_settings())
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+
+
+def _split_tags(raw: str | None) -> list[str]:
+    return [tag.strip() for tag in (raw or "").split(",") if tag.strip()]
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from pipelines.samples import handbook_dir
+    from pipelines.service import expand_paths
+
+    paths = list(args.paths) + ([str(handbook_dir())] if args.samples else [])
+    if not paths:
+        print("needle ingest: give one or more files or folders, or --samples", file=sys.stderr)
+        return EXIT_USAGE
+    files = expand_paths(paths)
+    if not files:
+        print("needle ingest: no supported files found", file=sys.stderr)
+        return EXIT_ERROR
+    missing = [str(path) for path in files if not path.exists()]
+    if missing:
+        print(f"needle ingest: no such file: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_ERROR
+    service = _service()
+    results = []
+    bar = tqdm(
+        files, desc="Indexing", unit="file", disable=args.json or not sys.stderr.isatty(), file=sys.stderr
+    )
+    for path in bar:
+        bar.set_postfix_str(path.name[:30])
+        result = service.ingest_file(
+            path, title=args.title, url=args.url, tags=_split_tags(args.tags), uploaded_by=args.uploaded_by
+        )
+        results.append(result)
+        if not args.json:
+            if result.status == "rejected":
+                print(f"rejected   {result.file_name}: {result.reason}", file=sys.stderr)
+            else:
+                print(
+                    f"{result.status:<10} {result.file_name} -> {result.source_id} ({result.chunks} chunks)"
+                )
+    if args.json:
+        _print_json([result.to_dict() for result in results])
+    return EXIT_ERROR if any(result.status == "rejected" for result in results) else EXIT_OK
+
+
+def _format_answer(answer: Any) -> str:
+    lines = [answer.text, ""]
+    if answer.citations:
+        lines.append("Sources:")
+        for citation in answer.citations:
+            lines.append(f"  [{citation.number}] {citation.title} ({citation.location})")
+    lines.append(f"trace: {answer.trace_id}")
+    return "\n".join(lines)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    service = _service()
+    stream = None
+    if args.stream and not args.json:
+
+        def stream(text: str) -> None:
+            print(text, end="", flush=True, file=sys.stderr)
+
+    answer = service.ask(args.question, tags=_split_tags(args.tags), origin="cli", on_text=stream)
+    if args.json:
+        _print_json(answer.to_dict())
+    else:
+        print(_format_answer(answer))
+    return EXIT_OK
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    sources = _service().list_sources()
+    if args.json:
+        _print_json([source.to_dict() for source in sources])
+        return EXIT_OK
+    if not sources:
+        print("No sources yet. Add some with: needle ingest PATH")
+        return EXIT_OK
+    print(f"{'SOURCE ID':<36} {'CHUNKS':>6}  {'TYPE':<8} {'INDEXED':<25} TITLE")
+    for source in sources:
+        columns = f"{source.source_id:<36} {source.chunks:>6}  {source.file_type:<8} {source.indexed_at:<25}"
+        print(f"{columns} {source.title}")
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    removed = _service().delete_source(args.source_id)
+    print(f"deleted {args.source_id} ({removed} chunks)")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Index the bundled handbook and answer a few questions from it: the README's first command."""
+    from pipelines.samples import handbook_dir
+
+    service = _service()
+    print(f"Indexing the sample handbook from {handbook_dir()} ...")
+    for result in service.ingest_paths([handbook_dir()]):
+        detail = result.reason if result.status == "rejected" else f"{result.chunks} chunks"
+        print(f"  {result.status:<10} {result.file_name} ({detail})")
+    for question in args.questions or DEMO_QUESTIONS:
+        print(f"\nQ: {question}")
+        print(_format_answer(service.ask(question, origin="cli")))
+    stats = service.stats()
+    print(
+        f"\n{stats['sources']} sources, {stats['chunks']} chunks in {service.settings.data_dir}.\n"
+        'Ask your own: needle ask "How do I connect to the VPN?"'
+    )
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="needle", description="Answers questions from your documents.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="index files or folders (PDF, DOCX, HTML, Markdown, text)")
+    ingest.add_argument("paths", nargs="*", metavar="PATH")
+    ingest.add_argument("--samples", action="store_true", help="also index the bundled sample handbook")
+    ingest.add_argument("--title", help="title for the source (default: the document's own title)")
+    ingest.add_argument("--url", help="link shown with citations of this source")
+    ingest.add_argument("--tags", help="comma-separated tags, for per-channel filters")
+    ingest.add_argument("--uploaded-by", default=os.environ.get("USER"), help="who added the source")
+    ingest.add_argument("--json", action="store_true", help="print results as JSON")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    ask = commands.add_parser("ask", help="answer a question from the indexed sources")
+    ask.add_argument("question")
+    ask.add_argument("--tags", help="answer only from sources with any of these comma-separated tags")
+    ask.add_argument("--json", action="store_true", help="print the answer, citations and passages as JSON")
+    ask.add_argument("--stream", action="store_true", help="show LLM text as it arrives (on stderr)")
+    ask.set_defaults(handler=cmd_ask)
+
+    sources = commands.add_parser("sources", help="list indexed sources with their chunk counts")
+    sources.add_argument("--json", action="store_true")
+    sources.set_defaults(handler=cmd_sources)
+
+    delete = commands.add_parser("delete", help="remove a source and all its chunks")
+    delete.add_argument("source_id")
+    delete.set_defaults(handler=cmd_delete)
+
+    demo = commands.add_parser("demo", help="index the sample handbook and answer questions from it")
+    demo.add_argument("questions", nargs="*", metavar="QUESTION")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_libraries()
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from pipelines.errors import NeedleError
+    from pipelines.models import ModelNotFoundError
+    from pipelines.settings import SettingsError
+
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except (SettingsError, ModelNotFoundError, NeedleError) as error:
+        print(f"needle: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The last stage of the query pipeline: a grounded answer from the LLM, or a cited extract.
+
+The HF-hosted LLM (``HuggingFaceAPIChatGenerator``) is wrapped rather than wired in directly, because an
+employee must get an answer even when the model is down, slow or returns nothing: every failure falls back
+to the extractive answer and says why in one sentence, and the technical cause goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from haystack import Document, component
+from haystack.dataclasses import ChatMessage, StreamingChunk
+
+from pipelines.components.extractive_answerer import ExtractiveAnswerer
+from pipelines.text import is_mostly_cjk
+
+logger = logging.getLogger(__name__)
+
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+
+#: Answer kinds, also the label of the answers metric.
+GENERATED = "generated"
+EXTRACTIVE = "extractive"
+FALLBACK = "fallback"
+NO_ANSWER = "no_answer"
+
+
+class LLMDeadlineExceededError(TimeoutError):
+    """The streamed answer took longer than the configured timeout."""
+
+
+def cited_numbers(text: str, passage_count: int) -> list[int]:
+    """Passage numbers cited as ``[n]`` in ``text`` that point at a real passage, in order of first use."""
+    seen: list[int] = []
+    for match in _CITATION.finditer(text):
+        number = int(match.group(1))
+        if 1 <= number <= passage_count and number not in seen:
+            seen.append(number)
+    return seen
+
+
+def describe_llm_failure(error: BaseException, timeout_seconds: float) -> str:
+    """One plain sentence about why the LLM gave no answer; never the exception's own text."""
+    name = type(error).__name__.lower()
+    text = str(error).lower()
+    if isinstance(error, TimeoutError) or "timeout" in name or "timed out" in text or "timeout" in text:
+        return f"The language model did not answer within {timeout_seconds:g} seconds"
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if status in (401, 403):
+        return "The language model service refused Needle's credentials"
+    if status == 429:
+        return "The language model service is rate-limiting Needle right now"
+    if status is not None:
+        return f"The language model service returned an error (HTTP {status})"
+    if "connect" in name or "connect" in text:
+        return "The language model service could not be reached"
+    return "The language model failed to answer"
+
+
+@component
+class AnswerGenerator:
+    """Generate a cited answer with an LLM when one is configured, else (or on failure) an extract.
+
+    :param generator: a chat generator such as ``HuggingFaceAPIChatGenerator``, or ``None`` for the
+        extractive answerer alone.
+    :param timeout_seconds: the whole answer's deadline, enforced between streamed tokens as well as by
+        the HTTP client's own timeout.
+    """
+
+    def __init__(
+        self,
+        generator: Any | None = None,
+        extractive: ExtractiveAnswerer | None = None,
+        timeout_seconds: float = 30.0,
+    ) -> None:
+        self.generator = generator
+        self.extractive = extractive or ExtractiveAnswerer()
+        self.timeout_seconds = timeout_seconds
+
+    def warm_up(self) -> None:
+        if self.generator is not None and hasattr(self.generator, "warm_up"):
+            self.generator.warm_up()
+
+    @component.output_types(text=str, kind=str, cited=list[int], notice=str, model=str)
+    def run(
+        self,
+        question: str,
+        documents: list[Document],
+        messages: list[ChatMessage],
+        streaming_callback: Callable[[str], None] | None = None,
+        query_embedding: list[float] | None = None,
+    ) -> dict[str, Any]:
+        """Answer ``question`` from ``documents``; ``messages`` is the rendered prompt for the LLM.
+
+        ``streaming_callback`` receives each new piece of generated text as it arrives;
+        ``query_embedding`` lets the extractive answerer rank sentences by meaning as well as by words.
+        """
+        if not documents:
+            extract = self.extractive.run(question=question, documents=[])
+            return self._result(str(extract["text"]), NO_ANSWER, [], "")
+        if self.generator is None:
+            return self._extract(question, documents, "", query_embedding)
+
+        model = str(getattr(self.generator, "_model_or_url", "") or "")
+        try:
+            reply = self._generate(messages, streaming_callback)
+        except Exception as error:  # any failure of the remote model must still give the user an answer
+            logger.warning("LLM call failed; answering with an extract", exc_info=error)
+            notice = describe_llm_failure(error, self.timeout_seconds)
+            return self._extract(question, documents, notice, query_embedding)
+        if not reply.strip():
+            logger.warning("LLM returned an empty answer; answering with an extract")
+            return self._extract(
+                question, documents, "The language model returned an empty answer", query_embedding
+            )
+        cited = cited_numbers(reply, len(documents))
+        return self._result(reply.strip(), GENERATED, cited, "", model)
+
+    def _generate(self, messages: list[ChatMessage], streaming_callback: Callable[[str], None] | None) -> str:
+        started = time.monotonic()
+
+        def on_chunk(chunk: StreamingChunk) -> None:
+            if time.monotonic() - started > self.timeout_seconds:
+                raise LLMDeadlineExceededError(f"no complete answer after {self.timeout_seconds} s")
+            if chunk.content and streaming_callback is not None:
+                streaming_callback(chunk.content)
+
+        result = self.generator.run(messages=messages, streaming_callback=on_chunk)
+        replies = result.get("replies") or []
+        return (replies[0].text or "") if replies else ""
+
+    def _extract(
+        self, question: str, documents: list[Document], notice: str, query_embedding: list[float] | None
+    ) -> dict[str, Any]:
+        extract = self.extractive.run(question=question, documents=documents, query_embedding=query_embedding)
+        text = str(extract["text"])
+        kind = FALLBACK if notice else EXTRACTIVE
+        if notice:
+            lead = (
+                f"{notice}，以下是原文摘录。"
+                if is_mostly_cjk(question)
+                else f"{notice}, so here is an extract instead."
+            )
+            text = f"{lead}\n\n{text}"
+        if not extract["found"]:
+            kind = NO_ANSWER if not notice else kind
+        return self._result(text, kind, list(extract["cited"]), notice)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _result(text: str, kind: str, cited: list[int], notice: str, model: str = "") -> dict[str, Any]:
+        return {"text": text, "kind": kind, "cited": cited, "notice": notice, "model": model}

@@ -1,0 +1,110 @@
+"""Answer without a language model: quote the sentences of the top passages that best match the question.
+
+This is the embedded default (no server, no token) and the fallback when the LLM fails. It never writes
+words of its own beyond a fixed framing line, so a document that contains instructions cannot make it say
+anything the documents do not say.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+import numpy as np
+from haystack import Document, component
+
+from pipelines.text import is_mostly_cjk, split_sentences, terms, word_count
+
+_QUANTITY_QUESTION = re.compile(
+    r"\b(how (many|much|long|often)|when|what time|deadline)\b|多少|几|多久|什么时候", re.I
+)
+_DIGIT = re.compile(r"\d")
+
+EXTRACT_INTRO_EN = "Here is an extract from the most relevant documents (quoted as written, not generated):"
+EXTRACT_INTRO_ZH = "以下是最相关文档的原文摘录（直接引用，并非生成的回答）："
+#: Headings and list labels ("Acme Connect VPN") say nothing on their own.
+MIN_SENTENCE_WORDS = 4
+NOT_FOUND_EN = "I could not find this in the documents."
+NOT_FOUND_ZH = "我在文档中没有找到相关内容。"
+
+
+@component
+class ExtractiveAnswerer:
+    """Pick up to ``max_sentences`` sentences from the first ``max_passages`` passages, each cited [n].
+
+    Sentences are scored by the IDF-weighted overlap of their terms with the question's (CJK text by
+    character bigrams), discounted by the rank of their passage, with a bonus for figures when the
+    question asks for a quantity or a date. With a ``sentence_encoder`` and the query embedding, the
+    cosine similarity of each sentence to the question is added: word overlap alone cannot tell "you get
+    25 vacation days" from "you can carry over 5 vacation days". The semantic part is skipped for CJK
+    questions, which an English embedder does not understand.
+    """
+
+    def __init__(
+        self,
+        max_sentences: int = 3,
+        max_passages: int = 3,
+        sentence_encoder: Callable[[list[str]], list[list[float]]] | None = None,
+    ) -> None:
+        if max_sentences < 1 or max_passages < 1:
+            raise ValueError("max_sentences and max_passages must be at least 1")
+        self.max_sentences = max_sentences
+        self.max_passages = max_passages
+        self.sentence_encoder = sentence_encoder
+
+    @component.output_types(text=str, cited=list[int], found=bool)
+    def run(
+        self, question: str, documents: list[Document], query_embedding: list[float] | None = None
+    ) -> dict[str, object]:
+        """Return the extract text, the passage numbers it cites (1-based), and whether anything matched."""
+        chinese = is_mostly_cjk(question)
+        candidates: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
+        for number, document in enumerate(documents[: self.max_passages], start=1):
+            for position, sentence in enumerate(split_sentences(document.content or "")):
+                candidates.append((number, position, sentence))
+        question_terms = set(terms(question))
+        if not candidates or not question_terms:
+            return self._not_found(chinese)
+
+        sentence_terms = [set(terms(sentence)) for _, _, sentence in candidates]
+        document_frequency: dict[str, int] = {}
+        for bag in sentence_terms:
+            for term in bag & question_terms:
+                document_frequency[term] = document_frequency.get(term, 0) + 1
+        total = len(candidates)
+        wants_figure = bool(_QUANTITY_QUESTION.search(question))
+
+        lexical = np.zeros(total)
+        for index, ((_, _, sentence), bag) in enumerate(zip(candidates, sentence_terms, strict=True)):
+            shared = bag & question_terms
+            if shared and word_count(sentence) >= MIN_SENTENCE_WORDS:
+                lexical[index] = sum(math.log(1 + total / document_frequency[term]) for term in shared)
+                if wants_figure and _DIGIT.search(sentence):
+                    lexical[index] *= 1.3
+        if not lexical.any():
+            return self._not_found(chinese)
+        combined = lexical / lexical.max()
+        if self.sentence_encoder is not None and query_embedding is not None and not chinese:
+            combined = combined + self._similarities([s for _, _, s in candidates], query_embedding)
+        rank_discount = np.array([1 + 0.15 * (number - 1) for number, _, _ in candidates])
+        combined = np.where(lexical > 0, combined / rank_discount, 0.0)
+        scored = [(float(score), index) for index, score in enumerate(combined) if score > 0]
+
+        best = sorted(scored, reverse=True)[: self.max_sentences]
+        chosen = [index for _, index in best]  # best first: the reader may stop after one line
+        lines = [f"> {candidates[index][2]} [{candidates[index][0]}]" for index in chosen]
+        cited = sorted({candidates[index][0] for index in chosen})
+        intro = EXTRACT_INTRO_ZH if chinese else EXTRACT_INTRO_EN
+        return {"text": intro + "\n" + "\n".join(lines), "cited": cited, "found": True}
+
+    def _similarities(self, sentences: list[str], query_embedding: list[float]) -> np.ndarray:
+        assert self.sentence_encoder is not None
+        matrix = np.asarray(self.sentence_encoder(sentences), dtype=np.float32)
+        query = np.asarray(query_embedding, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
+        return np.clip(matrix @ query / np.where(norms == 0, 1.0, norms), 0.0, 1.0)
+
+    @staticmethod
+    def _not_found(chinese: bool) -> dict[str, object]:
+        return {"text": NOT_FOUND_ZH if chinese else NOT_FOUND_EN, "cited": [], "found": False}

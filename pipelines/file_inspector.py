@@ -1,0 +1,260 @@
+"""Decide what a file really is, and refuse it with a reason before it can touch the store.
+
+Haystack's converters log a warning and return nothing for a file they cannot read; an admin who uploaded
+a password-protected PDF deserves a sentence that says so. The inspector looks at the bytes (not the file
+name) to pick a converter, and rejects what no converter can read: empty, oversized, encrypted, corrupt,
+binary, compressed-bomb and unsupported files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Literal
+
+from pipelines.errors import RejectedFileError
+
+FileKind = Literal["pdf", "docx", "html", "markdown", "text"]
+
+MIME_TYPES: dict[FileKind, str] = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "html": "text/html",
+    "markdown": "text/markdown",
+    "text": "text/plain",
+}
+SUPPORTED_EXTENSIONS: dict[str, FileKind] = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".text": "text",
+    ".rst": "text",
+}
+SUPPORTED_DESCRIPTION = "PDF, Word (.docx), HTML, Markdown and plain-text files"
+
+#: A DOCX's parts, uncompressed, may not exceed this (a real handbook chapter is a few MB).
+MAX_DOCX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+MAX_DOCX_COMPRESSION_RATIO = 100
+MAX_PDF_PAGES = 2000
+
+_HTML_SNIFF = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)
+
+
+@dataclass(frozen=True)
+class InspectedFile:
+    """A file that passed inspection, with what the pipeline needs to convert it."""
+
+    file_name: str
+    kind: FileKind
+    data: bytes
+    sha256: str
+
+    @property
+    def mime_type(self) -> str:
+        return MIME_TYPES[self.kind]
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.data)
+
+
+def safe_file_name(name: str) -> str:
+    """The base name of an uploaded file, with directory parts and control characters removed.
+
+    Browsers and Slack send whatever name the user's machine had; ``../../etc/passwd`` must not become a
+    path, and a name is only ever used for display and for the source id.
+    """
+    base = PurePath(name.replace("\\", "/")).name
+    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip().lstrip(".")
+    return base[:200] or "unnamed"
+
+
+def inspect_file(name: str, data: bytes, *, max_bytes: int) -> InspectedFile:
+    """Identify ``data`` and check that it can be converted.
+
+    :raises RejectedFileError: with a reason a person can act on.
+    """
+    file_name = safe_file_name(name)
+    if not data:
+        raise RejectedFileError(file_name, "the file is empty")
+    if len(data) > max_bytes:
+        raise RejectedFileError(
+            file_name,
+            f"the file is {len(data) / 1e6:.1f} MB, over the upload limit of {max_bytes / 1e6:.1f} MB",
+        )
+    kind = _sniff_kind(file_name, data)
+    digest = hashlib.sha256(data).hexdigest()
+    if kind == "pdf":
+        _check_pdf(file_name, data)
+    elif kind == "docx":
+        _check_docx(file_name, data)
+    else:  # the converters read UTF-8; hand them UTF-8 whatever the file's own encoding was
+        data = decode_text(file_name, data).encode("utf-8")
+    return InspectedFile(file_name=file_name, kind=kind, data=data, sha256=digest)
+
+
+def _sniff_kind(file_name: str, data: bytes) -> FileKind:
+    extension = PurePath(file_name).suffix.lower()
+    declared = SUPPORTED_EXTENSIONS.get(extension)
+    head = data[:1024]
+    if head.lstrip()[:5] == b"%PDF-":
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        return "docx"  # checked in detail by _check_docx, which rejects other archives
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise RejectedFileError(
+            file_name, "this is a legacy Office file (.doc/.xls); save it as .docx or PDF and upload that"
+        )
+    text = decode_text(file_name, data, declared=declared)
+    if not text.strip():
+        raise RejectedFileError(file_name, "the file contains only whitespace, no text")
+    if declared in ("html", "markdown", "text"):
+        return declared
+    if _HTML_SNIFF.match(head):
+        return "html"
+    if declared is None and extension:
+        raise RejectedFileError(
+            file_name, f"'{extension}' files are not supported; Needle reads {SUPPORTED_DESCRIPTION}"
+        )
+    return "text"
+
+
+def decode_text(file_name: str, data: bytes, *, declared: FileKind | None = None) -> str:
+    """Decode a text file as UTF-8 (or UTF-16 with a byte-order mark), refusing binary content."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise RejectedFileError(file_name, "the file claims to be UTF-16 text but is not") from None
+    if b"\x00" in data[:8192]:
+        what = f"'{PurePath(file_name).suffix}' " if declared is None and PurePath(file_name).suffix else ""
+        raise RejectedFileError(
+            file_name, f"this {what}file is binary, not text; Needle reads {SUPPORTED_DESCRIPTION}"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise RejectedFileError(
+            file_name,
+            f"the file is not valid UTF-8 text (bad byte at position {error.start}); "
+            "save it with UTF-8 encoding and upload it again",
+        ) from None
+
+
+def _check_pdf(file_name: str, data: bytes) -> None:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise RejectedFileError(file_name, "the PDF is password-protected; upload an unprotected copy")
+        pages = len(reader.pages)
+    except RejectedFileError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AssertionError) as error:
+        raise RejectedFileError(
+            file_name, f"the PDF is damaged and cannot be read ({_short(error)})"
+        ) from None
+    except Exception as error:  # pypdf raises many exception types on hostile input
+        raise RejectedFileError(file_name, f"the PDF cannot be read ({_short(error)})") from None
+    if pages == 0:
+        raise RejectedFileError(file_name, "the PDF has no pages")
+    if pages > MAX_PDF_PAGES:
+        raise RejectedFileError(file_name, f"the PDF has {pages} pages, over the limit of {MAX_PDF_PAGES}")
+
+
+def _check_docx(file_name: str, data: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            names = {info.filename for info in infos}
+            if "word/document.xml" not in names:
+                raise RejectedFileError(
+                    file_name,
+                    f"this is a ZIP archive, not a Word document; Needle reads {SUPPORTED_DESCRIPTION}",
+                )
+            uncompressed = sum(info.file_size for info in infos)
+            compressed = max(1, sum(info.compress_size for info in infos))
+            if (
+                uncompressed > MAX_DOCX_UNCOMPRESSED_BYTES
+                or uncompressed / compressed > MAX_DOCX_COMPRESSION_RATIO
+            ):
+                raise RejectedFileError(
+                    file_name,
+                    f"the document expands to {uncompressed / 1e6:.0f} MB when unpacked; "
+                    "it looks like a compression bomb and was not opened",
+                )
+            bad = archive.testzip()
+            if bad is not None:
+                raise RejectedFileError(file_name, f"the Word document is damaged (part {bad} is corrupt)")
+    except RejectedFileError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as error:
+        raise RejectedFileError(
+            file_name, f"the Word document is damaged and cannot be opened ({_short(error)})"
+        ) from None
+    try:
+        import docx
+
+        docx.Document(io.BytesIO(data))
+    except Exception as error:  # python-docx raises KeyError, ValueError, lxml errors on broken parts
+        raise RejectedFileError(
+            file_name, f"the Word document is damaged and cannot be opened ({_short(error)})"
+        ) from None
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:160]
+
+
+_MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,3}\s+(.+?)\s*#*\s*$", re.M)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>|<h1[^>]*>(.*?)</h1>", re.I | re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def guess_title(inspected: InspectedFile) -> str | None:
+    """The document's own title, when it declares one: a Markdown heading, HTML ``<title>``, DOCX or PDF
+    properties, or a short first line of a text file. ``None`` when there is nothing convincing."""
+    try:
+        title = _guess_title(inspected)
+    except Exception:  # a title is a nicety; a broken property must not reject the file
+        return None
+    title = " ".join(html.unescape(title or "").split())
+    return title[:200] or None
+
+
+def _guess_title(inspected: InspectedFile) -> str | None:
+    if inspected.kind == "markdown":
+        match = _MARKDOWN_HEADING.search(decode_text(inspected.file_name, inspected.data))
+        return match.group(1) if match else None
+    if inspected.kind == "html":
+        match = _HTML_TITLE.search(decode_text(inspected.file_name, inspected.data))
+        return _TAG.sub("", match.group(1) or match.group(2)) if match else None
+    if inspected.kind == "docx":
+        import docx
+
+        document = docx.Document(io.BytesIO(inspected.data))
+        if document.core_properties.title:
+            return document.core_properties.title
+        for paragraph in document.paragraphs[:10]:
+            if paragraph.style is not None and paragraph.style.name.lower().startswith(("title", "heading")):
+                return paragraph.text
+        return None
+    if inspected.kind == "pdf":
+        from pypdf import PdfReader
+
+        metadata = PdfReader(io.BytesIO(inspected.data)).metadata
+        return metadata.title if metadata else None
+    first = decode_text(inspected.file_name, inspected.data).strip().splitlines()[0].strip()
+    return first if len(first) <= 80 and not first.endswith((".", "。", ":", "：")) else None

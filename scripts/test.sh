@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's second command: install what the tests need and run the default suite.
+# Extra arguments go to pytest (for example: bash scripts/test.sh -m slow).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh dev
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"
