@@ -156,6 +156,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start the HTTP server with every installed face (admin console, Slack bot) over one core."""
+    from pipelines import server
+
+    service = _service()
+    app, faces = server.build_server(service, set(args.faces.split(",")) if args.faces else None)
+    settings = service.settings
+    print(f"Needle on http://{settings.host}:{settings.port} with: {', '.join(faces) or 'no faces'}")
+    server.run(service, app)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="needle", description="Answers questions from your documents.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -189,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="index the sample handbook and answer questions from it")
     demo.add_argument("questions", nargs="*", metavar="QUESTION")
     demo.set_defaults(handler=cmd_demo)
+
+    serve = commands.add_parser("serve", help="run the admin console and, when configured, the Slack bot")
+    serve.add_argument("--faces", help="comma-separated faces to mount (default: all installed)")
+    serve.set_defaults(handler=cmd_serve)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -168,8 +169,12 @@ class NeedleService:
         tags: Iterable[str] = (),
         uploaded_by: str | None = None,
         source_id: str | None = None,
+        force: bool = False,
     ) -> IngestResult:
         """Index one file as one source, replacing the source's earlier version.
+
+        Identical bytes with identical title, URL, tags and index settings are a no-op ("unchanged")
+        unless ``force`` is set.
 
         Rejections (unreadable, empty, unsupported, too large) come back as a result with a reason and
         leave the store exactly as it was; a store failure raises :class:`StoreUnavailableError`.
@@ -197,7 +202,8 @@ class NeedleService:
         }
         with self._ingest_lock:
             existing = self._chunks_of(sid)
-            if existing and all(existing[0].meta.get(key) == meta[key] for key in _IDENTITY_KEYS):
+            unchanged = existing and all(existing[0].meta.get(key) == meta[key] for key in _IDENTITY_KEYS)
+            if unchanged and not force:
                 return IngestResult(name, "unchanged", source_id=sid, chunks=len(existing))
             meta["indexed_at"] = _now()
             stream = ByteStream(data=inspected.data, meta=meta, mime_type=inspected.mime_type)
@@ -214,8 +220,43 @@ class NeedleService:
             return IngestResult(
                 name, "rejected", reason="no text could be extracted (is it a scanned image without text?)"
             )
+        self._keep_original(sid, name, data)
         logger.info("indexed %s as %s (%d chunks)", name, sid, written)
         return IngestResult(name, "indexed", source_id=sid, chunks=written)
+
+    def _original_dir(self, source_id: str) -> Path:
+        return self.settings.data_dir / "originals" / source_id
+
+    def _keep_original(self, source_id: str, file_name: str, data: bytes) -> None:
+        """Keep the uploaded bytes so a source can be re-indexed (new model, new chunking) without the file."""
+        folder = self._original_dir(source_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():
+            if old.name != file_name:
+                old.unlink()
+        tmp = folder / f".{file_name}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(folder / file_name)
+
+    def reindex_source(self, source_id: str) -> IngestResult:
+        """Index a source again from its kept original, with its title, URL and tags, under current settings."""
+        chunks = self._chunks_of(source_id)
+        if not chunks:
+            raise SourceNotFoundError(f"no source with id {source_id!r}")
+        meta = chunks[0].meta
+        original = self._original_dir(source_id) / str(meta.get("file_name"))
+        if not original.is_file():
+            raise NeedleError(f"the original file of {source_id!r} is not kept here; upload it again")
+        return self.ingest_bytes(
+            str(meta.get("file_name")),
+            original.read_bytes(),
+            title=meta.get("title"),
+            url=meta.get("url"),
+            tags=meta.get("tags") or [],
+            uploaded_by=meta.get("uploaded_by"),
+            source_id=source_id,
+            force=True,
+        )
 
     def ingest_paths(self, paths: Iterable[str | Path], **kwargs: Any) -> list[IngestResult]:
         """Index files and folders (recursively, supported extensions only), one source per file."""
@@ -228,6 +269,7 @@ class NeedleService:
             if not chunks:
                 raise SourceNotFoundError(f"no source with id {source_id!r}")
             self.store.delete_documents([doc.id for doc in chunks])
+            shutil.rmtree(self._original_dir(source_id), ignore_errors=True)
         return len(chunks)
 
     def list_sources(self) -> list[SourceInfo]:
@@ -269,6 +311,18 @@ class NeedleService:
             "chunks": sum(source.chunks for source in sources),
             "last_updated": max((source.indexed_at for source in sources), default=None),
         }
+
+    def readiness(self) -> dict[str, dict[str, Any]]:
+        """What ``/readyz`` reports: the store answers, the model is loaded, the LLM is set up or off."""
+        checks: dict[str, dict[str, Any]] = {}
+        try:
+            checks["store"] = {"ok": True, "chunks": self.store.count_documents()}
+        except Exception as error:
+            logger.warning("readiness: store check failed: %s", type(error).__name__)
+            checks["store"] = {"ok": False, "error": "the document store is not reachable"}
+        checks["embedding_model"] = {"ok": self.text_embedder.embedding_backend is not None}
+        checks["llm"] = {"ok": True, "mode": self.settings.llm_api}
+        return checks
 
     def _chunks_of(self, source_id: str) -> list[Document]:
         return self._filter({"field": "meta.source_id", "operator": "==", "value": source_id})

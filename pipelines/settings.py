@@ -79,6 +79,39 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=512, ge=16, le=8192)
     llm_temperature: float = Field(default=0.1, ge=0, le=2)
 
+    # --- server (needle serve) -------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_base_url: str | None = Field(
+        default=None, description="URL where people reach this server, for links such as 'Debug this answer'."
+    )
+
+    # --- Slack bot ---------------------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("NEEDLE_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("NEEDLE_SLACK_APP_TOKEN", "SLACK_APP_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("NEEDLE_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET")
+    )
+    slack_mode: Literal["socket", "http"] = "socket"
+    slack_api_url: str | None = Field(
+        default=None, description="Override of Slack's Web API base URL (tests)."
+    )
+    slack_command: str = Field(default="/needle", pattern=r"^/[a-z0-9_-]{1,31}$")
+    slack_admin_user_ids: list[str] = Field(default_factory=list)
+    slack_allowed_channels: list[str] = Field(default_factory=list, description="Empty: every channel.")
+    slack_channel_tags: dict[str, list[str]] = Field(default_factory=dict)
+    slack_thread_followups: bool = True
+    slack_rate_limit_per_minute: int = Field(default=10, ge=1, le=1000)
+    slack_workers: int = Field(default=8, ge=1, le=256)
+
+    # --- admin console -----------------------------------------------------------------------------
+    admin_username: str = "admin"
+    admin_password: SecretStr | None = None
+
     # --- process -----------------------------------------------------------------------------------
     torch_threads: int | None = Field(default=None, ge=1, le=256)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -101,7 +134,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"{ENV_PREFIX}LLM_URL is required when {ENV_PREFIX}LLM_API={self.llm_api}")
             if not self.llm_url.startswith(("http://", "https://")):
                 raise ValueError(f"{ENV_PREFIX}LLM_URL must be an http(s) URL, got {self.llm_url!r}")
+        if self.slack_mode == "http" and self.slack_bot_token and not self.slack_signing_secret:
+            raise ValueError(f"{ENV_PREFIX}SLACK_SIGNING_SECRET is required when {ENV_PREFIX}SLACK_MODE=http")
+        if self.slack_mode == "socket" and self.slack_bot_token and not self.slack_app_token:
+            raise ValueError(
+                f"{ENV_PREFIX}SLACK_APP_TOKEN (xapp-...) is required when {ENV_PREFIX}SLACK_MODE=socket"
+            )
         return self
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None
 
     @property
     def llm_enabled(self) -> bool:

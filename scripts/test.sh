@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
+bash scripts/install_system_deps.sh
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

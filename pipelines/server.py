@@ -1,0 +1,68 @@
+"""The HTTP server behind ``needle serve``: one process, one core service, every face mounted on it.
+
+The core must not import its faces, so faces plug in through the ``needle.faces`` entry-point group: each
+names a ``mount(app, service)`` function that adds its routes (the Slack bot's ``/slack/events``, the
+admin console) to the shared FastAPI app, or starts its own background connection (Socket Mode).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from pipelines.service import NeedleService
+
+logger = logging.getLogger(__name__)
+
+FACES_GROUP = "needle.faces"
+
+
+class Face(Protocol):
+    def __call__(self, app: FastAPI, service: NeedleService) -> None: ...
+
+
+def create_app(service: NeedleService) -> FastAPI:
+    """The shared app with the core's own endpoints: ``/healthz`` (process up) and ``/readyz``."""
+    app = FastAPI(title="Needle", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.service = service
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        checks = service.readiness()
+        ready = all(check["ok"] for check in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    return app
+
+
+def mount_faces(app: FastAPI, service: NeedleService, names: set[str] | None = None) -> list[str]:
+    """Mount every installed face (or only ``names``); returns the names mounted."""
+    mounted = []
+    for entry in sorted(entry_points(group=FACES_GROUP), key=lambda e: e.name):
+        if names is not None and entry.name not in names:
+            continue
+        mount: Face = entry.load()
+        mount(app, service)
+        mounted.append(entry.name)
+        logger.info("mounted face %s", entry.name)
+    return mounted
+
+
+def build_server(service: NeedleService, names: set[str] | None = None) -> tuple[FastAPI, list[str]]:
+    app = create_app(service)
+    return app, mount_faces(app, service, names)
+
+
+def run(service: NeedleService, app: Any) -> None:
+    import uvicorn
+
+    settings = service.settings
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
