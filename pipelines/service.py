@@ -228,7 +228,7 @@ class NeedleService:
         return self.settings.data_dir / "originals" / source_id
 
     def _keep_original(self, source_id: str, file_name: str, data: bytes) -> None:
-        """Keep the uploaded bytes so a source can be re-indexed (new model, new chunking) without the file."""
+        """Keep the uploaded bytes, so a source can be re-indexed (new model, new chunking) later."""
         folder = self._original_dir(source_id)
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.iterdir():
@@ -239,7 +239,7 @@ class NeedleService:
         tmp.replace(folder / file_name)
 
     def reindex_source(self, source_id: str) -> IngestResult:
-        """Index a source again from its kept original, with its title, URL and tags, under current settings."""
+        """Index a source again from its kept original, keeping title, URL and tags, under current settings."""
         chunks = self._chunks_of(source_id)
         if not chunks:
             raise SourceNotFoundError(f"no source with id {source_id!r}")
