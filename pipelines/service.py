@@ -239,7 +239,7 @@ class NeedleService:
         tmp.replace(folder / file_name)
 
     def reindex_source(self, source_id: str) -> IngestResult:
-        """Index a source again from its kept original, keeping title, URL and tags, under current settings."""
+        """Index a source again from its kept original (same title, URL and tags), under current settings."""
         chunks = self._chunks_of(source_id)
         if not chunks:
             raise SourceNotFoundError(f"no source with id {source_id!r}")
