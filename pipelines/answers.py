@@ -83,7 +83,8 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        """JSON-ready form; ``answer`` repeats ``text`` under the name scripts expect."""
+        data = {"answer": self.text, **dataclasses.asdict(self)}
         for citation, source in zip(data["citations"], self.citations, strict=True):
             citation["location"] = source.location
         return data

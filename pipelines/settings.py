@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     slack_thread_followups: bool = True
     slack_rate_limit_per_minute: int = Field(default=10, ge=1, le=1000)
     slack_workers: int = Field(default=8, ge=1, le=256)
+    slack_stream_update_seconds: float = Field(
+        default=1.0, ge=0.05, le=30, description="Least time between streamed chat.update calls."
+    )
 
     # --- admin console -----------------------------------------------------------------------------
     admin_username: str = "admin"

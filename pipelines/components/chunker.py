@@ -58,9 +58,9 @@ class SentenceChunker:
     """Pack whole sentences into chunks of about ``chunk_words`` words, overlapping by whole sentences.
 
     Works offline and for Chinese (sentences end at ``。！？`` too). Pages are separated by form feeds in
-    the converters' output; each chunk records the page its first sentence is on, so citations can say
-    "page 3". Every chunk gets a deterministic id from its source id and position, so re-indexing a
-    source overwrites rather than duplicates.
+    the converters' output; chunks never span a page break, so a citation's "page 3" is exact. Every
+    chunk gets a deterministic id from its source id and position, so re-indexing a source overwrites
+    rather than duplicates.
     """
 
     def __init__(self, chunk_words: int = 200, overlap_words: int = 40) -> None:
@@ -97,6 +97,10 @@ class SentenceChunker:
         fresh = 0  # sentences in `current` that are not overlap from the previous chunk
         for sentence in sentences:
             words = word_count(sentence[0])
+            if current and sentence[1] != current[-1][1]:
+                # A new page starts a new chunk, so a citation's page is the page its text is on.
+                groups.append(current)
+                current, size, fresh = [], 0.0, 0
             if fresh and size + words > self.chunk_words:
                 groups.append(current)
                 current = self._overlap_tail(current)

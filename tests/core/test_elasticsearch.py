@@ -1,0 +1,77 @@
+"""Elasticsearch: the index definition is unit-tested here; a live cluster is used only when configured.
+
+No Elasticsearch server can run on the build machine, so the live test runs when NEEDLE_ELASTICSEARCH_URL
+points at one (for example ``docker compose -f infra/docker-compose.yml up elasticsearch``) and is
+reported as skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
+
+from pipelines.settings import load_settings
+from pipelines.stores import build_retrievers
+from pipelines.stores.elasticsearch import client_kwargs, index_definition
+
+LIVE_URL = os.environ.get("NEEDLE_ELASTICSEARCH_URL")
+
+
+def test_index_definition_has_dense_vector_and_analysers() -> None:
+    definition = index_definition(384)
+    properties = definition["mappings"]["properties"]
+    assert properties["embedding"] == {
+        "type": "dense_vector",
+        "dims": 384,
+        "index": True,
+        "similarity": "cosine",
+    }
+    assert properties["content"]["analyzer"] == "english"
+    assert properties["content"]["fields"]["cjk"]["analyzer"] == "cjk"
+    for keyword in ("source_id", "tags", "file_name"):
+        assert properties[keyword] == {"type": "keyword"}
+    assert "content.cjk" in definition["settings"]["index"]["query"]["default_field"]
+
+
+def test_credentials_are_passed_to_the_client(tmp_path) -> None:
+    settings = load_settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        store="elasticsearch",
+        elasticsearch_url="https://es.internal:9200",
+        elasticsearch_username="needle",
+        elasticsearch_password="pw",
+        elasticsearch_verify_certs=False,
+    )
+    kwargs = client_kwargs(settings)
+    assert kwargs["basic_auth"] == ("needle", "pw") and kwargs["verify_certs"] is False
+
+
+def test_retrievers_match_the_store(tmp_path) -> None:
+    from pipelines.stores import PersistentInMemoryDocumentStore
+
+    settings = load_settings(_env_file=None, data_dir=tmp_path)
+    store = PersistentInMemoryDocumentStore(tmp_path / "s.json")
+    bm25, _ = build_retrievers(store, settings)
+    assert isinstance(bm25, InMemoryBM25Retriever) and bm25.top_k == settings.bm25_top_k
+
+
+@pytest.mark.elasticsearch
+@pytest.mark.skipif(not LIVE_URL, reason="set NEEDLE_ELASTICSEARCH_URL to run against a live Elasticsearch")
+def test_live_elasticsearch_ingest_and_answer(service_factory) -> None:
+    from tests.conftest import HANDBOOK
+
+    index = f"needle-test-{uuid.uuid4().hex[:8]}"
+    service = service_factory(store="elasticsearch", elasticsearch_url=LIVE_URL, elasticsearch_index=index)
+    try:
+        result = service.ingest_file(HANDBOOK / "leave-policy.md")
+        assert result.status == "indexed"
+        service.store.client.indices.refresh(index=index)
+        answer = service.ask("How many vacation days do I get?")
+        assert answer.citations[0].file_name == "leave-policy.md"
+        assert service.ingest_file(HANDBOOK / "leave-policy.md").status == "unchanged"
+    finally:
+        service.store.client.indices.delete(index=index, ignore_unavailable=True)

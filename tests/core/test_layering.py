@@ -1,0 +1,35 @@
+"""pipelines/ is the core: it never imports the faces or their frameworks."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pipelines
+
+FORBIDDEN = ("bot", "admin", "slack_bolt", "slack_sdk", "gradio")
+
+
+def test_no_module_in_pipelines_imports_a_face() -> None:
+    offenders = []
+    for path in Path(pipelines.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            offenders += [f"{path.name}: {name}" for name in names if name.split(".")[0] in FORBIDDEN]
+    assert offenders == []
+
+
+def test_importing_the_core_loads_no_face() -> None:
+    code = (
+        "import sys, pipelines.service, pipelines.cli, pipelines.server;"
+        f"bad=[m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
