@@ -1,0 +1,99 @@
+"""The admin console: one Gradio Blocks app over the core service, one tab per module.
+
+``needle serve`` mounts it at ``/admin`` (see :mod:`admin.face`); :func:`launch` serves it alone, which is
+how the tests and a quick local look run it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from admin import render
+from admin.jobs import IndexingJobs
+from admin.security import admin_auth, check_exposure, max_file_size
+from admin.tabs.chunks import build_chunks_tab
+from admin.tabs.debugger import DEBUGGER_TAB, DebuggerTab, build_debugger_tab
+from admin.tabs.feedback import build_feedback_tab
+from admin.tabs.sources import SourcesTab, build_sources_tab
+from admin.tabs.traces import build_traces_tab
+from pipelines.service import NeedleService
+
+TITLE = "Needle admin"
+
+
+class PageActions:
+    """What happens when the page opens: fill the sources table, and open the trace named in the URL."""
+
+    def __init__(self, service: NeedleService, sources: SourcesTab, debugger: DebuggerTab) -> None:
+        self.service = service
+        self.sources = sources
+        self.debugger = debugger
+
+    def overview(self) -> tuple[Any, ...]:
+        stats = self.service.stats()
+        settings = self.service.settings
+        answering = "an LLM" if settings.llm_enabled else "extractive answers (no LLM configured)"
+        line = (
+            f"**{stats['sources']}** sources · **{stats['chunks']}** chunks · last indexed "
+            f"{render.timestamp(stats['last_updated']) or 'never'} · store: {settings.store} · "
+            f"answers by {answering}"
+        )
+        return (line, *self.sources.refresh())
+
+    def open_linked_trace(self, request: gr.Request) -> tuple[Any, ...]:
+        """``?trace=<id>`` (Slack's "Debug this answer" link) opens that trace in the debugger."""
+        trace_id = (request.query_params.get("trace") or "").strip() if request else ""
+        if not trace_id:
+            return (gr.skip(), *(gr.skip() for _ in self.debugger.outputs))
+        return (gr.Tabs(selected=DEBUGGER_TAB), *self.debugger.show_trace(trace_id))
+
+
+def build_admin(service: NeedleService) -> gr.Blocks:
+    """The console's layout and events; serve it with :func:`launch` or :func:`admin.face.mount`."""
+    jobs = IndexingJobs()  # one per console, shared by every admin's session
+    # Source pickers accept any value (allow_custom_value): their choices date from when the page loaded,
+    # other admins add and delete sources meanwhile, and the core rejects ids it does not hold.
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as blocks:
+        gr.Markdown(f"# {TITLE}")
+        overview = gr.Markdown(elem_id="overview")
+        with gr.Tabs() as tabs:
+            sources = build_sources_tab(service, jobs)
+            build_chunks_tab(service)
+            debugger = build_debugger_tab(service)
+            build_traces_tab(service, debugger, tabs)
+            build_feedback_tab(service, debugger, tabs)
+        page = PageActions(service, sources, debugger)
+        blocks.load(
+            page.overview, None, [overview, sources.table, sources.selected], api_visibility="private"
+        )
+        blocks.load(page.open_linked_trace, None, [tabs, *debugger.outputs], api_visibility="private")
+    return blocks
+
+
+def launch(
+    service: NeedleService, *, host: str | None = None, port: int | None = None, block: bool = False
+) -> gr.Blocks:
+    """Serve the console on its own, with the same login and upload limit as under ``needle serve``.
+
+    :param block: wait until the server stops (for a terminal); tests keep the default and close it.
+    :raises admin.security.AdminConfigError: no password is set and ``host`` is not loopback.
+    """
+    settings = service.settings
+    if host is not None and host != settings.host:
+        settings = settings.model_copy(update={"host": host})
+    check_exposure(settings)
+    blocks = build_admin(service)
+    blocks.launch(
+        server_name=settings.host,
+        server_port=port,
+        auth=admin_auth(settings),
+        auth_message="Needle admin: sign in with NEEDLE_ADMIN_USERNAME and NEEDLE_ADMIN_PASSWORD.",
+        max_file_size=max_file_size(settings),
+        prevent_thread_lock=not block,
+        ssr_mode=False,
+        footer_links=[],
+        quiet=True,
+    )
+    return blocks

@@ -1,0 +1,33 @@
+"""The admin console as a face of ``needle serve``: mounted at ``/admin`` on the shared FastAPI app."""
+
+from __future__ import annotations
+
+import gradio as gr
+from fastapi import FastAPI
+
+from admin.app import build_admin
+from admin.security import admin_auth, check_exposure, max_file_size
+from pipelines.links import ADMIN_PATH
+from pipelines.service import NeedleService
+
+
+def mount(app: FastAPI, service: NeedleService) -> None:
+    """Add the console to ``app``; refuses (before mounting anything) to expose it without a password.
+
+    :raises admin.security.AdminConfigError: no NEEDLE_ADMIN_PASSWORD and a non-loopback host or URL.
+    """
+    settings = service.settings
+    check_exposure(settings)
+    gr.mount_gradio_app(
+        app,
+        build_admin(service),
+        path=ADMIN_PATH,
+        server_name=settings.host,
+        server_port=settings.port,
+        footer_links=[],
+        auth=admin_auth(settings),
+        auth_message="Needle admin: sign in with NEEDLE_ADMIN_USERNAME and NEEDLE_ADMIN_PASSWORD.",
+        max_file_size=max_file_size(settings),
+        ssr_mode=False,
+        show_error=False,
+    )

@@ -1,0 +1,278 @@
+"""Turn the core's objects into the rows and text the console shows.
+
+Pure functions with no Gradio in them, so what an admin sees can be tested without a browser. Every cell
+is plain text: documents are uploaded by anyone with a login and may contain HTML or Markdown, which the
+console must show as written, never interpret.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from pipelines.answers import IngestResult, Passage, SourceInfo
+
+SOURCE_HEADERS = [
+    "Title",
+    "File name",
+    "Type",
+    "Chunks",
+    "Size",
+    "Tags",
+    "Uploaded by",
+    "Indexed at (UTC)",
+    "Source id",
+]
+INGEST_HEADERS = ["File", "Result", "Chunks", "Reason", "Source id"]
+CHUNK_HEADERS = ["#", "Page", "Position", "Words", "Content hash", "Text"]
+RANKED_HEADERS = ["Rank", "Score", "Source", "Page", "Chunk", "Text"]
+FUSED_HEADERS = [
+    "Rank",
+    "Fused score",
+    "BM25 rank",
+    "BM25 score",
+    "Dense rank",
+    "Dense score",
+    "Source",
+    "Page",
+    "Chunk",
+    "Text",
+]
+CITATION_HEADERS = ["[n]", "Title", "Where", "Chunk"]
+TIMING_HEADERS = ["Stage", "ms"]
+TRACE_HEADERS = ["Time (UTC)", "From", "User", "Question", "Answer", "Kind", "👍", "👎", "Trace id"]
+FEEDBACK_HEADERS = ["Time (UTC)", "Rating", "Reason", "User", "Question", "Answer", "Trace id"]
+TRACE_FEEDBACK_HEADERS = ["Time (UTC)", "Rating", "Reason", "User"]
+
+#: Trace ids are uuid4 hex; anything else in a URL or a text box is refused before it reaches the store.
+TRACE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def md_text(text: object) -> str:
+    """``text`` made inert for a Markdown component: every character Markdown or HTML reads is escaped."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
+def human_size(size_bytes: int) -> str:
+    size = float(size_bytes)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} MB"  # pragma: no cover - the loop always returns
+
+
+def timestamp(value: float | str | None) -> str:
+    """Seconds since the epoch or an ISO string, as ``YYYY-MM-DD HH:MM:SS`` in UTC."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, (int, float)):
+        moment = datetime.fromtimestamp(value, tz=UTC)
+    else:
+        try:
+            moment = datetime.fromisoformat(value).astimezone(UTC)
+        except ValueError:
+            return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_tags(text: str | None) -> list[str]:
+    """Tags typed as ``hr, policies`` (commas or new lines)."""
+    return [tag.strip() for tag in re.split(r"[,\n]", text or "") if tag.strip()]
+
+
+def source_rows(sources: list[SourceInfo]) -> list[list[Any]]:
+    return [
+        [
+            source.title,
+            source.file_name,
+            source.file_type,
+            source.chunks,
+            human_size(source.size_bytes),
+            ", ".join(source.tags),
+            source.uploaded_by or "",
+            timestamp(source.indexed_at),
+            source.source_id,
+        ]
+        for source in sources
+    ]
+
+
+def source_choices(sources: list[SourceInfo]) -> list[tuple[str, str]]:
+    """Dropdown entries: a readable label, the source id as value."""
+    return [(f"{source.title} — {source.file_name}", source.source_id) for source in sources]
+
+
+def tag_choices(sources: list[SourceInfo]) -> list[str]:
+    return sorted({tag for source in sources for tag in source.tags})
+
+
+def ingest_rows(results: list[IngestResult]) -> list[list[Any]]:
+    labels = {"indexed": "✅ indexed", "unchanged": "➖ unchanged", "rejected": "❌ rejected"}
+    return [
+        [result.file_name, labels[result.status], result.chunks, result.reason, result.source_id or ""]
+        for result in results
+    ]
+
+
+def chunk_rows(passages: list[Passage], contains: str | None = None) -> list[list[Any]]:
+    """A source's chunks in reading order, optionally only those containing ``contains`` (any case)."""
+    needle = (contains or "").strip().casefold()
+    return [
+        [
+            passage.number,
+            passage.meta.get("page") or "",
+            _position(passage.meta),
+            len(passage.content.split()),
+            passage.meta.get("content_hash") or "",
+            passage.content,
+        ]
+        for passage in passages
+        if not needle or needle in passage.content.casefold()
+    ]
+
+
+def _position(meta: dict[str, Any]) -> str:
+    index, count = meta.get("chunk_index"), meta.get("chunk_count")
+    if index is None:
+        return ""
+    return f"{index + 1} of {count}" if count else str(index + 1)
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _where(item: dict[str, Any]) -> tuple[str, str, str]:
+    chunk = item.get("chunk_index")
+    return (
+        str(item.get("title") or item.get("source_id") or ""),
+        "" if item.get("page") is None else str(item["page"]),
+        "" if chunk is None else str(chunk + 1),
+    )
+
+
+def ranked_rows(items: list[dict[str, Any]] | None) -> list[list[Any]]:
+    """A retriever's (or the reranker's) list from a trace: rank, score, where, the chunk's start."""
+    return [
+        [item["rank"], _score(item.get("score")), *_where(item), item.get("preview", "")]
+        for item in items or []
+    ]
+
+
+def fused_rows(items: list[dict[str, Any]] | None) -> list[list[Any]]:
+    """The fused list with what each retriever contributed: a blank rank means that retriever missed it."""
+    rows = []
+    for item in items or []:
+        retrieval = item.get("retrieval") or {}
+        bm25, dense = retrieval.get("bm25") or {}, retrieval.get("dense") or {}
+        rows.append(
+            [
+                item["rank"],
+                _score(retrieval.get("fused_score", item.get("score"))),
+                bm25.get("rank", ""),
+                _score(bm25.get("score")),
+                dense.get("rank", ""),
+                _score(dense.get("score")),
+                *_where(item),
+                item.get("preview", ""),
+            ]
+        )
+    return rows
+
+
+def citation_rows(trace: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for citation in trace.get("answer", {}).get("citations") or []:
+        page = citation.get("page")
+        where = citation.get("url") or (
+            f"{citation.get('file_name')}, page {page}" if page else citation.get("file_name")
+        )
+        chunk = citation.get("chunk_index")
+        rows.append(
+            [citation["number"], citation.get("title", ""), where or "", "" if chunk is None else chunk + 1]
+        )
+    return rows
+
+
+def timing_rows(timings: dict[str, float] | None) -> list[list[Any]]:
+    """Time per pipeline stage, slowest first, with the total last."""
+    timings = dict(timings or {})
+    total = timings.pop("total", None)
+    rows: list[list[Any]] = [
+        [stage, round(ms, 1)] for stage, ms in sorted(timings.items(), key=lambda kv: -kv[1])
+    ]
+    if total is not None:
+        rows.append(["total", round(total, 1)])
+    return rows
+
+
+def answer_text(trace: dict[str, Any]) -> str:
+    answer = trace.get("answer") or {}
+    text = answer.get("text", "")
+    notice = answer.get("notice")
+    return f"{text}\n\n({notice})" if notice else text
+
+
+def trace_heading(trace: dict[str, Any]) -> str:
+    """The debugger's header for a trace: whose question, when, from where, and the link to come back to."""
+    trace_id = str(trace.get("trace_id", ""))
+    who = trace.get("user_id") or "unknown user"
+    kind = (trace.get("answer") or {}).get("kind", "")
+    return (
+        f"**Trace** `{trace_id}` · from **{md_text(trace.get('origin', ''))}** by {md_text(who)} · "
+        f"{timestamp(trace.get('created_at'))} UTC · answer kind: {md_text(kind)} · "
+        f"[stable link](?trace={trace_id})"
+    )
+
+
+def trace_rows(summaries: list[dict[str, Any]]) -> list[list[Any]]:
+    return [
+        [
+            timestamp(row.get("created_at")),
+            row.get("origin", ""),
+            row.get("user_id") or "",
+            row.get("question", ""),
+            _shorten(row.get("answer", "")),
+            row.get("kind", ""),
+            row.get("up", 0),
+            row.get("down", 0),
+            row.get("trace_id", ""),
+        ]
+        for row in summaries
+    ]
+
+
+def feedback_rows(items: list[dict[str, Any]]) -> list[list[Any]]:
+    return [
+        [
+            timestamp(item.get("created_at")),
+            "👍" if item.get("rating") == "up" else "👎",
+            item.get("reason") or "",
+            item.get("user_id") or "",
+            item.get("question", ""),
+            _shorten(item.get("answer", "")),
+            item.get("trace_id", ""),
+        ]
+        for item in items
+    ]
+
+
+def trace_feedback_rows(items: list[dict[str, Any]] | None) -> list[list[Any]]:
+    return [
+        [
+            timestamp(item.get("created_at")),
+            "👍" if item.get("rating") == "up" else "👎",
+            item.get("reason") or "",
+            item.get("user_id") or "",
+        ]
+        for item in items or []
+    ]
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

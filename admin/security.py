@@ -1,0 +1,78 @@
+"""The console's login and the rule that it never listens beyond this machine without one.
+
+The console can delete every source and read every question employees asked, so it is never served on a
+network address without a password; on loopback, a developer may run it open.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from pipelines.errors import NeedleError
+from pipelines.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class AdminConfigError(NeedleError):
+    """The settings would expose the console without a login."""
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse to serve an open console on anything but loopback.
+
+    A public base URL counts too: behind a reverse proxy the process listens on 127.0.0.1 but the
+    console is reachable from the network.
+
+    :raises AdminConfigError: no password is set and the console would be reachable from elsewhere.
+    """
+    if settings.admin_password is not None and settings.admin_password.get_secret_value():
+        return
+    public_host = urlsplit(settings.public_base_url).hostname if settings.public_base_url else None
+    if not is_loopback_host(settings.host):
+        where = f"host {settings.host}"
+    elif settings.public_base_url and not is_loopback_host(public_host):
+        where = f"public URL {settings.public_base_url}"
+    else:
+        logger.warning("admin console runs without a login; set NEEDLE_ADMIN_PASSWORD before exposing it")
+        return
+    raise AdminConfigError(
+        f"The admin console would be reachable at {where} without a login. Set NEEDLE_ADMIN_PASSWORD "
+        "(and NEEDLE_ADMIN_USERNAME, default 'admin') in the environment or .env, or serve on 127.0.0.1."
+    )
+
+
+def admin_auth(settings: Settings) -> Callable[[str, str], bool] | None:
+    """Gradio's ``auth=`` check for the configured admin, or ``None`` when no password is set."""
+    if settings.admin_password is None or not settings.admin_password.get_secret_value():
+        return None
+    expected_user = settings.admin_username.encode("utf-8")
+    expected_password = settings.admin_password.get_secret_value().encode("utf-8")
+
+    def check(username: str, password: str) -> bool:
+        # Both comparisons always run, in constant time, so timing tells nothing about which was wrong.
+        user_ok = hmac.compare_digest(username.encode("utf-8"), expected_user)
+        password_ok = hmac.compare_digest(password.encode("utf-8"), expected_password)
+        return user_ok and password_ok
+
+    return check
+
+
+def max_file_size(settings: Settings) -> int:
+    """The upload limit in bytes, enforced by Gradio before a file reaches the core."""
+    return int(settings.max_upload_mb * 1024 * 1024)

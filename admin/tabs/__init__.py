@@ -1,0 +1,1 @@
+"""One module per console tab; :mod:`admin.app` composes them."""

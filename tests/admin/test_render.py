@@ -1,0 +1,35 @@
+"""What the console shows for the core's objects: plain text, blanks where a retriever missed."""
+
+from __future__ import annotations
+
+from admin import render
+
+
+def test_markdown_escaping_leaves_no_live_html_or_links() -> None:
+    escaped = render.md_text("<img src=x onerror=alert(1)> [click](http://evil) **bold**")
+    assert "<img" not in escaped
+    assert "](" not in escaped
+    assert "**" not in escaped
+
+
+def test_fused_rows_show_each_retrievers_part_and_blank_for_a_miss() -> None:
+    item = {
+        "rank": 1,
+        "score": 0.03,
+        "title": "Leave Policy",
+        "page": 2,
+        "chunk_index": 0,
+        "preview": "<b>Vacation</b>",
+        "retrieval": {"bm25": None, "dense": {"rank": 3, "score": 0.61}, "fused_score": 0.0159},
+    }
+    row = render.fused_rows([item])[0]
+    assert row == [1, "0.0159", "", "", 3, "0.6100", "Leave Policy", "2", "1", "<b>Vacation</b>"]
+
+
+def test_timings_are_slowest_first_with_total_last() -> None:
+    rows = render.timing_rows({"bm25_retriever": 3.0, "total": 50.0, "query_embedder": 20.04})
+    assert rows == [["query_embedder", 20.0], ["bm25_retriever", 3.0], ["total", 50.0]]
+
+
+def test_tags_split_on_commas_and_lines() -> None:
+    assert render.parse_tags(" HR, policies\n,travel ") == ["HR", "policies", "travel"]

@@ -1,0 +1,104 @@
+"""The console never starts exposed without a login, and indexing events run one at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+
+from admin.app import build_admin
+from admin.face import mount
+from admin.jobs import INDEXING_QUEUE, IndexingJobs
+from admin.security import AdminConfigError, admin_auth, check_exposure
+from pipelines.service import NeedleService
+from pipelines.settings import Settings
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"host": "0.0.0.0"},  # noqa: S104 - the case under test
+        {"host": "10.1.2.3"},
+        {"public_base_url": "https://needle.example.com"},
+    ],
+)
+def test_refuses_to_serve_beyond_loopback_without_a_password(
+    settings_factory: Callable[..., Settings], overrides: dict[str, str]
+) -> None:
+    with pytest.raises(AdminConfigError, match="NEEDLE_ADMIN_PASSWORD"):
+        check_exposure(settings_factory(**overrides))
+
+
+def test_mount_refuses_before_adding_any_route(service_factory: Callable[..., NeedleService]) -> None:
+    service = service_factory(host="0.0.0.0")  # noqa: S104
+    app = FastAPI()
+    routes_before = len(app.routes)
+    with pytest.raises(AdminConfigError, match="NEEDLE_ADMIN_PASSWORD"):
+        mount(app, service)
+    assert len(app.routes) == routes_before
+
+
+def test_a_password_allows_any_host_and_loopback_may_run_open(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    check_exposure(settings_factory(host="0.0.0.0", admin_password="s3cret"))  # noqa: S104
+    check_exposure(settings_factory(host="127.0.0.1"))
+    check_exposure(settings_factory(host="localhost", public_base_url="http://127.0.0.1:8080"))
+    assert admin_auth(settings_factory()) is None
+
+
+def test_login_checks_both_username_and_password(settings_factory: Callable[..., Settings]) -> None:
+    check = admin_auth(settings_factory(admin_username="root", admin_password="s3cret"))
+    assert check is not None
+    assert check("root", "s3cret")
+    assert not check("root", "S3cret")
+    assert not check("admin", "s3cret")
+    assert not check("", "")
+
+
+def test_every_event_that_writes_the_index_shares_one_single_slot_queue(
+    service_factory: Callable[..., NeedleService],
+) -> None:
+    blocks = build_admin(service_factory())
+    writers = {
+        fn.api_name: fn
+        for fn in blocks.fns.values()
+        if fn.api_name in ("upload", "delete_source", "reindex_source")
+    }
+    assert set(writers) == {"upload", "delete_source", "reindex_source"}
+    for fn in writers.values():
+        assert fn.concurrency_limit == 1
+        assert fn.concurrency_id == INDEXING_QUEUE
+
+
+def test_a_waiting_job_is_told_what_it_waits_for() -> None:
+    jobs = IndexingJobs()
+    assert "starting" in jobs.status("Your upload")
+    with jobs.running("indexing 3 file(s)", "alice"):
+        message = jobs.status("Your upload of 1 file(s)")
+    assert "waiting" in message
+    assert "indexing 3 file(s)" in message
+    assert "alice" in message
+    assert "starting" in jobs.status("Your upload")
+
+
+def test_standalone_launch_requires_the_login_and_serves_the_console(
+    service_factory: Callable[..., NeedleService],
+) -> None:
+    from gradio_client import Client
+
+    from admin.app import launch
+
+    with pytest.raises(AdminConfigError, match="NEEDLE_ADMIN_PASSWORD"):
+        launch(service_factory(), host="0.0.0.0")  # noqa: S104 - the case under test
+    blocks = launch(service_factory(admin_password="s3cret"), port=None)
+    try:
+        with pytest.raises(Exception, match=r"(?i)login|auth|401|403"):
+            Client(blocks.local_url, verbose=False)
+        client = Client(blocks.local_url, auth=("admin", "s3cret"), verbose=False)
+        table, _choices = client.predict(api_name="/list_sources")
+        assert table["data"] == []
+        client.close()
+    finally:
+        blocks.close()
