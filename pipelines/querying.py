@@ -70,6 +70,7 @@ def build_query_pipeline(
             bm25_weight=settings.bm25_weight,
             dense_weight=settings.dense_weight,
             top_k=settings.reranker_top_k if ranker is not None else settings.top_k,
+            dense_languages=settings.embedding_languages,
         ),
     )
     pipeline.add_component(

@@ -384,6 +384,7 @@ class NeedleService:
                 "rrf_k": options.rrf_k,
                 "bm25_weight": options.bm25_weight,
                 "dense_weight": options.dense_weight,
+                "query": question,
             },
             "prompt_builder": {"question": question, "history": history},
             "llm": {"question": question, "streaming_callback": on_text},

@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=50.0, gt=0, le=10_000)
 
     # --- retrieval ---------------------------------------------------------------------------------
+    bm25_k1: float = Field(
+        default=1.2, gt=0, le=10, description="BM25 term-frequency saturation (embedded store)."
+    )
+    bm25_b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalisation (embedded store).")
+    bm25_title_weight: int = Field(default=1, ge=0, le=5, description="Times the title counts in BM25 text.")
+    embedding_languages: list[str] = Field(
+        default_factory=lambda: ["en"],
+        description="Languages the embedder understands; other languages are retrieved by BM25 alone.",
+    )
     bm25_top_k: int = Field(default=30, ge=1, le=1000)
     dense_top_k: int = Field(default=30, ge=1, le=1000)
     top_k: int = Field(default=5, ge=1, le=50, description="Passages given to the answerer.")

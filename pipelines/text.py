@@ -63,6 +63,12 @@ def is_mostly_cjk(text: str) -> bool:
     return letters > 0 and count_cjk(text) * 3 >= letters
 
 
+def query_language(text: str) -> str:
+    """``zh`` for text written mostly in CJK characters, else ``en``: enough to tell whether an
+    English-only embedder can read a question."""
+    return "zh" if is_mostly_cjk(text) else "en"
+
+
 def word_count(text: str) -> float:
     """Words for sizing chunks: Latin words count 1, CJK characters 0.6 (about 1.7 characters a word)."""
     cjk = count_cjk(text)

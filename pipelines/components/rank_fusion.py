@@ -7,6 +7,8 @@ from typing import Literal
 
 from haystack import Document, component
 
+from pipelines.text import query_language
+
 FusionMode = Literal["rrf", "weighted"]
 
 
@@ -21,6 +23,10 @@ class RankFusion:
     - ``rrf``: ``score = sum(weight / (rrf_k + rank))``. Rank-based, so BM25's unbounded scores and cosine
       similarities need no calibration against each other.
     - ``weighted``: min-max normalise each list's scores to [0, 1], then ``sum(weight * normalised)``.
+
+    Language-aware: when ``dense_languages`` is set and the query's language is not among them (a Chinese
+    question to an English embedder), the dense list is left out, because an embedder ranking text it
+    does not understand only pushes BM25's good matches down.
     """
 
     def __init__(
@@ -30,6 +36,7 @@ class RankFusion:
         bm25_weight: float = 1.0,
         dense_weight: float = 1.0,
         top_k: int = 10,
+        dense_languages: list[str] | None = None,
     ) -> None:
         if mode not in ("rrf", "weighted"):
             raise ValueError(f"unknown fusion mode {mode!r}; use 'rrf' or 'weighted'")
@@ -42,6 +49,7 @@ class RankFusion:
         self.bm25_weight = bm25_weight
         self.dense_weight = dense_weight
         self.top_k = top_k
+        self.dense_languages = dense_languages
 
     @component.output_types(documents=list[Document])
     def run(
@@ -53,18 +61,26 @@ class RankFusion:
         rrf_k: int | None = None,
         bm25_weight: float | None = None,
         dense_weight: float | None = None,
+        query: str | None = None,
     ) -> dict[str, list[Document]]:
-        """Fuse the lists; the optional arguments override the configured values for this query only."""
+        """Fuse the lists; the optional arguments override the configured values for this query only.
+
+        ``query`` lets fusion check that the embedder understands the question's language.
+        """
         mode = mode or self.mode
+        skip_dense = bool(
+            query and self.dense_languages is not None and query_language(query) not in self.dense_languages
+        )
         rrf_k = rrf_k or self.rrf_k
         weights = {
             "bm25": self.bm25_weight if bm25_weight is None else bm25_weight,
             "dense": self.dense_weight if dense_weight is None else dense_weight,
         }
-        legs = {"bm25": bm25_documents, "dense": dense_documents}
+        legs = {"bm25": bm25_documents, "dense": [] if skip_dense else dense_documents}
         by_id: dict[str, Document] = {}
         contributions: dict[str, dict[str, dict[str, float] | None]] = {}
         fused: dict[str, float] = {}
+        evidence: dict[str, float] = {}  # normalised score sum: breaks exact RRF ties by margin, not by id
         for leg, documents in legs.items():
             normalised = self._normalised_scores(documents)
             for rank, document in enumerate(documents, start=1):
@@ -73,12 +89,17 @@ class RankFusion:
                 entry[leg] = {"rank": rank, "score": float(document.score or 0.0)}
                 part = weights[leg] / (rrf_k + rank) if mode == "rrf" else weights[leg] * normalised[rank - 1]
                 fused[document.id] = fused.get(document.id, 0.0) + part
+                evidence[document.id] = evidence.get(document.id, 0.0) + weights[leg] * normalised[rank - 1]
 
-        ordered = sorted(fused, key=lambda doc_id: (-fused[doc_id], doc_id))[: top_k or self.top_k]
+        ordered = sorted(fused, key=lambda doc_id: (-round(fused[doc_id], 12), -evidence[doc_id], doc_id))
+        ordered = ordered[: top_k or self.top_k]
         out = []
         for doc_id in ordered:
             original = by_id[doc_id]
-            meta = {**original.meta, "retrieval": {**contributions[doc_id], "fused_score": fused[doc_id]}}
+            retrieval = {**contributions[doc_id], "fused_score": fused[doc_id]}
+            if skip_dense:
+                retrieval["dense_skipped"] = f"the embedder does not cover {query_language(query or '')}"
+            meta = {**original.meta, "retrieval": retrieval}
             out.append(dataclasses.replace(original, meta=meta, score=fused[doc_id], embedding=None))
         return {"documents": out}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from haystack import Document, component
 
-from pipelines.stores import replace_source
+from pipelines.stores import replace_sources
 
 
 @component
@@ -28,5 +28,5 @@ class SourceWriter:
             if not source_id:
                 raise ValueError(f"chunk {document.id} has no meta.source_id")
             groups.setdefault(source_id, []).append(document)
-        written = sum(replace_source(self.document_store, sid, docs) for sid, docs in groups.items())
+        written = replace_sources(self.document_store, groups) if groups else 0
         return {"documents_written": written, "source_ids": sorted(groups)}

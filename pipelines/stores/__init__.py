@@ -9,13 +9,13 @@ from haystack.document_stores.in_memory import InMemoryDocumentStore
 from haystack.document_stores.types import DuplicatePolicy
 
 from pipelines.settings import Settings
-from pipelines.stores.memory import PersistentInMemoryDocumentStore
+from pipelines.stores.memory import EmbeddedDocumentStore
 
 __all__ = [
-    "PersistentInMemoryDocumentStore",
+    "EmbeddedDocumentStore",
     "build_document_store",
     "build_retrievers",
-    "replace_source",
+    "replace_sources",
 ]
 
 
@@ -25,7 +25,12 @@ def build_document_store(settings: Settings, embedding_dim: int) -> Any:
         from pipelines.stores.elasticsearch import build_elasticsearch_store
 
         return build_elasticsearch_store(settings, embedding_dim)
-    return PersistentInMemoryDocumentStore(settings.data_dir / "store" / "documents.json")
+    return EmbeddedDocumentStore(
+        settings.data_dir / "store",
+        bm25_k1=settings.bm25_k1,
+        bm25_b=settings.bm25_b,
+        title_weight=settings.bm25_title_weight,
+    )
 
 
 def build_retrievers(store: Any, settings: Settings) -> tuple[Any, Any]:
@@ -51,19 +56,23 @@ def build_retrievers(store: Any, settings: Settings) -> tuple[Any, Any]:
     )
 
 
-def replace_source(store: Any, source_id: str, documents: list[Document]) -> int:
-    """Make ``documents`` the only chunks of ``source_id``.
+def replace_sources(store: Any, groups: dict[str, list[Document]]) -> int:
+    """Make each group of chunks the only chunks of its source id.
 
-    Stores that can swap a source in one step (the embedded store) do so. Elsewhere the new chunks are
-    written first and the stale ones deleted after, so a failure in between leaves the old version
-    answerable rather than nothing.
+    The embedded store swaps all sources in one persisted step. Elsewhere the new chunks are written
+    first and the stale ones deleted after, so a failure in between leaves the old version answerable
+    rather than nothing.
     """
-    if isinstance(store, PersistentInMemoryDocumentStore):
-        return store.replace_source(source_id, documents)
-    new_ids = {doc.id for doc in documents}
-    old = store.filter_documents(filters={"field": "meta.source_id", "operator": "==", "value": source_id})
-    written = store.write_documents(documents, policy=DuplicatePolicy.OVERWRITE)
-    stale = [doc.id for doc in old if doc.id not in new_ids]
-    if stale:
-        store.delete_documents(stale)
+    if isinstance(store, EmbeddedDocumentStore):
+        return store.replace_sources(groups)
+    written = 0
+    for source_id, documents in groups.items():
+        new_ids = {doc.id for doc in documents}
+        old = store.filter_documents(
+            filters={"field": "meta.source_id", "operator": "==", "value": source_id}
+        )
+        written += store.write_documents(documents, policy=DuplicatePolicy.OVERWRITE)
+        stale = [doc.id for doc in old if doc.id not in new_ids]
+        if stale:
+            store.delete_documents(stale)
     return written

@@ -51,10 +51,10 @@ def test_credentials_are_passed_to_the_client(tmp_path) -> None:
 
 
 def test_retrievers_match_the_store(tmp_path) -> None:
-    from pipelines.stores import PersistentInMemoryDocumentStore
+    from pipelines.stores import EmbeddedDocumentStore
 
     settings = load_settings(_env_file=None, data_dir=tmp_path)
-    store = PersistentInMemoryDocumentStore(tmp_path / "s.json")
+    store = EmbeddedDocumentStore(tmp_path / "s")
     bm25, _ = build_retrievers(store, settings)
     assert isinstance(bm25, InMemoryBM25Retriever) and bm25.top_k == settings.bm25_top_k
 

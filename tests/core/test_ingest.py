@@ -26,9 +26,8 @@ REQUIRED_META = {
 }
 
 
-def _store_bytes(service: NeedleService) -> bytes:
-    path = service.settings.data_dir / "store" / "documents.json"
-    return path.read_bytes() if path.exists() else b""
+def _store_bytes(service: NeedleService) -> dict[str, bytes]:
+    return service.store.generation_files()
 
 
 @pytest.mark.parametrize(
