@@ -50,9 +50,7 @@ def build_document_embedder(settings: Settings, model: str) -> SentenceTransform
     )
 
 
-def build_indexing_pipeline(
-    settings: Settings, document_store: Any, embedder: SentenceTransformersDocumentEmbedder
-) -> Pipeline:
+def build_indexing_pipeline(settings: Settings, document_store: Any, embedder: Any) -> Pipeline:
     """The pipeline the service runs for every accepted file (one source per run).
 
     Sources arrive as ``ByteStream`` objects whose ``mime_type`` was set by the file inspector from the

@@ -44,18 +44,17 @@ def build_ranker(settings: Settings, model: str) -> Any:
     return SentenceTransformersSimilarityRanker(model=model, top_k=settings.top_k, token=None)
 
 
-def build_query_pipeline(
+def build_retrieval_pipeline(
     settings: Settings,
     document_store: Any,
     text_embedder: SentenceTransformersTextEmbedder,
-    generator: Any | None,
     ranker: Any | None = None,
 ) -> Pipeline:
-    """Assemble the query pipeline over ``document_store``.
+    """Retrieval alone: query embedder, BM25 and embedding retrievers over one store, fusion, ranker.
 
     The two retrievers run on the same store; ``fusion`` keeps each retriever's rank and score on the
     fused copies. With a ranker, fusion passes ``reranker_top_k`` passages and the ranker keeps
-    ``top_k``; without one, fusion keeps ``top_k`` itself.
+    ``top_k``; without one, fusion keeps ``top_k`` itself. ``needle eval`` runs this pipeline as is.
     """
     bm25_retriever, embedding_retriever = build_retrievers(document_store, settings)
     pipeline = Pipeline()
@@ -73,6 +72,24 @@ def build_query_pipeline(
             dense_languages=settings.embedding_languages,
         ),
     )
+    pipeline.connect("query_embedder.embedding", "embedding_retriever.query_embedding")
+    pipeline.connect("bm25_retriever.documents", "fusion.bm25_documents")
+    pipeline.connect("embedding_retriever.documents", "fusion.dense_documents")
+    if ranker is not None:
+        pipeline.add_component("ranker", ranker)
+        pipeline.connect("fusion.documents", "ranker.documents")
+    return pipeline
+
+
+def build_query_pipeline(
+    settings: Settings,
+    document_store: Any,
+    text_embedder: SentenceTransformersTextEmbedder,
+    generator: Any | None,
+    ranker: Any | None = None,
+) -> Pipeline:
+    """The retrieval pipeline followed by the chat prompt and the answer generator."""
+    pipeline = build_retrieval_pipeline(settings, document_store, text_embedder, ranker)
     pipeline.add_component(
         "prompt_builder",
         ChatPromptBuilder(template=prompt_template(), required_variables=["question", "documents"]),
@@ -85,16 +102,9 @@ def build_query_pipeline(
             timeout_seconds=settings.llm_timeout_seconds,
         ),
     )
-    pipeline.connect("query_embedder.embedding", "embedding_retriever.query_embedding")
-    pipeline.connect("query_embedder.embedding", "llm.query_embedding")
-    pipeline.connect("bm25_retriever.documents", "fusion.bm25_documents")
-    pipeline.connect("embedding_retriever.documents", "fusion.dense_documents")
-    final = "fusion.documents"
-    if ranker is not None:
-        pipeline.add_component("ranker", ranker)
-        pipeline.connect("fusion.documents", "ranker.documents")
-        final = "ranker.documents"
+    final = "ranker.documents" if ranker is not None else "fusion.documents"
     pipeline.connect(final, "prompt_builder.documents")
     pipeline.connect(final, "llm.documents")
     pipeline.connect("prompt_builder.prompt", "llm.messages")
+    pipeline.connect("query_embedder.embedding", "llm.query_embedding")
     return pipeline

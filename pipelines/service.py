@@ -25,6 +25,7 @@ from haystack.dataclasses import ByteStream
 
 from pipelines import stage_timer
 from pipelines.answers import Answer, IngestResult, Passage, SourceInfo
+from pipelines.components.cached_embedder import CachedDocumentEmbedder, EmbeddingCache
 from pipelines.errors import NeedleError, RejectedFileError, SourceNotFoundError, StoreUnavailableError
 from pipelines.file_inspector import SUPPORTED_EXTENSIONS, guess_title, inspect_file, safe_file_name
 from pipelines.indexing import build_document_embedder, build_indexing_pipeline
@@ -141,7 +142,10 @@ class NeedleService:
             ranker = build_ranker(settings, resolve_model(settings.reranker_model))
             ranker.warm_up()
         self.generator = build_chat_generator(settings)
-        self.indexing_pipeline = build_indexing_pipeline(settings, self.store, self.document_embedder)
+        self.embedding_cache = EmbeddingCache(settings.data_dir / "embedding-cache.sqlite3")
+        self.indexing_pipeline = build_indexing_pipeline(
+            settings, self.store, CachedDocumentEmbedder(self.document_embedder, self.embedding_cache)
+        )
         self.query_pipeline = build_query_pipeline(
             settings, self.store, self.text_embedder, self.generator, ranker=ranker
         )
