@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 EXIT_OK = 0
@@ -156,6 +157,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Measure retrieval on a BEIR-format dataset (see pipelines/evaluation.py)."""
+    from pipelines.evaluation import run_eval
+    from pipelines.settings import get_settings
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    report = run_eval(args.dataset, args.split, get_settings(), progress=say)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_OK
+    print(f"{report['dataset']} ({report['split']}, {report['queries']} queries, {report['chunks']} chunks)")
+    print(f"{'':<10} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8}")
+    for name in ("bm25", "dense", "fused", "reranked"):
+        if report[name] is not None:
+            row = report[name]
+            print(f"{name:<10} {row['ndcg@10']:>8.4f} {row['recall@100']:>8.4f} {row['mrr@10']:>8.4f}")
+    print(
+        f"indexing {report['index_seconds']} s ({report['chunks_per_second']} chunks/s), "
+        f"query p50 {report['query_ms']['p50']} ms, p95 {report['query_ms']['p95']} ms"
+    )
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the HTTP server with every installed face (admin console, Slack bot) over one core."""
     from pipelines import server
@@ -201,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="index the sample handbook and answer questions from it")
     demo.add_argument("questions", nargs="*", metavar="QUESTION")
     demo.set_defaults(handler=cmd_demo)
+
+    evaluate = commands.add_parser("eval", help="measure retrieval on a BEIR-format dataset")
+    evaluate.add_argument("--dataset", required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/")
+    evaluate.add_argument("--split", default="test", help="qrels file to use (default: test)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--output", help="also write the JSON report to this file")
+    evaluate.set_defaults(handler=cmd_eval)
 
     serve = commands.add_parser("serve", help="run the admin console and, when configured, the Slack bot")
     serve.add_argument("--faces", help="comma-separated faces to mount (default: all installed)")

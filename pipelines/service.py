@@ -114,7 +114,7 @@ class NeedleService:
     Thread-safe: questions may run concurrently; ingests and deletions run one at a time.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, embedding_cache_path: Path | None = None) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.torch_threads:
@@ -142,7 +142,9 @@ class NeedleService:
             ranker = build_ranker(settings, resolve_model(settings.reranker_model))
             ranker.warm_up()
         self.generator = build_chat_generator(settings)
-        self.embedding_cache = EmbeddingCache(settings.data_dir / "embedding-cache.sqlite3")
+        self.embedding_cache = EmbeddingCache(
+            embedding_cache_path or settings.data_dir / "embedding-cache.sqlite3"
+        )
         self.indexing_pipeline = build_indexing_pipeline(
             settings, self.store, CachedDocumentEmbedder(self.document_embedder, self.embedding_cache)
         )
@@ -150,6 +152,11 @@ class NeedleService:
             settings, self.store, self.text_embedder, self.generator, ranker=ranker
         )
         self.has_ranker = ranker is not None
+
+    def close(self) -> None:
+        """Release the databases (traces, embedding cache); the service is unusable afterwards."""
+        self.traces.close()
+        self.embedding_cache.close()
 
     # ------------------------------------------------------------------------------------------------
     # Sources

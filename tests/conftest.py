@@ -79,7 +79,7 @@ def service_factory(settings_factory: Callable[..., Settings]) -> Iterator[Calla
 
     yield factory
     for service in created:
-        service.traces.close()
+        service.close()
 
 
 @pytest.fixture
@@ -94,4 +94,4 @@ def handbook_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Needl
     results = service.ingest_paths([HANDBOOK])
     assert all(result.status == "indexed" for result in results), results
     yield service
-    service.traces.close()
+    service.close()
