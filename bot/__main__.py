@@ -1,0 +1,29 @@
+"""``python -m bot``: the Slack bot alone (no admin console), same as ``needle serve --faces bot``."""
+
+from __future__ import annotations
+
+import logging
+
+from pipelines import server
+from pipelines.service import NeedleService
+from pipelines.settings import SettingsError, get_settings
+
+
+def main() -> int:
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        print(error)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not settings.slack_enabled:
+        print("Set NEEDLE_SLACK_BOT_TOKEN (and the app token or signing secret) to run the bot.")
+        return 2
+    service = NeedleService(settings)
+    app, _ = server.build_server(service, {"bot"})
+    server.run(service, app)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

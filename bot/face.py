@@ -1,0 +1,43 @@
+"""The Slack bot as a face of ``needle serve``: an HTTP route, or a Socket Mode connection, or nothing."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from bot.app import build_app
+from bot.http import EVENTS_PATH, add_routes
+from bot.runtime import BotRuntime
+from bot.socket import socket_mode_handler
+from pipelines.service import NeedleService
+
+logger = logging.getLogger(__name__)
+
+
+def mount(app: FastAPI, service: NeedleService) -> None:
+    """Add the bot to ``app`` when Slack is configured (``NEEDLE_SLACK_BOT_TOKEN``).
+
+    HTTP mode adds ``POST /slack/events``; Socket Mode connects when the server starts and disconnects
+    when it stops. The bot's worker pool is shut down with the server.
+    """
+    settings = service.settings
+    if not settings.slack_enabled:
+        logger.info("Slack bot is off: NEEDLE_SLACK_BOT_TOKEN is not set")
+        return
+    runtime = BotRuntime.create(service)
+    bolt = build_app(service, runtime=runtime)
+    app.state.slack_runtime = runtime
+    if settings.slack_mode == "http":
+        add_routes(app, bolt)
+        logger.info("Slack bot listening on %s (HTTP mode)", EVENTS_PATH)
+    else:
+        handler = socket_mode_handler(bolt, settings)
+
+        def connect() -> None:
+            handler.connect()
+            logger.info("Slack bot connected (Socket Mode)")
+
+        app.router.on_startup.append(connect)
+        app.router.on_shutdown.append(handler.close)
+    app.router.on_shutdown.append(runtime.shutdown)

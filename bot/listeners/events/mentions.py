@@ -1,0 +1,48 @@
+"""``@Needle question`` in a channel: answered in the message's thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot import messages as wording
+from bot.answering import Conversation, answer_in_conversation
+from bot.gate import admit, tell
+from bot.history import strip_mentions
+from bot.runtime import BotRuntime
+
+
+def register(app: App, runtime: BotRuntime) -> None:
+    def on_mention(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        if event.get("bot_id") or event.get("edited") or not event.get("user"):
+            return
+        channel, ts = event["channel"], event["ts"]
+        thread_ts = event.get("thread_ts")
+        reply_thread = thread_ts or ts
+        if not admit(
+            runtime, client, user_id=event["user"], channel=channel, message_ts=ts, thread_ts=reply_thread
+        ):
+            return
+        question = strip_mentions(event.get("text", ""))
+        if not question:
+            tell(client, channel, event["user"], reply_thread, wording.EMPTY_QUESTION)
+            return
+        answer_in_conversation(
+            runtime,
+            client,
+            Conversation(
+                question=question,
+                user_id=event["user"],
+                channel=channel,
+                message_ts=ts,
+                reply_thread_ts=reply_thread,
+                history_thread_ts=thread_ts,
+                private=channel.startswith("D"),
+                bot_user_id=context.bot_user_id,
+                bot_id=context.bot_id,
+            ),
+        )
+
+    app.event("app_mention")(on_mention)

@@ -1,0 +1,139 @@
+"""Retrieval latency on the embedded store at 10,000 and 100,000 chunks (a benchmark, not a test).
+
+Measures what a question costs before any LLM: query embedding + BM25 + dense + fusion, through the real
+retrieval pipeline with Needle's default settings. The corpora are synthetic (encoding 100,000 chunks
+with MiniLM would take over an hour on 2 cores): chunk text is 150 words drawn from SciFact's own
+vocabulary with its word frequencies, and embeddings are random unit vectors of the model's dimension,
+which costs search exactly what real ones do. Queries are real SciFact claims, embedded by the real model.
+
+    .venv/bin/python scripts/bench_retrieval.py --sizes 10000 100000 --output results/bench_retrieval.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+import numpy as np
+import torch
+from haystack import Document
+
+from pipelines import stage_timer
+from pipelines.evaluation import percentile
+from pipelines.models import resolve_model
+from pipelines.querying import build_retrieval_pipeline, build_text_embedder
+from pipelines.settings import load_settings
+from pipelines.stores import EmbeddedDocumentStore
+
+SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
+
+
+def vocabulary(corpus: Path) -> tuple[list[str], list[int]]:
+    counts: collections.Counter[str] = collections.Counter()
+    with corpus.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            counts.update(re.findall(r"[a-z0-9]+", (record["title"] + " " + record["text"]).lower()))
+    words, weights = zip(*counts.most_common(50_000), strict=True)
+    return list(words), list(weights)
+
+
+def synthetic_chunks(n: int, dim: int, words: list[str], weights: list[int], seed: int = 7) -> list[Document]:
+    rng = random.Random(seed)
+    vectors = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    documents = []
+    for i in range(n):
+        text = " ".join(rng.choices(words, weights=weights, k=150))
+        documents.append(
+            Document(
+                id=f"c{i}",
+                content=text,
+                meta={"source_id": f"s{i // 4}", "title": " ".join(rng.choices(words, weights=weights, k=8))},
+                embedding=vectors[i].tolist(),
+            )
+        )
+    return documents
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the query embedder")
+    parser.add_argument("--dataset", type=Path, default=SCIFACT)
+    parser.add_argument("--output", default="results/bench_retrieval.json")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    stage_timer.install()
+    words, weights = vocabulary(args.dataset / "corpus.jsonl")
+    with (args.dataset / "queries.jsonl").open(encoding="utf-8") as handle:
+        queries = [json.loads(line)["text"] for line in handle][: args.queries]
+    report: dict[str, object] = {"threads": args.threads, "queries": len(queries), "sizes": {}}
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory(prefix="needle-bench-") as scratch:
+            settings = load_settings(_env_file=None, data_dir=Path(scratch))
+            embedder = build_text_embedder(resolve_model(settings.embedding_model))
+            embedder.warm_up()
+            dim = embedder.embedding_backend.model.get_embedding_dimension()
+            started = time.perf_counter()
+            documents = synthetic_chunks(size, dim, words, weights)
+            store = EmbeddedDocumentStore(Path(scratch) / "store")
+            store.write_documents(documents)
+            build_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            reloaded = EmbeddedDocumentStore(Path(scratch) / "store")
+            load_seconds = time.perf_counter() - started
+            assert reloaded.count_documents() == size
+            pipeline = build_retrieval_pipeline(settings, reloaded, embedder)
+            for query in queries[:5]:  # warm caches and lazy initialisation
+                pipeline.run({"query_embedder": {"text": query}, "bm25_retriever": {"query": query}})
+            totals: list[float] = []
+            stages: dict[str, list[float]] = collections.defaultdict(list)
+            for query in queries:
+                with stage_timer.collect_timings() as timings:
+                    started = time.perf_counter()
+                    result = pipeline.run(
+                        {
+                            "query_embedder": {"text": query},
+                            "bm25_retriever": {"query": query},
+                            "fusion": {"query": query},
+                        }
+                    )
+                    totals.append((time.perf_counter() - started) * 1000)
+                assert result["fusion"]["documents"]
+                for name, ms in timings.items():
+                    stages[name].append(ms)
+            entry = {
+                "chunks": size,
+                "p50_ms": round(statistics.median(totals), 2),
+                "p95_ms": round(percentile(totals, 0.95), 2),
+                "stage_p50_ms": {
+                    name: round(statistics.median(values), 2) for name, values in stages.items()
+                },
+                "build_and_persist_seconds": round(build_seconds, 1),
+                "load_seconds": round(load_seconds, 1),
+            }
+            print(json.dumps(entry), file=sys.stderr)
+            report["sizes"][str(size)] = entry  # type: ignore[index]
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

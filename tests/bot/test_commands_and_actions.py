@@ -1,0 +1,124 @@
+"""The slash command, "Share in channel", 👍/👎 feedback with its modal, and the App Home tab."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from bot import blocks, messages
+from tests.bot.slack_requests import event_envelope
+from tests.bot.test_mentions import VACATION, all_text, bot_message_ts, final_answer, mention
+
+
+def response_posts(slack, prefix: str = "/response/cmd-") -> list[dict]:
+    return [c.args for c in slack.of("response_url") if c.args["_path"].startswith(prefix)]
+
+
+def test_help_is_the_ack_itself(start_bot):
+    bot = start_bot()
+    response = bot.send.command("help")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["blocks"] == blocks.help_blocks("/needle")
+    assert bot.send.command("").json()["blocks"] == body["blocks"]
+
+
+def test_sources_lists_what_the_bot_knows(start_bot):
+    bot = start_bot()
+    assert bot.send.command("sources").status_code == 200
+    listing = bot.slack.wait_for(lambda s: response_posts(s))[0]
+    text = all_text(listing["blocks"])
+    assert "I know 3 sources" in text
+    assert "Leave Policy" in text and "leave-policy.md" in text and "tags: hr" in text
+
+
+def test_question_is_answered_privately_and_can_be_shared(start_bot):
+    bot = start_bot()
+    started = time.monotonic()
+    ack = bot.send.command(VACATION, user="U7", channel="C1")
+    assert time.monotonic() - started < 1.0
+    assert ack.json()["text"] == messages.PLACEHOLDER
+    assert ack.json().get("response_type", "ephemeral") == "ephemeral"
+
+    private = bot.slack.wait_for(lambda s: response_posts(s))[0]
+    assert private["replace_original"] is True and private["response_type"] == "ephemeral"
+    assert "25" in private["text"] and VACATION in all_text(private["blocks"])
+    buttons = private["blocks"][-1]["elements"]
+    assert [b["action_id"] for b in buttons] == ["feedback_up", "feedback_down", "share_answer"]
+    assert not bot.slack.of("chat.postMessage")  # nothing public yet
+
+    bot.send.click("share_answer", buttons[2]["value"], user="U7", channel="C1")
+    shared = bot.slack.wait_for(
+        lambda s: len(response_posts(s, "/response/action-")) >= 2 and response_posts(s, "/response/action-")
+    )
+    assert shared[0]["delete_original"] is True
+    public = shared[1]
+    assert public["response_type"] == "in_channel"
+    assert "<@U7> shared" in all_text(public["blocks"]) and "25" in public["text"]
+    assert "share_answer" not in json.dumps(public["blocks"])
+
+
+def test_thumbs_up_is_stored_with_the_trace(start_bot, bot_service):
+    bot = start_bot()
+    ts = bot.slack.add_user_message("C1", "U1", f"<@UBOT> {VACATION}")
+    bot.send.event(mention("C1", "U1", VACATION, ts))
+    answer_ts = bot_message_ts(bot.slack, "C1")
+    answer = final_answer(bot.slack, "C1", answer_ts)
+    trace_id = answer["blocks"][-1]["elements"][0]["value"]
+
+    message = {"type": "message", "ts": answer_ts, "thread_ts": ts, "text": answer["text"]}
+    assert bot.send.click("feedback_up", trace_id, user="U2", message=message).status_code == 200
+    thanks = bot.slack.wait_for(lambda s: s.of("chat.postEphemeral"))[0]
+    expected = {"channel": "C1", "user": "U2", "thread_ts": ts, "text": messages.FEEDBACK_THANKS}
+    assert {key: thanks.args[key] for key in expected} == expected
+    assert bot_service.get_trace(trace_id)["feedback"][0]["rating"] == "up"
+    assert bot_service.get_trace(trace_id)["feedback"][0]["user_id"] == "U2"
+
+
+def test_thumbs_down_asks_for_a_reason_and_stores_it(start_bot, bot_service):
+    bot = start_bot()
+    bot.send.command(VACATION, user="U3")
+    private = bot.slack.wait_for(lambda s: response_posts(s))[0]
+    trace_id = private["blocks"][-1]["elements"][1]["value"]
+
+    bot.send.click("feedback_down", trace_id, user="U3")
+    modal = bot.slack.wait_for(lambda s: s.of("views.open"))[0].args["view"]
+    assert modal["callback_id"] == blocks.FEEDBACK_VIEW and modal["notify_on_close"] is True
+
+    submission = {
+        "type": "view_submission",
+        "team": {"id": "T0TEST"},
+        "user": {"id": "U3"},
+        "api_app_id": "A0TEST",
+        "trigger_id": "t",
+        "view": {
+            **modal,
+            "id": "V0TEST",
+            "state": {
+                "values": {"reason": {"reason_input": {"type": "plain_text_input", "value": "It is 30 now"}}}
+            },
+        },
+    }
+    response = bot.send.interaction(submission)
+    assert response.status_code == 200 and response.json()["response_action"] == "update"
+    feedback = bot_service.get_trace(trace_id)["feedback"]
+    assert [(f["rating"], f["reason"], f["user_id"]) for f in feedback] == [("down", "It is 30 now", "U3")]
+
+    # Closing the modal instead still counts the 👎, without a reason.
+    closed = {**submission, "type": "view_closed", "is_cleared": False}
+    closed["view"] = {**modal, "id": "V0TEST", "state": {"values": {}}}
+    assert bot.send.interaction(closed).status_code == 200
+    feedback = bot_service.get_trace(trace_id)["feedback"]
+    assert [(f["rating"], f["reason"]) for f in feedback] == [("down", "It is 30 now"), ("down", None)]
+
+
+def test_app_home_shows_how_to_ask_and_what_is_known(start_bot, bot_service):
+    bot = start_bot()
+    event = {"type": "app_home_opened", "user": "U4", "channel": "D4", "tab": "home", "event_ts": "1.1"}
+    assert bot.send.post(json.dumps(event_envelope(event)), "application/json").status_code == 200
+    published = bot.slack.wait_for(lambda s: s.of("views.publish"))[0].args
+    assert published["user_id"] == "U4"
+    text = all_text(published["view"]["blocks"])
+    stats = bot_service.stats()
+    assert f"*{stats['sources']}* sources (*{stats['chunks']}* passages)" in text
+    assert stats["last_updated"][:10] in text and "/needle" in text

@@ -1,0 +1,181 @@
+"""Pure parts of the bot: mrkdwn conversion, Block Kit builders, dedup memory, rate limit, thread history."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import blocks, messages
+from bot.history import history_from_replies
+from bot.mrkdwn import escape, split_for_blocks, to_mrkdwn
+from bot.ratelimit import RateLimiter
+from bot.recent import RecentKeys
+from pipelines.answers import Answer, Citation, SourceInfo
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def citation(number: int, **overrides) -> Citation:
+    values = {
+        "number": number,
+        "source_id": "leave",
+        "title": "Leave <Policy>",
+        "file_name": "leave-policy.pdf",
+        "url": None,
+        "page": 3,
+        "chunk_index": 0,
+        "indexed_at": "2026-11-20T10:00:00+00:00",
+    }
+    return Citation(**{**values, **overrides})
+
+
+def answer(**overrides) -> Answer:
+    values = {
+        "question": "How many <vacation> days?",
+        "text": "You get **25 days** [1]. See [the wiki](https://wiki.example.com/leave).",
+        "kind": "generated",
+        "citations": [citation(1), citation(2, url="https://hr.example.com/leave", title="HR site")],
+        "passages": [],
+        "trace_id": "trace-1",
+    }
+    return Answer(**{**values, **overrides})
+
+
+class TestMrkdwn:
+    @pytest.mark.parametrize(
+        ("markdown", "expected"),
+        [
+            ("**bold** and __bold__", "*bold* and *bold*"),
+            ("*italic*", "_italic_"),
+            ("~~gone~~", "~gone~"),
+            ("[docs](https://x.example/a?b=1)", "<https://x.example/a?b=1|docs>"),
+            ("## Heading", "*Heading*"),
+            ("- one\n* two", "• one\n• two"),
+            ("a < b & c > d", "a &lt; b &amp; c &gt; d"),
+            ("<!channel> hi", "&lt;!channel&gt; hi"),
+            ("`**not bold**`", "`**not bold**`"),
+            ("```python\nx = **1** < 2\n```", "```x = **1** &lt; 2```"),
+            ("25 days [1][2].", "25 days [1][2]."),
+        ],
+    )
+    def test_to_mrkdwn(self, markdown, expected):
+        assert to_mrkdwn(markdown) == expected
+
+    def test_escape(self):
+        assert escape("<@U1> & co") == "&lt;@U1&gt; &amp; co"
+
+    def test_split_keeps_everything_under_the_limit(self):
+        text = "\n\n".join(f"paragraph {i} " + "word " * 100 for i in range(30))
+        pieces = split_for_blocks(text, limit=1000)
+        assert all(len(piece) <= 1000 for piece in pieces)
+        assert " ".join(" ".join(pieces).split()) == " ".join(text.split())
+
+
+class TestBlocks:
+    def test_answer_blocks(self):
+        built = blocks.answer_blocks(answer())
+        assert built[0]["text"]["text"].startswith(
+            "You get *25 days* [1]. See <https://wiki.example.com/leave|"
+        )
+        sources = built[1]["elements"][0]["text"]
+        assert "*[1]* *Leave &lt;Policy&gt;* (leave-policy.pdf, page 3) · updated 2026-11-20" in sources
+        assert "*[2]* <https://hr.example.com/leave|HR site>" in sources
+        actions = built[-1]
+        assert [e["action_id"] for e in actions["elements"]] == [blocks.FEEDBACK_UP, blocks.FEEDBACK_DOWN]
+        assert {e["value"] for e in actions["elements"]} == {"trace-1"}
+
+    def test_share_question_and_debug_are_opt_in(self):
+        built = blocks.answer_blocks(
+            answer(),
+            show_question=True,
+            share_button=True,
+            shared_by="U9",
+            debug_url="https://n/admin/?trace=t",
+        )
+        text = str(built)
+        assert "<@U9> shared" in text and "How many &lt;vacation&gt; days?" in text
+        assert blocks.SHARE_ANSWER in text and "<https://n/admin/?trace=t|Debug this answer>" in text
+
+    def test_no_citations_no_sources_block(self):
+        built = blocks.answer_blocks(answer(citations=[], kind="no_answer", text="I could not find this."))
+        assert [b["type"] for b in built] == ["section", "actions"]
+
+    def test_long_answers_are_split_into_sections(self):
+        built = blocks.answer_blocks(answer(text="word " * 2000))
+        sections = [b for b in built if b["type"] == "section"]
+        assert len(sections) >= 4 and all(len(s["text"]["text"]) <= 3000 for s in sections)
+        assert len(blocks.answer_text(answer(text="word " * 2000))) <= blocks.MAX_TEXT
+
+    def test_streaming_and_placeholder(self):
+        assert messages.PLACEHOLDER in str(blocks.placeholder_blocks())
+        streaming = blocks.streaming_blocks("You get **25**")
+        assert streaming[0]["text"]["text"] == "You get *25* ..."
+
+    def test_sources_and_home(self):
+        source = SourceInfo(
+            "s", "Leave", "leave.md", "md", None, ["hr"], 5, 10, None, "2026-11-20T10:00", "h"
+        )
+        text = str(blocks.sources_blocks([source]))
+        assert "I know 1 sources" in text and "tags: hr" in text and "updated 2026-11-20" in text
+        assert "don't know any documents" in str(blocks.sources_blocks([]))
+        home = blocks.home_view({"sources": 2, "chunks": 9, "last_updated": "2026-11-21T00:00"}, "/ask")
+        assert home["type"] == "home" and "*2* sources (*9* passages)" in str(home) and "/ask" in str(home)
+        assert "can't reach the document store" in str(blocks.home_view(None, "/ask"))
+
+    def test_feedback_modal_carries_the_trace(self):
+        modal = blocks.feedback_modal("trace-1", "C1", "1.2")
+        assert '"trace_id": "trace-1"' in modal["private_metadata"] and modal["notify_on_close"]
+
+
+class TestRecentKeys:
+    def test_claim_once_within_ttl(self):
+        clock = Clock()
+        keys = RecentKeys(ttl_seconds=10, clock=clock)
+        assert keys.claim("a") and not keys.claim("a") and "a" in keys
+        clock.now = 11
+        assert "a" not in keys and keys.claim("a")
+
+    def test_bounded(self):
+        keys = RecentKeys(max_keys=2)
+        for key in "abc":
+            keys.claim(key)
+        assert "a" not in keys and "c" in keys
+
+    def test_rejects_bad_arguments(self):
+        with pytest.raises(ValueError, match="ttl_seconds"):
+            RecentKeys(ttl_seconds=0)
+
+
+class TestRateLimiter:
+    def test_sliding_window_per_user(self):
+        clock = Clock()
+        limiter = RateLimiter(2, clock=clock)
+        assert limiter.allow("u1") and limiter.allow("u1") and not limiter.allow("u1")
+        assert limiter.allow("u2")
+        clock.now = 60
+        assert limiter.allow("u1")
+
+    def test_rejects_zero(self):
+        with pytest.raises(ValueError, match="per_minute"):
+            RateLimiter(0)
+
+
+def test_history_from_replies():
+    replies = [
+        {"ts": "1", "user": "U1", "text": "<@UBOT> How many vacation days?"},
+        {"ts": "2", "user": "UBOT", "bot_id": "BBOT", "subtype": "bot_message", "text": "25 days [1]"},
+        {"ts": "3", "user": "UBOT", "bot_id": "BBOT", "text": messages.PLACEHOLDER},
+        {"ts": "4", "bot_id": "BOTHER", "subtype": "bot_message", "text": "another bot"},
+        {"ts": "5", "user": "U2", "text": "edited", "subtype": "message_changed"},
+        {"ts": "6", "user": "U1", "text": "and part-timers?"},
+    ]
+    history = history_from_replies(replies, current_ts="6", bot_user_id="UBOT", bot_id="BBOT")
+    assert history == [
+        {"role": "user", "text": "How many vacation days?"},
+        {"role": "assistant", "text": "25 days [1]"},
+    ]
