@@ -188,7 +188,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the HTTP server with every installed face (admin console, Slack bot) over one core."""
     from pipelines import server
+    from pipelines.logging_setup import configure_logging
+    from pipelines.settings import get_settings
 
+    configure_logging(get_settings(), json_lines=get_settings().log_format == "json")
     service = _service()
     app, faces = server.build_server(service, set(args.faces.split(",")) if args.faces else None)
     settings = service.settings

@@ -12,7 +12,8 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from pipelines.service import NeedleService
 
@@ -26,7 +27,8 @@ class Face(Protocol):
 
 
 def create_app(service: NeedleService) -> FastAPI:
-    """The shared app with the core's own endpoints: ``/healthz`` (process up) and ``/readyz``."""
+    """The shared app with the core's own endpoints: ``/healthz`` (process up), ``/readyz`` (store
+    reachable, model loaded, LLM configured or deliberately off) and ``/metrics`` (Prometheus)."""
     app = FastAPI(title="Needle", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
 
@@ -39,6 +41,10 @@ def create_app(service: NeedleService) -> FastAPI:
         checks = service.readiness()
         ready = all(check["ok"] for check in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return app
 

@@ -30,6 +30,7 @@ from pipelines.errors import NeedleError, RejectedFileError, SourceNotFoundError
 from pipelines.file_inspector import SUPPORTED_EXTENSIONS, guess_title, inspect_file, safe_file_name
 from pipelines.indexing import build_document_embedder, build_indexing_pipeline
 from pipelines.llm import build_chat_generator
+from pipelines.metrics import Metrics
 from pipelines.models import resolve_model
 from pipelines.prompt import render_messages
 from pipelines.querying import TRACED_NODES, build_query_pipeline, build_ranker, build_text_embedder
@@ -122,6 +123,7 @@ class NeedleService:
 
             torch.set_num_threads(settings.torch_threads)
         stage_timer.install()
+        self.metrics = Metrics()
         self._ingest_lock = threading.Lock()
 
         model = resolve_model(settings.embedding_model)
@@ -170,7 +172,19 @@ class NeedleService:
             return IngestResult(path.name, "rejected", reason=f"the file cannot be read ({error.strerror})")
         return self.ingest_bytes(path.name, data, **kwargs)
 
-    def ingest_bytes(
+    def ingest_bytes(self, file_name: str, data: bytes, **kwargs: Any) -> IngestResult:
+        """Index one file as one source; see :meth:`_ingest_bytes`. Counted in the ingest metrics."""
+        try:
+            result = self._ingest_bytes(file_name, data, **kwargs)
+        except Exception:
+            self.metrics.ingests.labels(status="failed").inc()
+            raise
+        self.metrics.ingests.labels(status=result.status).inc()
+        if result.status == "indexed":
+            self.metrics.chunks_written.inc(result.chunks)
+        return result
+
+    def _ingest_bytes(
         self,
         file_name: str,
         data: bytes,
@@ -332,8 +346,28 @@ class NeedleService:
             logger.warning("readiness: store check failed: %s", type(error).__name__)
             checks["store"] = {"ok": False, "error": "the document store is not reachable"}
         checks["embedding_model"] = {"ok": self.text_embedder.embedding_backend is not None}
-        checks["llm"] = {"ok": True, "mode": self.settings.llm_api}
+        checks["llm"] = self._llm_check()
         return checks
+
+    def _llm_check(self) -> dict[str, Any]:
+        """Off is fine; a TGI or endpoint URL must answer HTTP; serverless is not probed (calls are billed)."""
+        mode = self.settings.llm_api
+        if mode in ("none", "serverless"):
+            return {"ok": True, "mode": mode, "probed": False}
+        import urllib.error
+        import urllib.request
+
+        url = str(self.settings.llm_url).rstrip("/") + "/health"
+        request = urllib.request.Request(url, method="GET")  # noqa: S310 - an http(s) URL from settings
+        if self.settings.hf_token:
+            request.add_header("Authorization", f"Bearer {self.settings.hf_token.get_secret_value()}")
+        try:
+            with urllib.request.urlopen(request, timeout=3):  # noqa: S310
+                return {"ok": True, "mode": mode, "probed": True}
+        except urllib.error.HTTPError as error:  # it answered: reachable, even if /health is not a route
+            return {"ok": error.code < 500, "mode": mode, "probed": True, "status": error.code}
+        except (urllib.error.URLError, TimeoutError, OSError):
+            return {"ok": False, "mode": mode, "probed": True, "error": "the language model is not reachable"}
 
     def _chunks_of(self, source_id: str) -> list[Document]:
         return self._filter({"field": "meta.source_id", "operator": "==", "value": source_id})
@@ -405,10 +439,12 @@ class NeedleService:
 
         trace_id = uuid.uuid4().hex
         started = time.perf_counter()
+        self.metrics.questions.labels(origin=origin).inc()
         with stage_timer.collect_timings() as timings:
             try:
                 result = self.query_pipeline.run(data, include_outputs_from=set(TRACED_NODES))
             except PipelineRuntimeError as error:
+                self.metrics.answers.labels(kind="failed").inc()
                 logger.exception("query pipeline failed at %s (trace %s)", error.component_name, trace_id)
                 if error.component_name == "query_embedder":
                     raise NeedleError("The embedding model failed on this question") from error
@@ -432,6 +468,8 @@ class NeedleService:
             timings_ms=timings,
         )
         self._record_trace(answer, result, origin, user_id, retrieval_query, history, filters, options, llm)
+        self.metrics.answers.labels(kind=answer.kind).inc()
+        self.metrics.observe_timings(timings)
         return answer
 
     @staticmethod
@@ -507,6 +545,7 @@ class NeedleService:
             self.traces.add_feedback(trace_id, rating, user_id=user_id, reason=reason)
         except KeyError:
             raise NeedleError(f"no answer with trace id {trace_id!r}") from None
+        self.metrics.feedback.labels(rating=rating).inc()
 
     def feedback(self, limit: int = 100, rating: Rating | None = None) -> list[dict[str, Any]]:
         return self.traces.feedback(limit=limit, rating=rating)

@@ -127,6 +127,7 @@ class Settings(BaseSettings):
     # --- process -----------------------------------------------------------------------------------
     torch_threads: int | None = Field(default=None, ge=1, le=256)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = Field(default="json", description="Log format of `needle serve`.")
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
