@@ -350,7 +350,7 @@ class NeedleService:
         return checks
 
     def _llm_check(self) -> dict[str, Any]:
-        """Off is fine; a TGI or endpoint URL must answer HTTP; serverless is not probed (calls are billed)."""
+        """Off is fine; a TGI or endpoint URL must answer HTTP; serverless is not probed (it is billed)."""
         mode = self.settings.llm_api
         if mode in ("none", "serverless"):
             return {"ok": True, "mode": mode, "probed": False}
