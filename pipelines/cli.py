@@ -185,6 +185,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reindex(args: argparse.Namespace) -> int:
+    """Rebuild the index under the current settings (new model, analysers, chunking) without downtime."""
+    from pipelines.reindex import reindex
+
+    report = reindex(_service(), keep_old=not args.delete_old, progress=lambda m: print(m, file=sys.stderr))
+    _print_json(report)
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the HTTP server with every installed face (admin console, Slack bot) over one core."""
     from pipelines import server
@@ -240,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--output", help="also write the JSON report to this file")
     evaluate.set_defaults(handler=cmd_eval)
+
+    reindex = commands.add_parser("reindex", help="rebuild the index under the current settings, no downtime")
+    reindex.add_argument("--delete-old", action="store_true", help="delete the previous Elasticsearch index")
+    reindex.set_defaults(handler=cmd_reindex)
 
     serve = commands.add_parser("serve", help="run the admin console and, when configured, the Slack bot")
     serve.add_argument("--faces", help="comma-separated faces to mount (default: all installed)")

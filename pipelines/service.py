@@ -138,7 +138,7 @@ class NeedleService:
             f"{settings.embedding_model}|{settings.chunk_words}|{settings.chunk_overlap_words}"
         )
         self.store = build_document_store(settings, self.embedding_dim)
-        self.traces = TraceStore(settings.data_dir / "traces.sqlite3")
+        self.traces = build_trace_store(settings)
         ranker = None
         if settings.reranker_model:
             ranker = build_ranker(settings, resolve_model(settings.reranker_model))
@@ -549,6 +549,16 @@ class NeedleService:
 
     def feedback(self, limit: int = 100, rating: Rating | None = None) -> list[dict[str, Any]]:
         return self.traces.feedback(limit=limit, rating=rating)
+
+
+def build_trace_store(settings: Settings) -> Any:
+    """SQLite under the data dir; on Elasticsearch, shared indices so replicas hold no state of their own."""
+    if settings.store == "elasticsearch":
+        from pipelines.stores.elasticsearch import make_client
+        from pipelines.traces_es import ElasticsearchTraceStore
+
+        return ElasticsearchTraceStore(make_client(settings), settings.elasticsearch_index)
+    return TraceStore(settings.data_dir / "traces.sqlite3")
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:

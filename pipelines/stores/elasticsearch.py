@@ -6,10 +6,15 @@ made for the job, and Haystack then finds it in place. The text is indexed twice
 bigrams) in a subfield, so Chinese questions find Chinese passages. BM25 queries name both fields through
 the index's ``default_field`` setting, because Haystack's BM25 retriever sends a ``multi_match`` without
 a field list.
+
+Needle addresses the index through an alias (``NEEDLE_ELASTICSEARCH_INDEX``). ``needle reindex`` builds a
+complete new index (new embedding model, new analysers) while the bot keeps answering from the old one,
+then moves the alias in one atomic request.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from haystack.utils import Secret
@@ -81,9 +86,48 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
-def build_elasticsearch_store(settings: Settings, embedding_dim: int) -> Any:
-    """An ``ElasticsearchDocumentStore`` on a Needle index, created with Needle's mapping if missing."""
+def make_client(settings: Settings) -> Any:
     from elasticsearch import Elasticsearch
+
+    api_key = settings.elasticsearch_api_key.get_secret_value() if settings.elasticsearch_api_key else None
+    return Elasticsearch(settings.elasticsearch_url, api_key=api_key, **client_kwargs(settings))
+
+
+def new_index_name(alias: str) -> str:
+    return f"{alias}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
+
+
+def ensure_index(client: Any, alias: str, embedding_dim: int) -> str:
+    """Make ``alias`` point at a Needle index, creating one if needed; returns the concrete index name.
+
+    Needle reads and writes through the alias, so a re-index can build a new index beside the old one
+    and switch the alias in one atomic step (see :func:`swap_alias_actions`). A concrete index that
+    already has the alias's name (made by an older setup) is used as it is.
+    """
+    if client.indices.exists_alias(name=alias):
+        return next(iter(client.indices.get_alias(name=alias)))
+    if client.indices.exists(index=alias):
+        return alias
+    definition = index_definition(embedding_dim)
+    index = new_index_name(alias)
+    client.indices.create(
+        index=index,
+        settings=definition["settings"],
+        mappings=definition["mappings"],
+        aliases={alias: {"is_write_index": True}},
+    )
+    return index
+
+
+def swap_alias_actions(alias: str, old_index: str, new_index: str) -> list[dict[str, Any]]:
+    """One ``_aliases`` request that moves ``alias`` from the old index to the new one atomically."""
+    return [
+        {"remove": {"index": old_index, "alias": alias}},
+        {"add": {"index": new_index, "alias": alias, "is_write_index": True}},
+    ]
+
+
+def haystack_store(settings: Settings, index: str, embedding_dim: int) -> Any:
     from haystack_integrations.document_stores.elasticsearch import ElasticsearchDocumentStore
 
     api_key = (
@@ -91,24 +135,22 @@ def build_elasticsearch_store(settings: Settings, embedding_dim: int) -> Any:
         if settings.elasticsearch_api_key
         else None
     )
-    kwargs = client_kwargs(settings)
-    client = Elasticsearch(
-        settings.elasticsearch_url, api_key=api_key.resolve_value() if api_key else None, **kwargs
-    )
-    definition = index_definition(embedding_dim)
-    if not client.indices.exists(index=settings.elasticsearch_index):
-        client.indices.create(
-            index=settings.elasticsearch_index,
-            settings=definition["settings"],
-            mappings=definition["mappings"],
-        )
-    client.close()
     return ElasticsearchDocumentStore(
         hosts=settings.elasticsearch_url,
-        index=settings.elasticsearch_index,
-        custom_mapping=definition["mappings"],
+        index=index,
+        custom_mapping=index_definition(embedding_dim)["mappings"],
         embedding_similarity_function="cosine",
         api_key=api_key,
         api_key_id=None,
-        **kwargs,
+        **client_kwargs(settings),
     )
+
+
+def build_elasticsearch_store(settings: Settings, embedding_dim: int) -> Any:
+    """An ``ElasticsearchDocumentStore`` reading and writing through the Needle alias."""
+    client = make_client(settings)
+    try:
+        ensure_index(client, settings.elasticsearch_index, embedding_dim)
+    finally:
+        client.close()
+    return haystack_store(settings, settings.elasticsearch_index, embedding_dim)

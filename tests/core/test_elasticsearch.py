@@ -7,6 +7,7 @@ reported as skipped otherwise.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
@@ -70,8 +71,62 @@ def test_live_elasticsearch_ingest_and_answer(service_factory) -> None:
         result = service.ingest_file(HANDBOOK / "leave-policy.md")
         assert result.status == "indexed"
         service.store.client.indices.refresh(index=index)
+        assert service.get_trace(service.ask("VPN?").trace_id) is not None  # traces live in the cluster too
         answer = service.ask("How many vacation days do I get?")
         assert answer.citations[0].file_name == "leave-policy.md"
         assert service.ingest_file(HANDBOOK / "leave-policy.md").status == "unchanged"
     finally:
         service.store.client.indices.delete(index=index, ignore_unavailable=True)
+
+
+def test_alias_swap_is_one_atomic_request() -> None:
+    from pipelines.stores.elasticsearch import new_index_name, swap_alias_actions
+
+    new = new_index_name("needle")
+    assert new.startswith("needle-") and new != "needle"
+    assert swap_alias_actions("needle", "needle-old", new) == [
+        {"remove": {"index": "needle-old", "alias": "needle"}},
+        {"add": {"index": new, "alias": "needle", "is_write_index": True}},
+    ]
+
+
+def test_trace_documents_and_queries() -> None:
+    from pipelines.traces_es import TRACES_MAPPING, feedback_query, recent_query, trace_document
+
+    trace = {
+        "trace_id": "t1",
+        "created_at": 5.0,
+        "origin": "slack",
+        "user_id": "U1",
+        "question": "q?",
+        "answer": {"text": "a [1]", "kind": "extractive"},
+        "bm25": [{"rank": 1}],
+    }
+    document = trace_document(trace)
+    assert document["kind"] == "extractive" and document["answer"] == "a [1]"
+    assert json.loads(document["payload"]) == trace
+    assert set(document) <= set(TRACES_MAPPING["properties"])
+    assert recent_query(10, "slack")["query"] == {"term": {"origin": "slack"}}
+    assert recent_query(10, None)["sort"] == [{"created_at": "desc"}]
+    assert feedback_query(5, "down")["query"] == {"bool": {"filter": [{"term": {"rating": "down"}}]}}
+    assert feedback_query(5, trace_ids=["t1"])["query"]["bool"]["filter"] == [{"terms": {"trace_id": ["t1"]}}]
+
+
+@pytest.mark.elasticsearch
+@pytest.mark.skipif(not LIVE_URL, reason="set NEEDLE_ELASTICSEARCH_URL to run against a live Elasticsearch")
+def test_live_reindex_swaps_the_alias_and_keeps_answering(service_factory) -> None:
+    from pipelines.reindex import reindex
+    from tests.conftest import HANDBOOK
+
+    alias = f"needle-test-{uuid.uuid4().hex[:8]}"
+    service = service_factory(store="elasticsearch", elasticsearch_url=LIVE_URL, elasticsearch_index=alias)
+    client = service.store.client
+    try:
+        service.ingest_file(HANDBOOK / "leave-policy.md")
+        report = reindex(service, keep_old=False)
+        assert report["chunks"] > 0
+        assert list(client.indices.get_alias(name=alias)) == [report["new_index"]]
+        client.indices.refresh(index=alias)
+        assert service.ask("How many vacation days do I get?").citations[0].file_name == "leave-policy.md"
+    finally:
+        client.indices.delete(index=f"{alias}*", ignore_unavailable=True)
