@@ -1,10 +1,14 @@
 """Benchmark the Slack bot's HTTP endpoint: 50 concurrent signed mentions, each followed by Slack's retries.
 
-Not a test: it prints and saves figures (``results/slack_bench.json``). The bot is the real Bolt app behind
-uvicorn over the real core (embedded store, whole sample handbook, bundled embedder, extractive answers);
-Slack's Web API is the local recording server from ``tests/bot/slack_api.py``.
+Not a test: it prints and saves figures (``results/slack_bench.json``). The bot runs in its own process,
+exactly as deployed (``python -m bot``, HTTP mode, the real core on the embedded store with the whole
+sample handbook indexed first by ``needle ingest --samples``, extractive answers, no LLM). This process
+plays Slack: it runs the recording Web API server from ``tests/bot/slack_api.py`` (the bot's
+``NEEDLE_SLACK_API_URL``) and sends the signed requests, so the load generator and the fake Slack do not
+share the bot's interpreter (its GIL), though they do share the machine's cores.
 
-    .venv/bin/python scripts/bench_slack.py [--mentions 50] [--retries 2]
+    .venv/bin/python scripts/bench_slack.py [--mentions 50] [--retries 2] [--workers N]
+        [--switch-interval SECONDS] [--niceness N] [--out results/slack_bench.json]
 """
 
 from __future__ import annotations
@@ -12,29 +16,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.app import build_app  # noqa: E402
-from bot.http import EVENTS_PATH, add_routes  # noqa: E402
-from bot.runtime import BotRuntime  # noqa: E402
-from pipelines.samples import handbook_dir  # noqa: E402
-from pipelines.service import NeedleService  # noqa: E402
-from pipelines.settings import load_settings  # noqa: E402
-from tests.bot.slack_api import APP_TOKEN, BOT_TOKEN, slack_api_server  # noqa: E402
+from bot.runtime import (  # noqa: E402
+    ANSWER_NICENESS_ENV,
+    DEFAULT_ANSWER_NICENESS,
+    DEFAULT_SWITCH_INTERVAL,
+    SWITCH_INTERVAL_ENV,
+)
+from tests.bot.slack_api import APP_TOKEN, BOT_TOKEN, SlackState, slack_api_server  # noqa: E402
 from tests.bot.slack_requests import SIGNING_SECRET, event_envelope, mention, signed_headers  # noqa: E402
+
+EVENTS_PATH = "/slack/events"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -42,12 +47,57 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def serve(app: FastAPI) -> tuple[uvicorn.Server, str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.01)
-    return server, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def bot_env(slack: SlackState, data_dir: str, port: int, args: argparse.Namespace) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NEEDLE_")}
+    env |= {
+        "NEEDLE_DATA_DIR": data_dir,
+        "NEEDLE_HOST": "127.0.0.1",
+        "NEEDLE_PORT": str(port),
+        "NEEDLE_LOG_LEVEL": "WARNING",
+        "NEEDLE_SLACK_MODE": "http",
+        "NEEDLE_SLACK_BOT_TOKEN": BOT_TOKEN,
+        "NEEDLE_SLACK_APP_TOKEN": APP_TOKEN,
+        "NEEDLE_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "NEEDLE_SLACK_API_URL": f"{slack.url}/api/",
+    }
+    if args.workers:
+        env["NEEDLE_SLACK_WORKERS"] = str(args.workers)
+    if args.switch_interval is not None:
+        env[SWITCH_INTERVAL_ENV] = str(args.switch_interval)
+    if args.niceness is not None:
+        env[ANSWER_NICENESS_ENV] = str(args.niceness)
+    return env
+
+
+def start_bot(env: dict[str, str], cwd: str, port: int, log: Path) -> subprocess.Popen:
+    """``python -m bot`` in its own process; returns once ``/healthz`` answers."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot"], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the bot exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError("the bot did not answer /healthz within 180 s")
+
+
+def post_event(url: str, body: str) -> httpx.Response:
+    headers = {"Content-Type": "application/json", **signed_headers(body)}
+    return httpx.post(url, content=body.encode(), headers=headers, timeout=30)
 
 
 async def send_all(url: str, bodies: list[tuple[int, str, int | None]], retry_delay: float) -> list[dict]:
@@ -77,106 +127,130 @@ async def send_all(url: str, bodies: list[tuple[int, str, int | None]], retry_de
     return results
 
 
+def finals(slack: SlackState, channels: set[str] | dict[str, int]) -> list:
+    """The chat.update calls that carry a finished answer (its feedback buttons) in ``channels``."""
+    return [
+        call
+        for call in slack.of("chat.update")
+        if call.args.get("channel") in channels
+        and any(block["type"] == "actions" for block in call.args.get("blocks", []))
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentions", type=int, default=50)
     parser.add_argument("--retries", type=int, default=2, help="retries sent per mention")
     parser.add_argument("--retry-delay", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=None, help="NEEDLE_SLACK_WORKERS (default: settings)")
+    parser.add_argument(
+        "--switch-interval", type=float, default=None, help=f"{SWITCH_INTERVAL_ENV} (0: leave Python's)"
+    )
+    parser.add_argument(
+        "--niceness", type=int, default=None, help=f"{ANSWER_NICENESS_ENV} (0: answer threads not niced)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "slack_bench.json")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
     questions = [q["question"] for q in json.loads((ROOT / "tests/data/handbook_questions.json").read_text())]
 
     with slack_api_server() as slack, tempfile.TemporaryDirectory() as data_dir:
-        overrides = {"slack_workers": args.workers} if args.workers else {}
-        settings = load_settings(
-            _env_file=None,
-            data_dir=Path(data_dir),
-            slack_bot_token=BOT_TOKEN,
-            slack_app_token=APP_TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_mode="http",
-            slack_api_url=f"{slack.url}/api/",
-            **overrides,
-        )
-        service = NeedleService(settings)
+        port = free_port()
+        env = bot_env(slack, data_dir, port, args)
         started = time.monotonic()
-        service.ingest_paths([handbook_dir()])
-        print(f"indexed the handbook in {time.monotonic() - started:.1f} s: {service.stats()}")
-        service.ask("warm-up question")
-        runtime = BotRuntime.create(service)
-        app = FastAPI()
-        add_routes(app, build_app(service, runtime=runtime))
-        server, base = serve(app)
+        ingest = [str(Path(sys.executable).with_name("needle")), "ingest", "--samples", "--json"]
+        done = subprocess.run(ingest, env=env, cwd=data_dir, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"needle ingest failed:\n{done.stderr[-3000:]}")
+        print(f"indexed the sample handbook in {time.monotonic() - started:.1f} s (needle ingest --samples)")
+        log = Path(data_dir) / "bot.log"
+        bot = start_bot(env, data_dir, port, log)
+        url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
+        try:
+            # Warm-up: one answered mention loads the embedder and Bolt's auth.test, as in a running bot.
+            ts = slack.add_user_message("CWARMUP", "UWARMUP", "<@UBOT> warm-up")
+            post_event(url, json.dumps(event_envelope(mention("CWARMUP", "UWARMUP", questions[0], ts))))
+            slack.wait_for(lambda s: finals(s, {"CWARMUP"}), timeout=120)
 
-        bodies: list[tuple[int, str, int | None]] = []
-        channel_of: dict[str, int] = {}
-        for index in range(args.mentions):
-            channel, user = f"CBENCH{index:03d}", f"UBENCH{index:03d}"
-            question = questions[index % len(questions)]
-            ts = slack.add_user_message(channel, user, f"<@UBOT> {question}")
-            event = mention(channel, user, question, ts)
-            body = json.dumps(event_envelope(event, event_id=f"EvBench{index:04d}"))
-            channel_of[channel] = index
-            bodies.extend((index, body, retry or None) for retry in range(args.retries + 1))
+            bodies: list[tuple[int, str, int | None]] = []
+            channel_of: dict[str, int] = {}
+            for index in range(args.mentions):
+                channel, user = f"CBENCH{index:03d}", f"UBENCH{index:03d}"
+                question = questions[index % len(questions)]
+                ts = slack.add_user_message(channel, user, f"<@UBOT> {question}")
+                body = json.dumps(event_envelope(mention(channel, user, question, ts), f"EvBench{index:04d}"))
+                channel_of[channel] = index
+                bodies.extend((index, body, retry or None) for retry in range(args.retries + 1))
 
-        results = asyncio.run(send_all(base + EVENTS_PATH, bodies, args.retry_delay))
-        sent = {r["index"]: r["sent"] for r in results if r["retry"] == 0}
+            results = asyncio.run(send_all(url, bodies, args.retry_delay))
+            sent = {r["index"]: r["sent"] for r in results if r["retry"] == 0}
+            deadline = time.monotonic() + 600
+            while len(finals(slack, channel_of)) < args.mentions and time.monotonic() < deadline:
+                time.sleep(0.1)
+            slack.settle(quiet=2.0, timeout=30)  # anything doubled would arrive now
+        finally:
+            bot.terminate()
+            try:
+                bot.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                bot.kill()
+        errors = [line for line in log.read_text().splitlines() if " ERROR " in line]
 
-        def finals(state: object) -> list:
-            return [
-                c
-                for c in slack.of("chat.update")
-                if any(block["type"] == "actions" for block in c.args.get("blocks", []))
-            ]
+    placeholders = [c for c in slack.of("chat.postMessage") if c.args.get("channel") in channel_of]
+    final_updates = finals(slack, channel_of)
+    to_placeholder = [(c.at - sent[channel_of[c.args["channel"]]]) * 1000 for c in placeholders]
+    to_final = [(c.at - sent[channel_of[c.args["channel"]]]) * 1000 for c in final_updates]
+    per_channel = [sum(1 for c in final_updates if c.args["channel"] == ch) for ch in channel_of]
+    acks = [r["ack_ms"] for r in results]
+    originals = [r["ack_ms"] for r in results if not r["retry"]]
 
-        deadline = time.monotonic() + 600
-        while len(finals(slack)) < args.mentions and time.monotonic() < deadline:
-            time.sleep(0.1)
-        runtime.wait_idle(60)
-        slack.settle(quiet=1.0)
-        server.should_exit = True
-        runtime.shutdown()
-
-        placeholders = slack.of("chat.postMessage")
-        final_updates = finals(slack)
-        to_placeholder = [(c.at - sent[channel_of[c.args["channel"]]]) * 1000 for c in placeholders]
-        to_final = [(c.at - sent[channel_of[c.args["channel"]]]) * 1000 for c in final_updates]
-        per_channel = [sum(1 for c in final_updates if c.args["channel"] == ch) for ch in channel_of]
-        acks = [r["ack_ms"] for r in results]
-        report = {
-            "mentions": args.mentions,
-            "retries_per_mention": args.retries,
-            "requests": len(results),
-            "non_200": sum(1 for r in results if r["status"] != 200),
-            "slack_workers": settings.slack_workers,
-            "cpu_count": __import__("os").cpu_count(),
-            "ack_ms": {
-                "p50": round(statistics.median(acks), 1),
-                "p99": round(percentile(acks, 99), 1),
-                "max": round(max(acks), 1),
-            },
-            "placeholders_posted": len(placeholders),
-            "answers_posted": len(final_updates),
-            "channels_answered_exactly_once": sum(1 for n in per_channel if n == 1),
-            "channels_answered_twice_or_more": sum(1 for n in per_channel if n > 1),
-            "time_to_placeholder_ms": {
-                "p50": round(statistics.median(to_placeholder), 1),
-                "p99": round(percentile(to_placeholder, 99), 1),
-            },
-            "time_to_final_answer_ms": {
-                "p50": round(statistics.median(to_final), 1),
-                "p99": round(percentile(to_final, 99), 1),
-                "max": round(max(to_final), 1),
-            },
+    def spread(values: list[float]) -> dict[str, float]:
+        if not values:
+            return {}
+        return {
+            "p50": round(statistics.median(values), 1),
+            "p99": round(percentile(values, 99), 1),
+            "max": round(max(values), 1),
         }
-        service.traces.close()
+
+    report = {
+        "config": {
+            "process_layout": "bot in its own process (python -m bot, uvicorn, HTTP mode); load generator "
+            "and recording Slack Web API in the benchmark process; same machine",
+            "slack_workers": int(env.get("NEEDLE_SLACK_WORKERS") or _default_workers()),
+            "switch_interval_s": float(env.get(SWITCH_INTERVAL_ENV, DEFAULT_SWITCH_INTERVAL)) or 0.005,
+            "answer_thread_niceness": int(env.get(ANSWER_NICENESS_ENV, DEFAULT_ANSWER_NICENESS)),
+            "cpu_count": os.cpu_count(),
+            "core": "embedded store, sample handbook, bundled MiniLM embedder, extractive answers (no LLM)",
+            "python": sys.version.split()[0],
+        },
+        "mentions": args.mentions,
+        "retries_per_mention": args.retries,
+        "retry_delay_s": args.retry_delay,
+        "requests": len(results),
+        "non_200": sum(1 for r in results if r["status"] != 200),
+        "ack_ms": spread(acks),
+        "ack_ms_originals": spread(originals),
+        "ack_ms_retries": spread([r["ack_ms"] for r in results if r["retry"]]),
+        "acks_over_3s": sum(1 for a in acks if a > 3000),
+        "placeholders_posted": len(placeholders),
+        "answers_posted": len(final_updates),
+        "channels_answered_exactly_once": sum(1 for n in per_channel if n == 1),
+        "channels_answered_twice_or_more": sum(1 for n in per_channel if n > 1),
+        "time_to_placeholder_ms": spread(to_placeholder),
+        "time_to_final_answer_ms": spread(to_final),
+        "bot_errors_logged": len(errors),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     exact = report["answers_posted"] == args.mentions and not report["channels_answered_twice_or_more"]
     return 0 if exact else 1
+
+
+def _default_workers() -> int:
+    from pipelines.settings import Settings
+
+    return Settings.model_fields["slack_workers"].get_default(call_default_factory=True)
 
 
 if __name__ == "__main__":
