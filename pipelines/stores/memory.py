@@ -37,6 +37,8 @@ from haystack.utils.filters import COMPARISON_OPERATORS, document_matches_filter
 from pipelines.analysis import analyze
 
 logger = logging.getLogger(__name__)
+# bm25s logs every index build at DEBUG through its own handler; an index build is not news.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 FORMAT = "needle-embedded-store/2"
 
