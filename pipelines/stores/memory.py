@@ -21,7 +21,8 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,14 +149,14 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
         self._snapshot = self._build_snapshot()
         logger.info("loaded %d chunks in %.1f s", len(records), time.perf_counter() - started)
 
-    def _persist(self) -> None:
-        """Write a new generation, then switch ``CURRENT`` to it in one atomic rename."""
+    def _persist(self, snapshot: _Snapshot) -> None:
+        """Write ``snapshot`` as a new generation, then switch ``CURRENT`` to it in one atomic rename."""
         self.path.mkdir(parents=True, exist_ok=True)
         previous = self._current_generation()
         name = f"gen-{time.time_ns()}"
         staging = self.path / f".{name}.tmp"
         staging.mkdir()
-        documents = list(self.storage.values())
+        documents = snapshot.documents
         with (staging / "documents.jsonl").open("w", encoding="utf-8") as handle:
             for document in documents:
                 record = document.to_dict(flatten=False)
@@ -164,14 +165,8 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        dimension = self._dimension or 0
-        matrix = np.zeros((len(documents), dimension), dtype=np.float32)
-        for row, document in enumerate(documents):
-            vector = self._embeddings.get(document.id)
-            if vector is not None:
-                matrix[row] = vector
         with (staging / "embeddings.npy").open("wb") as handle:
-            np.save(handle, matrix)
+            np.save(handle, snapshot.matrix)
             handle.flush()
             os.fsync(handle.fileno())
         staging.rename(self.path / name)
@@ -211,9 +206,30 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
         return _Snapshot(documents=documents, matrix=matrix, bm25=bm25)
 
     def _commit(self) -> None:
-        """After a mutation: persist, then publish new search structures."""
-        self._persist()
-        self._snapshot = self._build_snapshot()
+        """After a mutation: build the new search structures, persist them, then publish them."""
+        snapshot = self._build_snapshot()
+        self._persist(snapshot)
+        self._snapshot = snapshot
+
+    @contextmanager
+    def _mutation(self) -> Iterator[None]:
+        """Hold the write lock; if anything fails (a bad embedding, a full disk), reload the generation
+        still in force, so memory never holds what the disk does not."""
+        with self._lock:
+            try:
+                yield
+            except Exception:
+                logger.exception("store write failed; reverting to the saved state")
+                self._reload()
+                raise
+
+    def _reload(self) -> None:
+        self.storage.clear()
+        self._embeddings.clear()
+        if self._current_generation() is not None:
+            self._load()
+        else:
+            self._snapshot = self._build_snapshot()
 
     # ------------------------------------------------------------------------------------------------
     # mutations
@@ -238,7 +254,7 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
     def write_documents(
         self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE
     ) -> int:
-        with self._lock:
+        with self._mutation():
             written = 0
             for document in documents:
                 if document.id in self.storage and policy in (DuplicatePolicy.NONE, DuplicatePolicy.FAIL):
@@ -252,7 +268,7 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
             return written
 
     def delete_documents(self, document_ids: list[str]) -> None:
-        with self._lock:
+        with self._mutation():
             removed = False
             for document_id in document_ids:
                 removed |= self.storage.pop(document_id, None) is not None
@@ -261,14 +277,14 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
                 self._commit()
 
     def delete_all_documents(self) -> None:
-        with self._lock:
+        with self._mutation():
             self.storage.clear()
             self._embeddings.clear()
             self._commit()
 
     def replace_sources(self, groups: dict[str, list[Document]]) -> int:
         """Make each group the only chunks of its source id, for all groups in one persisted step."""
-        with self._lock:
+        with self._mutation():
             new_ids = {doc.id for documents in groups.values() for doc in documents}
             stale = [
                 doc_id

@@ -1,0 +1,100 @@
+"""The embedded store on its own: Haystack's interfaces, fast search, atomic persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from haystack import Document
+from haystack.components.retrievers.in_memory import InMemoryBM25Retriever, InMemoryEmbeddingRetriever
+from haystack.document_stores.errors import DuplicateDocumentError
+from haystack.document_stores.types import DuplicatePolicy
+
+from pipelines.stores import EmbeddedDocumentStore
+
+
+def _doc(doc_id: str, text: str, vector: list[float], **meta) -> Document:
+    return Document(id=doc_id, content=text, meta={"source_id": doc_id[0], **meta}, embedding=vector)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> EmbeddedDocumentStore:
+    store = EmbeddedDocumentStore(tmp_path / "store")
+    store.write_documents(
+        [
+            _doc("a1", "Employees receive 25 vacation days per year.", [1.0, 0.0, 0.0], tags=["hr"]),
+            _doc("b1", "Connect to the VPN on port 443.", [0.0, 1.0, 0.0], tags=["it", "security"]),
+            _doc("c1", "每位全职员工每年享有25天带薪年假。", [0.0, 0.0, 1.0], tags=[]),
+        ]
+    )
+    return store
+
+
+def test_haystack_retrievers_work_on_it(store: EmbeddedDocumentStore) -> None:
+    bm25 = InMemoryBM25Retriever(document_store=store, top_k=2).run(query="vacation day")["documents"]
+    assert [doc.id for doc in bm25] == ["a1"]  # "days" and "day" meet after stemming; only a1 shares a term
+    dense = InMemoryEmbeddingRetriever(document_store=store, top_k=2).run(query_embedding=[0.1, 0.9, 0.0])
+    assert [doc.id for doc in dense["documents"]] == ["b1", "a1"]
+    assert dense["documents"][0].score == pytest.approx(0.9 / np.sqrt(0.82))
+
+
+def test_chinese_is_searched_by_bigrams(store: EmbeddedDocumentStore) -> None:
+    assert [doc.id for doc in store.bm25_retrieval("年假有多少天")] == ["c1"]
+
+
+def test_list_valued_tags_filter_like_elasticsearch(store: EmbeddedDocumentStore) -> None:
+    security = {"field": "meta.tags", "operator": "in", "value": ["security"]}
+    assert [doc.id for doc in store.filter_documents(security)] == ["b1"]
+    assert [doc.id for doc in store.embedding_retrieval([1.0, 0.0, 0.0], filters=security)] == ["b1"]
+    assert store.bm25_retrieval("vacation", filters=security) == []
+
+
+def test_duplicate_policies(store: EmbeddedDocumentStore) -> None:
+    with pytest.raises(DuplicateDocumentError):
+        store.write_documents([_doc("a1", "again", [1.0, 0.0, 0.0])])
+    assert store.write_documents([_doc("a1", "again", [1.0, 0.0, 0.0])], policy=DuplicatePolicy.SKIP) == 0
+    store.write_documents(
+        [_doc("a1", "Holiday rules changed.", [1.0, 0.0, 0.0])], policy=DuplicatePolicy.OVERWRITE
+    )
+    assert store.bm25_retrieval("vacation") == []
+    assert [doc.id for doc in store.bm25_retrieval("holiday")] == ["a1"]
+
+
+def test_replace_sources_swaps_chunks_and_persists_once(store: EmbeddedDocumentStore, tmp_path: Path) -> None:
+    store.replace_sources({"a": [_doc("a2", "Vacation is now 27 days.", [1.0, 0.0, 0.0])]})
+    assert sorted(doc.id for doc in store.filter_documents()) == ["a2", "b1", "c1"]
+    reopened = EmbeddedDocumentStore(tmp_path / "store")
+    assert sorted(doc.id for doc in reopened.filter_documents()) == ["a2", "b1", "c1"]
+    assert [doc.id for doc in reopened.embedding_retrieval([1.0, 0.0, 0.0], top_k=1)] == ["a2"]
+    generations = [p.name for p in (tmp_path / "store").iterdir() if p.name.startswith("gen-")]
+    assert len(generations) == 1  # old generations are removed once CURRENT points at the new one
+
+
+def test_a_crash_before_the_switch_leaves_the_old_store(store: EmbeddedDocumentStore, tmp_path: Path) -> None:
+    before = store.generation_files()
+    (tmp_path / "store" / ".gen-999.tmp").mkdir()  # what a process killed while writing leaves behind
+    (tmp_path / "store" / ".gen-999.tmp" / "documents.jsonl").write_text("{broken")
+    reopened = EmbeddedDocumentStore(tmp_path / "store")
+    assert reopened.generation_files() == before
+    assert reopened.count_documents() == 3
+
+
+def test_a_failed_write_to_disk_leaves_memory_as_the_disk(store: EmbeddedDocumentStore, monkeypatch) -> None:
+    def disk_full(snapshot: object) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(store, "_persist", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        store.write_documents([_doc("d1", "More vacation.", [1.0, 0.0, 0.0])])
+    assert sorted(doc.id for doc in store.filter_documents()) == ["a1", "b1", "c1"]
+    assert [doc.id for doc in store.bm25_retrieval("vacation")] == ["a1"]
+
+
+def test_embedding_dimension_mismatch_is_refused_and_nothing_is_half_written(
+    store: EmbeddedDocumentStore,
+) -> None:
+    with pytest.raises(ValueError, match="re-index"):
+        store.write_documents([_doc("y1", "fine", [1.0, 0.0, 0.0]), _doc("z1", "x", [1.0, 0.0])])
+    assert sorted(doc.id for doc in store.filter_documents()) == ["a1", "b1", "c1"]
+    assert "y1" not in store.storage
