@@ -7,14 +7,25 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
 
 
-@contextmanager
-def running(app: Any, timeout: float = 30) -> Iterator[str]:
-    """Yield the base URL (``http://127.0.0.1:PORT``) while ``app`` is served."""
+@dataclass
+class RunningServer:
+    base_url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def start(app: Any, timeout: float = 30) -> RunningServer:
+    """Serve ``app`` on ``127.0.0.1`` at a free port; returns once the server accepts connections."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -27,8 +38,14 @@ def running(app: Any, timeout: float = 30) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the server did not start")
         time.sleep(0.05)
+    return RunningServer(f"http://127.0.0.1:{port}", server, thread)
+
+
+@contextmanager
+def running(app: Any, timeout: float = 30) -> Iterator[str]:
+    """Yield the base URL (``http://127.0.0.1:PORT``) while ``app`` is served."""
+    handle = start(app, timeout)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield handle.base_url
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+        handle.stop()
