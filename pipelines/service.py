@@ -57,6 +57,7 @@ class QueryOptions:
     rrf_k: int | None = None
     bm25_weight: float | None = None
     dense_weight: float | None = None
+    rerank: bool | None = None  # None: as configured; False skips a configured reranker for this question
 
 
 def source_id_for(file_name: str) -> str:
@@ -154,6 +155,15 @@ class NeedleService:
             settings, self.store, self.text_embedder, self.generator, ranker=ranker
         )
         self.has_ranker = ranker is not None
+        # With a reranker, a twin pipeline without it lets the debugger compare; its components are new
+        # instances (a component belongs to one pipeline) but share the loaded model and the store.
+        self._unranked_pipeline = (
+            build_query_pipeline(
+                settings, self.store, build_text_embedder(model), build_chat_generator(settings)
+            )
+            if ranker is not None
+            else self.query_pipeline
+        )
 
     def close(self) -> None:
         """Release the databases (traces, embedding cache); the service is unusable afterwards."""
@@ -322,6 +332,11 @@ class NeedleService:
             )
         return sorted(sources, key=lambda source: (source.indexed_at, source.title), reverse=True)
 
+    def chunk(self, chunk_id: str) -> Passage | None:
+        """One chunk by id, with its full text (traces keep only a preview of the lists they record)."""
+        found = self._filter({"field": "id", "operator": "==", "value": chunk_id})
+        return Passage.from_document(1, found[0]) if found else None
+
     def source_chunks(self, source_id: str) -> list[Passage]:
         """A source's chunks in reading order, numbered from 1."""
         chunks = sorted(self._chunks_of(source_id), key=lambda doc: doc.meta.get("chunk_index", 0))
@@ -424,7 +439,7 @@ class NeedleService:
             },
             "embedding_retriever": {"filters": filters, "top_k": options.dense_top_k or s.dense_top_k},
             "fusion": {
-                "top_k": (s.reranker_top_k if self.has_ranker else (options.top_k or s.top_k)),
+                "top_k": s.reranker_top_k,
                 "mode": options.fusion,
                 "rrf_k": options.rrf_k,
                 "bm25_weight": options.bm25_weight,
@@ -434,15 +449,21 @@ class NeedleService:
             "prompt_builder": {"question": question, "history": history},
             "llm": {"question": question, "streaming_callback": on_text},
         }
-        if self.has_ranker:
+        rerank = self.has_ranker and options.rerank is not False
+        pipeline = self.query_pipeline if rerank else self._unranked_pipeline
+        if rerank:
             data["ranker"] = {"query": retrieval_query, "top_k": options.top_k or s.top_k}
+        else:
+            data["fusion"]["top_k"] = options.top_k or s.top_k
 
         trace_id = uuid.uuid4().hex
         started = time.perf_counter()
         self.metrics.questions.labels(origin=origin).inc()
         with stage_timer.collect_timings() as timings:
             try:
-                result = self.query_pipeline.run(data, include_outputs_from=set(TRACED_NODES))
+                result = pipeline.run(
+                    data, include_outputs_from=set(TRACED_NODES) & set(pipeline.graph.nodes)
+                )
             except PipelineRuntimeError as error:
                 self.metrics.answers.labels(kind="failed").inc()
                 logger.exception("query pipeline failed at %s (trace %s)", error.component_name, trace_id)

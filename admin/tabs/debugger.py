@@ -51,6 +51,7 @@ class DebuggerActions:
         rrf_k: float,
         bm25_weight: float,
         dense_weight: float,
+        rerank: bool,
         request: gr.Request,
     ) -> tuple[Any, ...]:
         """Answer as Slack would, with this form's retrieval settings, and show the trace it leaves."""
@@ -64,6 +65,7 @@ class DebuggerActions:
             rrf_k=_positive(rrf_k, "RRF k"),
             bm25_weight=_weight(bm25_weight, "BM25 weight"),
             dense_weight=_weight(dense_weight, "Dense weight"),
+            rerank=bool(rerank) if self.service.has_ranker else None,
         )
         try:
             answer = self.service.ask(
@@ -101,7 +103,7 @@ class DebuggerActions:
             render.ranked_rows(trace.get("dense")),
             render.fused_rows(trace.get("fused")),
             render.ranked_rows(reranked),
-            "" if reranked is not None else f"Not reranked: {NO_RERANKER_NOTE}.",
+            "" if reranked is not None else _not_reranked_note(self.service.has_ranker),
             trace.get("prompt") or "(no prompt: the answer was built without the LLM)",
             {
                 "settings": settings,
@@ -110,6 +112,14 @@ class DebuggerActions:
             },
             render.trace_feedback_rows(trace.get("feedback")),
         )
+
+
+def _not_reranked_note(has_ranker: bool) -> str:
+    return (
+        "Not reranked: switched off for this question."
+        if has_ranker
+        else f"Not reranked: {NO_RERANKER_NOTE}."
+    )
 
 
 def _positive(value: float | None, name: str) -> int | None:
@@ -177,12 +187,12 @@ def build_debugger_tab(service: NeedleService) -> DebuggerTab:
                 rrf_k = gr.Number(label="RRF k", value=s.rrf_k, minimum=1, precision=0)
                 bm25_weight = gr.Number(label="BM25 weight", value=s.bm25_weight, minimum=0)
                 dense_weight = gr.Number(label="Dense weight", value=s.dense_weight, minimum=0)
-                gr.Checkbox(
+                rerank = gr.Checkbox(
                     label="Rerank",
                     value=service.has_ranker,
-                    interactive=False,
+                    interactive=service.has_ranker,
                     info=(
-                        "set by NEEDLE_RERANKER_MODEL; cannot be switched per question yet"
+                        "rescore the fused list with NEEDLE_RERANKER_MODEL (this question only)"
                         if service.has_ranker
                         else NO_RERANKER_NOTE
                     ),
@@ -246,6 +256,7 @@ def build_debugger_tab(service: NeedleService) -> DebuggerTab:
         rrf_k,
         bm25_weight,
         dense_weight,
+        rerank,
     ]
     tab.select(actions.filter_choices, None, [tags, source_ids], api_visibility="private")
     ask_button.click(actions.ask, knobs, outputs, api_name="debug_query", concurrency_limit=4)

@@ -50,3 +50,17 @@ def test_configured_reranker_reranks_and_is_traced(service_factory, stand_in_cro
     assert trace["reranked"] is not None and len(trace["reranked"]) == 3
     assert {item["id"] for item in trace["reranked"]} <= {item["id"] for item in trace["fused"]}
     assert trace["timings_ms"]["ranker"] > 0
+
+
+def test_reranker_can_be_switched_off_per_question(service_factory, stand_in_cross_encoder: Path) -> None:
+    from pipelines.service import QueryOptions
+
+    service = service_factory(reranker_model=str(stand_in_cross_encoder), reranker_top_k=8, top_k=3)
+    service.ingest_file(HANDBOOK / "leave-policy.md")
+    answer = service.ask("How many vacation days do I get?", options=QueryOptions(rerank=False))
+    trace = service.get_trace(answer.trace_id)
+    assert trace["reranked"] is None and "ranker" not in trace["timings_ms"]
+    assert len(trace["fused"]) == 3 == len(answer.passages)
+    full = service.chunk(trace["fused"][0]["id"])
+    assert full is not None and full.content.startswith(trace["fused"][0]["preview"])
+    assert service.chunk("no-such-chunk") is None
