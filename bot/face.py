@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from bot.app import build_app
 from bot.http import EVENTS_PATH, add_routes
-from bot.runtime import BotRuntime
+from bot.runtime import BotRuntime, tune_interpreter
 from bot.socket import socket_mode_handler
 from pipelines.service import NeedleService
 
@@ -25,7 +25,11 @@ def mount(app: FastAPI, service: NeedleService) -> None:
     if not settings.slack_enabled:
         logger.info("Slack bot is off: NEEDLE_SLACK_BOT_TOKEN is not set")
         return
+    interval = tune_interpreter()
     runtime = BotRuntime.create(service)
+    logger.info(
+        "Slack bot: %d answer threads, interpreter switch interval %.4f s", settings.slack_workers, interval
+    )
     bolt = build_app(service, runtime=runtime)
     app.state.slack_runtime = runtime
     if settings.slack_mode == "http":

@@ -3,11 +3,21 @@
 One runtime per Bolt app. Retrieval and generation take seconds, far longer than Slack's three-second ack
 window, so they run on ``executor`` (``NEEDLE_SLACK_WORKERS`` threads) while Bolt's own threads stay free
 to acknowledge the next request.
+
+Answering is CPU-bound Python (embedding, BM25, sentence scoring) in the same interpreter as the code that
+acknowledges Slack, so the two compete for the GIL and the cores. Three things keep acks prompt (measured
+in ``docs/slack.md``): few answer threads (more do not add throughput on a small machine, only
+contention); answer threads at a lower OS priority (``nice``), so a core is handed to the ack path first;
+and a shorter interpreter switch interval, so a thread waiting for the GIL gets it within about a
+millisecond instead of five. Answers wait in the executor's queue, which costs nothing: Slack only needs
+the HTTP 200 within three seconds.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -20,6 +30,48 @@ from pipelines.service import NeedleService
 from pipelines.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+#: Environment variable overriding :data:`DEFAULT_SWITCH_INTERVAL` (seconds; 0 leaves Python's 5 ms).
+SWITCH_INTERVAL_ENV = "NEEDLE_SLACK_SWITCH_INTERVAL"
+DEFAULT_SWITCH_INTERVAL = 0.001
+#: Environment variable overriding :data:`DEFAULT_ANSWER_NICENESS`, added to the answer threads' ``nice``
+#: value (0: they keep the process's priority).
+ANSWER_NICENESS_ENV = "NEEDLE_SLACK_ANSWER_NICENESS"
+DEFAULT_ANSWER_NICENESS = 10
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        logger.warning("ignoring %s=%r: not a number", name, raw)
+        return default
+
+
+def tune_interpreter() -> float:
+    """Shorten the GIL switch interval for the bot's process (see the module docstring); returns it.
+
+    Process-wide, so it is called where the bot runs as a server (``bot.face.mount``), not in tests.
+    """
+    interval = _env_number(SWITCH_INTERVAL_ENV, DEFAULT_SWITCH_INTERVAL)
+    if interval > 0:
+        sys.setswitchinterval(interval)
+    return sys.getswitchinterval()
+
+
+def _lower_priority() -> None:
+    """Executor initializer: add to this answer thread's ``nice`` value (on Linux it is per thread)."""
+    niceness = int(_env_number(ANSWER_NICENESS_ENV, DEFAULT_ANSWER_NICENESS))
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return
+    thread_id = threading.get_native_id()
+    try:
+        os.setpriority(
+            os.PRIO_PROCESS, thread_id, min(19, os.getpriority(os.PRIO_PROCESS, thread_id) + niceness)
+        )
+    except OSError as error:  # not fatal: the thread keeps the normal priority
+        logger.warning("could not lower the answer threads' priority: %s", error)
 
 
 @dataclass
@@ -42,7 +94,9 @@ class BotRuntime:
             service=service,
             settings=settings,
             executor=ThreadPoolExecutor(
-                max_workers=settings.slack_workers, thread_name_prefix="needle-answer"
+                max_workers=settings.slack_workers,
+                thread_name_prefix="needle-answer",
+                initializer=_lower_priority,
             ),
             limiter=RateLimiter(settings.slack_rate_limit_per_minute),
         )

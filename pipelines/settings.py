@@ -115,7 +115,12 @@ class Settings(BaseSettings):
     slack_channel_tags: dict[str, list[str]] = Field(default_factory=dict)
     slack_thread_followups: bool = True
     slack_rate_limit_per_minute: int = Field(default=10, ge=1, le=1000)
-    slack_workers: int = Field(default=8, ge=1, le=256)
+    slack_workers: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1),
+        ge=1,
+        le=256,
+        description="Questions answered at once (default: the CPU count, at most 4); the rest queue.",
+    )
     slack_stream_update_seconds: float = Field(
         default=1.0, ge=0.05, le=30, description="Least time between streamed chat.update calls."
     )

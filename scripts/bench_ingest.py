@@ -50,7 +50,9 @@ def main() -> int:
         ]
         model = embedder.embedding_backend.model
         started = time.perf_counter()
-        model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, show_progress_bar=False)
+        model.encode(
+            texts, batch_size=embedder.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
         raw_seconds = time.perf_counter() - started
         service.close()
     raw_rate = len(texts) / raw_seconds

@@ -23,7 +23,6 @@ from pathlib import Path
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from pipelines.components.rank_fusion import RankFusion
 from pipelines.evaluation import (
     EVAL_DEPTH,
     _document_run,
@@ -39,6 +38,40 @@ from pipelines.settings import get_settings
 BM25_GRID = {"k1": [0.9, 1.2, 1.5], "b": [0.5, 0.75, 0.9], "title_weight": [0, 1, 2]}
 RRF_K = [10, 20, 40, 60]
 DENSE_WEIGHTS = [0.5, 0.75, 1.0, 1.25, 1.5, 2.0]
+
+
+Hit = tuple[str, str, float]  # chunk id, document id, score
+
+
+def hits(documents: list) -> list[Hit]:
+    return [(doc.id, str(doc.meta.get("source_id")), float(doc.score or 0.0)) for doc in documents]
+
+
+def fuse(bm25: list[Hit], dense: list[Hit], mode: str, rrf_k: int, dense_weight: float) -> dict[str, float]:
+    """RankFusion's arithmetic on plain tuples (thousands of runs; the pipeline's RankFusion copies
+    Documents), then chunks -> documents as `needle eval` scores them."""
+    fused: dict[str, float] = {}
+    evidence: dict[str, float] = {}
+    owner: dict[str, str] = {}
+    for leg, weight in ((bm25, 1.0), (dense, dense_weight)):
+        if not leg:
+            continue
+        scores = [score for _, _, score in leg]
+        low, high = min(scores), max(scores)
+        for rank, (chunk_id, doc_id, score) in enumerate(leg, start=1):
+            normalised = 1.0 if high == low else (score - low) / (high - low)
+            part = weight / (rrf_k + rank) if mode == "rrf" else weight * normalised
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + part
+            evidence[chunk_id] = evidence.get(chunk_id, 0.0) + weight * normalised
+            owner[chunk_id] = doc_id
+    ordered = sorted(fused, key=lambda c: (-round(fused[c], 12), -evidence[c], c))
+    ranked: list[str] = []
+    for chunk_id in ordered:
+        if owner[chunk_id] not in ranked:
+            ranked.append(owner[chunk_id])
+        if len(ranked) == 100:
+            break
+    return {doc_id: 1.0 / rank for rank, doc_id in enumerate(ranked, start=1)}
 
 
 def main() -> int:
@@ -63,28 +96,25 @@ def main() -> int:
         store = service.store
         embedder = service.text_embedder
         dense = {
-            qid: store.embedding_retrieval(embedder.run(text=text)["embedding"], top_k=EVAL_DEPTH)
+            qid: hits(store.embedding_retrieval(embedder.run(text=text)["embedding"], top_k=EVAL_DEPTH))
             for qid, text in dataset.queries.items()
         }
         results = []
         for k1, b, title_weight in itertools.product(*BM25_GRID.values()):
             store.bm25_k1, store.bm25_b, store.title_weight = k1, b, title_weight
             store._snapshot = store._build_snapshot()
-            bm25 = {
+            bm25_docs = {
                 qid: store.bm25_retrieval(text, top_k=EVAL_DEPTH) for qid, text in dataset.queries.items()
             }
-            bm25_only = score_runs(dataset.qrels, {q: _document_run(d) for q, d in bm25.items()})
+            bm25_only = score_runs(dataset.qrels, {q: _document_run(d) for q, d in bm25_docs.items()})
+            bm25 = {qid: hits(documents) for qid, documents in bm25_docs.items()}
             base = {"k1": k1, "b": b, "title_weight": title_weight, "bm25": bm25_only}
             for mode, rrf_k, weight in itertools.chain(
                 (("rrf", k, w) for k in RRF_K for w in DENSE_WEIGHTS),
                 (("weighted", 60, w) for w in DENSE_WEIGHTS),
             ):
-                fusion = RankFusion(mode=mode, rrf_k=rrf_k, dense_weight=weight, top_k=EVAL_DEPTH)
-                fused = {
-                    qid: fusion.run(bm25_documents=bm25[qid], dense_documents=dense[qid])["documents"]
-                    for qid in dataset.queries
-                }
-                scores = score_runs(dataset.qrels, {q: _document_run(d) for q, d in fused.items()})
+                runs = {qid: fuse(bm25[qid], dense[qid], mode, rrf_k, weight) for qid in dataset.queries}
+                scores = score_runs(dataset.qrels, runs)
                 results.append(
                     {**base, "fusion": mode, "rrf_k": rrf_k, "dense_weight": weight, "fused": scores}
                 )
@@ -97,7 +127,7 @@ def main() -> int:
                 file=sys.stderr,
             )
         service.close()
-    dense_only = score_runs(dataset.qrels, {q: _document_run(d) for q, d in dense.items()})
+    dense_only = score_runs(dataset.qrels, {q: fuse([], d, "rrf", 60, 1.0) for q, d in dense.items()})
     results.sort(key=lambda r: -r["fused"]["ndcg@10"])
     report = {
         "dataset": dataset.name,

@@ -7,7 +7,6 @@ The LLM is the real ``HuggingFaceAPIChatGenerator`` talking to the local TGI-pro
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -29,21 +28,9 @@ def llm(service_factory) -> Iterator[tuple]:
         yield service, state
 
 
-@pytest.fixture
-def slow_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the local LLM stream one word every 30 ms, as a real model does, instead of all at once."""
-    fast = fake_tgi._tokens
-
-    def slow(text: str) -> Iterator[str]:
-        for token in fast(text):
-            time.sleep(0.03)
-            yield token
-
-    monkeypatch.setattr(fake_tgi, "_tokens", slow)
-
-
-def test_streamed_answer_updates_the_placeholder_at_a_throttled_rate(start_bot, llm, slow_tokens):
-    service, _ = llm
+def test_streamed_answer_updates_the_placeholder_at_a_throttled_rate(start_bot, llm):
+    service, state = llm
+    state.token_delay_seconds = 0.03  # one word every 30 ms, as a real model streams
     bot = start_bot(service=service, slack_stream_update_seconds=0.3)
     ts = bot.slack.add_user_message("C1", "U1", VACATION)
     bot.send.event(mention("C1", "U1", VACATION, ts))

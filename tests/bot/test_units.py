@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+
 import pytest
 
-from bot import blocks, messages
+from bot import blocks, messages, runtime
 from bot.history import history_from_replies
 from bot.mrkdwn import escape, split_for_blocks, to_mrkdwn
 from bot.ratelimit import RateLimiter
@@ -179,3 +183,34 @@ def test_history_from_replies():
         {"role": "user", "text": "How many vacation days?"},
         {"role": "assistant", "text": "25 days [1]"},
     ]
+
+
+def test_tune_interpreter_shortens_the_switch_interval_and_env_can_turn_it_off(monkeypatch):
+    before = sys.getswitchinterval()
+    try:
+        monkeypatch.delenv(runtime.SWITCH_INTERVAL_ENV, raising=False)
+        assert runtime.tune_interpreter() == pytest.approx(runtime.DEFAULT_SWITCH_INTERVAL)
+        monkeypatch.setenv(runtime.SWITCH_INTERVAL_ENV, "0.0005")
+        assert runtime.tune_interpreter() == pytest.approx(0.0005)
+        sys.setswitchinterval(before)
+        monkeypatch.setenv(runtime.SWITCH_INTERVAL_ENV, "0")
+        assert runtime.tune_interpreter() == pytest.approx(before)
+    finally:
+        sys.setswitchinterval(before)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux behaviour")
+def test_answer_threads_run_at_a_lower_priority_than_the_rest_of_the_process(monkeypatch):
+    monkeypatch.delenv(runtime.ANSWER_NICENESS_ENV, raising=False)
+    seen: dict[str, int] = {}
+
+    def answer_thread() -> None:
+        runtime._lower_priority()
+        seen["answer"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    thread = threading.Thread(target=answer_thread)
+    thread.start()
+    thread.join()
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen["answer"] == min(19, own + runtime.DEFAULT_ANSWER_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # this thread untouched

@@ -24,6 +24,8 @@ class FakeTGIState:
     mode: Mode = "ok"
     reply: Callable[[list[dict[str, Any]]], str] = lambda messages: "I could not find this in the documents."
     delay_seconds: float = 0.0
+    #: Pause between streamed tokens, as a real model has (0: the whole reply at once).
+    token_delay_seconds: float = 0.0
     status: int = 503
     requests: list[dict[str, Any]] = field(default_factory=list)
 
@@ -74,7 +76,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         text = "" if state.mode == "empty" else state.reply(body.get("messages", []))
         if body.get("stream"):
-            self._stream(text, stall=state.mode == "stall_stream", delay=state.delay_seconds)
+            self._stream(
+                text,
+                stall=state.mode == "stall_stream",
+                delay=state.delay_seconds,
+                token_delay=state.token_delay_seconds,
+            )
         else:
             self._json(
                 200,
@@ -96,13 +103,15 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
 
-    def _stream(self, text: str, *, stall: bool, delay: float) -> None:
+    def _stream(self, text: str, *, stall: bool, delay: float, token_delay: float = 0.0) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
         try:
             for index, token in enumerate(_tokens(text)):
+                if token_delay > 0:
+                    time.sleep(token_delay)
                 self.wfile.write(_chunk(token))
                 self.wfile.flush()
                 if stall and index >= 1:
