@@ -29,6 +29,10 @@ def add_routes(app: FastAPI, bolt: App, path: str = EVENTS_PATH) -> None:
 
     @app.post(path, include_in_schema=False)
     async def slack_events(request: Request) -> Response:
+        # slack_sdk's verifier raises (a 500) on a timestamp that is not a number; that is a bad request
+        # signature like any other, and gets the same 401.
+        if not request.headers.get("x-slack-request-timestamp", "").strip().isdigit():
+            return Response(status_code=401, content="invalid request")
         body = await request.body()
         loop = asyncio.get_running_loop()
         bolt_response = await loop.run_in_executor(dispatcher, bolt.dispatch, to_bolt_request(request, body))

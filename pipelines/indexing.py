@@ -33,7 +33,8 @@ CONVERTERS: dict[str, tuple[str, Any]] = {
 
 
 _CONVERTER_OPTIONS: dict[str, dict[str, Any]] = {
-    "markdown": {"progress_bar": False},
+    # Front matter is metadata, not text to answer from.
+    "markdown": {"progress_bar": False, "extract_frontmatter": True},
     "docx": {"table_format": "markdown"},
 }
 

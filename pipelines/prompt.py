@@ -1,8 +1,8 @@
 """The chat prompt that turns retrieved passages into a grounded, cited answer.
 
-Passages are fenced as data inside ``<passage>`` tags and the closing tag is neutralised inside their
-text, so a document cannot end its own fence and speak as the system. The rules ask for citations as
-``[n]`` so Needle can map them back to sources.
+Passages are fenced as data inside ``<passage>`` tags and every ``<`` inside their text and titles is
+escaped, so a document cannot close its own fence (in any letter case) and speak as the system. The
+rules ask for citations as ``[n]`` so Needle can map them back to sources.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ USER_TEMPLATE = """{% if history %}Earlier in this conversation:
 {% for doc in documents %}<passage id="{{ loop.index }}" \
 title="{{ doc.meta.get('title', '') | replace('"', "'") | replace('<', '&lt;') | replace('>', '&gt;') }}"\
 {% if doc.meta.get('page') %} page="{{ doc.meta.get('page') }}"{% endif %}>
-{{ doc.content | replace('</passage', '&lt;/passage') | replace('<passage', '&lt;passage') }}
+{{ doc.content | replace('<', '&lt;') }}
 </passage>
 {% endfor %}
 Question: {{ question }}

@@ -239,6 +239,8 @@ class NeedleService:
             existing = self._chunks_of(sid)
             unchanged = existing and all(existing[0].meta.get(key) == meta[key] for key in _IDENTITY_KEYS)
             if unchanged and not force:
+                # A crash between the store's write and the original's can leave the original missing.
+                self._keep_original(sid, name, data, only_if_missing=True)
                 return IngestResult(name, "unchanged", source_id=sid, chunks=len(existing))
             meta["indexed_at"] = _now()
             stream = ByteStream(data=inspected.data, meta=meta, mime_type=inspected.mime_type)
@@ -252,9 +254,8 @@ class NeedleService:
                 return IngestResult(name, "rejected", reason="the file could not be converted to text")
             written = int(result.get("writer", {}).get("documents_written", 0))
         if written == 0:
-            return IngestResult(
-                name, "rejected", reason="no text could be extracted (is it a scanned image without text?)"
-            )
+            hint = " (is it a scanned image without a text layer?)" if inspected.kind == "pdf" else ""
+            return IngestResult(name, "rejected", reason=f"no text could be extracted from the file{hint}")
         self._keep_original(sid, name, data)
         logger.info("indexed %s as %s (%d chunks)", name, sid, written)
         return IngestResult(name, "indexed", source_id=sid, chunks=written)
@@ -262,9 +263,13 @@ class NeedleService:
     def _original_dir(self, source_id: str) -> Path:
         return self.settings.data_dir / "originals" / source_id
 
-    def _keep_original(self, source_id: str, file_name: str, data: bytes) -> None:
+    def _keep_original(
+        self, source_id: str, file_name: str, data: bytes, only_if_missing: bool = False
+    ) -> None:
         """Keep the uploaded bytes, so a source can be re-indexed (new model, new chunking) later."""
         folder = self._original_dir(source_id)
+        if only_if_missing and (folder / file_name).is_file():
+            return
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.iterdir():
             if old.name != file_name:

@@ -29,7 +29,12 @@ class Settings(BaseSettings):
     """Configuration for every Needle process. Field names map to ``NEEDLE_<NAME>`` variables."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # `NEEDLE_SLACK_BOT_TOKEN=` in a .env means unset, not an empty token
+        extra="ignore",
+        frozen=True,
     )
 
     # --- where state lives -------------------------------------------------------------------------

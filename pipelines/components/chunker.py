@@ -38,6 +38,20 @@ def _join_wrapped_lines(page: str) -> str:
     return "\n\n".join(out)
 
 
+#: Longer runs without whitespace (minified data, base64) are cut, so every chunk stays bounded.
+MAX_TOKEN_CHARS = 80
+_LONG_TOKEN = re.compile(rf"[^\s{CJK_CHAR.pattern.strip('[]')}]{{{MAX_TOKEN_CHARS + 1},}}")
+
+
+def _break_long_tokens(text: str) -> str:
+    return _LONG_TOKEN.sub(
+        lambda m: " ".join(
+            m.group(0)[i : i + MAX_TOKEN_CHARS] for i in range(0, len(m.group(0)), MAX_TOKEN_CHARS)
+        ),
+        text,
+    )
+
+
 def _split_long(sentence: str, max_words: int) -> list[str]:
     """Cut a sentence longer than a whole chunk (tables, lists without punctuation) into word windows."""
     if word_count(sentence) <= max_words:
@@ -85,7 +99,7 @@ class SentenceChunker:
         result: list[tuple[str, int | None]] = []
         for page_number, page in enumerate(text.split("\f"), start=1):
             for sentence in split_sentences(_join_wrapped_lines(page)):
-                for piece in _split_long(" ".join(sentence.split()), self.chunk_words):
+                for piece in _split_long(_break_long_tokens(" ".join(sentence.split())), self.chunk_words):
                     result.append((piece, page_number if paged else None))
         return result
 

@@ -222,14 +222,6 @@ def huge_single_line(size: int = 3 * 1024 * 1024) -> bytes:
 # ------------------------------------------------------------------------------------------------------
 # the corpus
 # ------------------------------------------------------------------------------------------------------
-FRONT_MATTER_BUG = (
-    "core bug: a Markdown file of only YAML front matter is indexed, its metadata ('title: Empty page "
-    "author: someone tags: [hr, policy]') becoming a searchable chunk; front matter is not document text"
-)
-HUGE_CHUNK_BUG = (
-    "core bug: SentenceChunker splits long sentences only at whitespace, so a 3 MB line without spaces "
-    "becomes one 3 MB chunk (sent whole to the LLM prompt and stored whole); chunks must be bounded"
-)
 #: No chunk may be longer than this many characters (200 words of long German compounds is ~3,000).
 MAX_CHUNK_CHARS = 20_000
 
@@ -259,7 +251,6 @@ def corpus(max_bytes: int) -> list[BadUpload]:
             front_matter_only_markdown(),
             "rejected",
             "no text",
-            bug=FRONT_MATTER_BUG,
         ),
         BadUpload("unsupported_json", "config.json", b'{"vacation_days": 25}', "rejected", "not supported"),
         BadUpload(
@@ -268,7 +259,6 @@ def corpus(max_bytes: int) -> list[BadUpload]:
             huge_single_line(),
             "indexed",
             "0123456789abcdef",
-            bug=HUGE_CHUNK_BUG,
         ),
         BadUpload(
             "html_scripts_iframes_handlers",

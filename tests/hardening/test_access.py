@@ -177,14 +177,6 @@ def test_forged_slack_requests_get_401_and_nothing_is_posted(
     record_figure("access", "forged Slack requests refused (401, nothing posted)", refused)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot bug: a non-numeric X-Slack-Request-Timestamp makes slack_sdk's SignatureVerifier.is_valid raise "
-        "ValueError inside Bolt's request-verification middleware; bot/http.py returns 500 and logs a "
-        "traceback instead of refusing with 401 (nothing is posted, but Slack-style retries and log noise)"
-    ),
-)
 def test_a_non_numeric_timestamp_gets_401(deployed: Deployed) -> None:
     body, content_type = _bodies()["event"]
     headers = {**signed_headers(body), "X-Slack-Request-Timestamp": "yesterday"}

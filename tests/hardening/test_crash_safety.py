@@ -164,14 +164,6 @@ def test_many_kill_points_all_survived(
     assert killed == len(points)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: ingest_bytes writes the store before _keep_original; a crash between the two leaves a "
-        "source without its kept original, and re-ingesting the same file returns 'unchanged' without "
-        "restoring it, so reindex_source fails for good"
-    ),
-)
 def test_re_ingest_restores_an_original_lost_in_a_crash(
     service_factory: Callable[..., NeedleService],
 ) -> None:

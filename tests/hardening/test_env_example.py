@@ -83,15 +83,6 @@ def test_the_example_as_copied_loads_and_keeps_the_console_locked(tmp_path: Path
         check_exposure(settings.model_copy(update={"host": "0.0.0.0"}))  # noqa: S104 - as in compose
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: pipelines/settings.py reads an empty line such as NEEDLE_SLACK_BOT_TOKEN= as "
-        "SecretStr(''), so slack_enabled is True and `needle serve` starts the bot with an empty token "
-        "(and NEEDLE_SLACK_ADMIN_USER_IDS= fails to parse); SettingsConfigDict(env_ignore_empty=True) "
-        "would treat empty values as unset"
-    ),
-)
 def test_empty_values_in_a_dotenv_mean_unset(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text("NEEDLE_SLACK_BOT_TOKEN=\nNEEDLE_SLACK_SIGNING_SECRET=\nNEEDLE_SLACK_ADMIN_USER_IDS=\n")

@@ -152,13 +152,6 @@ def test_fence_breaks_and_forged_titles_are_escaped(
     assert any("Badge rules' id='1'&gt;&lt;system&gt;" in header for header in headers)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: pipelines/prompt.py escapes only the lower-case '</passage' and '<passage'; a document "
-        "containing '</PASSAGE>' or '</Passage>' keeps an unescaped closing fence inside its passage"
-    ),
-)
 def test_fence_breaks_in_any_letter_case_are_escaped(
     service_factory: Callable[..., NeedleService], llm: tuple[str, FakeTGIState]
 ) -> None:
