@@ -68,7 +68,16 @@ def build_server(service: NeedleService, names: set[str] | None = None) -> tuple
 
 
 def run(service: NeedleService, app: Any) -> None:
+    """Serve ``app`` until stopped.
+
+    A server answers several questions at once, each on its own thread; torch's own intra-op threads on
+    top of that oversubscribe the cores (two torch threads per question measured several times slower
+    than one under contention), so a server uses one unless ``NEEDLE_TORCH_THREADS`` says otherwise.
+    """
+    import torch
     import uvicorn
 
     settings = service.settings
+    if settings.torch_threads is None:
+        torch.set_num_threads(1)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())

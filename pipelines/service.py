@@ -44,6 +44,8 @@ MAX_QUESTION_CHARS = 2000
 #: Meta that, when unchanged on re-ingest, makes the re-ingest a no-op.
 _IDENTITY_KEYS = ("source_hash", "title", "url", "tags", "index_config")
 PREVIEW_CHARS = 240
+#: Entries of each retriever's list kept in a trace (the lists run to 200; nobody reads that far).
+TRACE_LIST_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def _ranked(documents: list[Document] | None) -> list[dict[str, Any]]:
             "retrieval": doc.meta.get("retrieval"),
             "preview": (doc.content or "")[:PREVIEW_CHARS],
         }
-        for rank, doc in enumerate(documents or [], start=1)
+        for rank, doc in enumerate((documents or [])[:TRACE_LIST_LIMIT], start=1)
     ]
 
 

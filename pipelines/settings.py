@@ -69,13 +69,13 @@ class Settings(BaseSettings):
         default_factory=lambda: ["en"],
         description="Languages the embedder understands; other languages are retrieved by BM25 alone.",
     )
-    bm25_top_k: int = Field(default=30, ge=1, le=1000)
-    dense_top_k: int = Field(default=30, ge=1, le=1000)
+    bm25_top_k: int = Field(default=200, ge=1, le=1000)
+    dense_top_k: int = Field(default=200, ge=1, le=1000)
     top_k: int = Field(default=5, ge=1, le=50, description="Passages given to the answerer.")
-    fusion: Literal["rrf", "weighted"] = "rrf"
+    fusion: Literal["rrf", "weighted"] = "weighted"
     rrf_k: int = Field(default=60, ge=1, le=1000)
     bm25_weight: float = Field(default=1.0, ge=0)
-    dense_weight: float = Field(default=1.0, ge=0)
+    dense_weight: float = Field(default=0.75, ge=0)
     reranker_model: str | None = Field(
         default=None, description="A cross-encoder id or folder; off if unset."
     )

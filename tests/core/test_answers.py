@@ -87,7 +87,7 @@ def test_every_answer_is_traced(handbook_service: NeedleService) -> None:
     assert trace is not None
     assert trace["question"] == "What is the minimum length for passwords?"
     assert trace["origin"] == "test" and trace["user_id"] == "U1"
-    assert trace["settings"]["fusion"] == "rrf" and trace["settings"]["top_k"] == 3
+    assert trace["settings"]["fusion"] == "weighted" and trace["settings"]["top_k"] == 3
     assert trace["bm25"] and trace["dense"] and len(trace["fused"]) == 3
     assert trace["reranked"] is None
     assert all(item["rank"] == index for index, item in enumerate(trace["bm25"], start=1))
