@@ -61,9 +61,9 @@ class Settings(BaseSettings):
 
     # --- retrieval ---------------------------------------------------------------------------------
     bm25_k1: float = Field(
-        default=1.2, gt=0, le=10, description="BM25 term-frequency saturation (embedded store)."
+        default=0.9, gt=0, le=10, description="BM25 term-frequency saturation (embedded store)."
     )
-    bm25_b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalisation (embedded store).")
+    bm25_b: float = Field(default=0.5, ge=0, le=1, description="BM25 length normalisation (embedded store).")
     bm25_title_weight: int = Field(default=1, ge=0, le=5, description="Times the title counts in BM25 text.")
     embedding_languages: list[str] = Field(
         default_factory=lambda: ["en"],
