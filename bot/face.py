@@ -25,7 +25,7 @@ def mount(app: FastAPI, service: NeedleService) -> None:
     if not settings.slack_enabled:
         logger.info("Slack bot is off: NEEDLE_SLACK_BOT_TOKEN is not set")
         return
-    interval = tune_interpreter()
+    interval = tune_interpreter(settings)
     runtime = BotRuntime.create(service)
     logger.info(
         "Slack bot: %d answer threads, interpreter switch interval %.4f s", settings.slack_workers, interval

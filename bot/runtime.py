@@ -31,38 +31,20 @@ from pipelines.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable overriding :data:`DEFAULT_SWITCH_INTERVAL` (seconds; 0 leaves Python's 5 ms).
-SWITCH_INTERVAL_ENV = "NEEDLE_SLACK_SWITCH_INTERVAL"
-DEFAULT_SWITCH_INTERVAL = 0.001
-#: Environment variable overriding :data:`DEFAULT_ANSWER_NICENESS`, added to the answer threads' ``nice``
-#: value (0: they keep the process's priority).
-ANSWER_NICENESS_ENV = "NEEDLE_SLACK_ANSWER_NICENESS"
-DEFAULT_ANSWER_NICENESS = 10
 
-
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        logger.warning("ignoring %s=%r: not a number", name, raw)
-        return default
-
-
-def tune_interpreter() -> float:
+def tune_interpreter(settings: Settings) -> float:
     """Shorten the GIL switch interval for the bot's process (see the module docstring); returns it.
 
     Process-wide, so it is called where the bot runs as a server (``bot.face.mount``), not in tests.
     """
-    interval = _env_number(SWITCH_INTERVAL_ENV, DEFAULT_SWITCH_INTERVAL)
+    interval = settings.slack_switch_interval
     if interval > 0:
         sys.setswitchinterval(interval)
     return sys.getswitchinterval()
 
 
-def _lower_priority() -> None:
+def _lower_priority(niceness: int) -> None:
     """Executor initializer: add to this answer thread's ``nice`` value (on Linux it is per thread)."""
-    niceness = int(_env_number(ANSWER_NICENESS_ENV, DEFAULT_ANSWER_NICENESS))
     if niceness <= 0 or not sys.platform.startswith("linux"):
         return
     thread_id = threading.get_native_id()
@@ -97,6 +79,7 @@ class BotRuntime:
                 max_workers=settings.slack_workers,
                 thread_name_prefix="needle-answer",
                 initializer=_lower_priority,
+                initargs=(settings.slack_answer_niceness,),
             ),
             limiter=RateLimiter(settings.slack_rate_limit_per_minute),
         )

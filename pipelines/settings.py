@@ -130,6 +130,19 @@ class Settings(BaseSettings):
         default=1.0, ge=0.05, le=30, description="Least time between streamed chat.update calls."
     )
 
+    slack_switch_interval: float = Field(
+        default=0.001,
+        ge=0,
+        le=0.1,
+        description="GIL switch interval (s) of a server running the bot, so acks get the GIL; 0 = Python's.",
+    )
+    slack_answer_niceness: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Added to the answer threads' nice value, so acks get a core first.",
+    )
+
     # --- admin console -----------------------------------------------------------------------------
     admin_username: str = "admin"
     admin_password: SecretStr | None = None

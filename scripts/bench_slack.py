@@ -30,12 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.runtime import (  # noqa: E402
-    ANSWER_NICENESS_ENV,
-    DEFAULT_ANSWER_NICENESS,
-    DEFAULT_SWITCH_INTERVAL,
-    SWITCH_INTERVAL_ENV,
-)
+from pipelines.settings import Settings  # noqa: E402
 from tests.bot.slack_api import APP_TOKEN, BOT_TOKEN, SlackState, slack_api_server  # noqa: E402
 from tests.bot.slack_requests import SIGNING_SECRET, event_envelope, mention, signed_headers  # noqa: E402
 
@@ -137,6 +132,10 @@ def finals(slack: SlackState, channels: set[str] | dict[str, int]) -> list:
     ]
 
 
+SWITCH_INTERVAL_ENV = "NEEDLE_SLACK_SWITCH_INTERVAL"
+ANSWER_NICENESS_ENV = "NEEDLE_SLACK_ANSWER_NICENESS"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentions", type=int, default=50)
@@ -212,13 +211,19 @@ def main() -> int:
             "max": round(max(values), 1),
         }
 
+    defaults = Settings.model_fields
     report = {
         "config": {
             "process_layout": "bot in its own process (python -m bot, uvicorn, HTTP mode); load generator "
             "and recording Slack Web API in the benchmark process; same machine",
             "slack_workers": int(env.get("NEEDLE_SLACK_WORKERS") or _default_workers()),
-            "switch_interval_s": float(env.get(SWITCH_INTERVAL_ENV, DEFAULT_SWITCH_INTERVAL)) or 0.005,
-            "answer_thread_niceness": int(env.get(ANSWER_NICENESS_ENV, DEFAULT_ANSWER_NICENESS)),
+            "switch_interval_s": float(
+                env.get(SWITCH_INTERVAL_ENV, defaults["slack_switch_interval"].default)
+            )
+            or 0.005,
+            "answer_thread_niceness": int(
+                env.get(ANSWER_NICENESS_ENV, defaults["slack_answer_niceness"].default)
+            ),
             "cpu_count": os.cpu_count(),
             "core": "embedded store, sample handbook, bundled MiniLM embedder, extractive answers (no LLM)",
             "python": sys.version.split()[0],

@@ -185,32 +185,30 @@ def test_history_from_replies():
     ]
 
 
-def test_tune_interpreter_shortens_the_switch_interval_and_env_can_turn_it_off(monkeypatch):
+def test_tune_interpreter_shortens_the_switch_interval_and_zero_leaves_it(settings_factory):
     before = sys.getswitchinterval()
     try:
-        monkeypatch.delenv(runtime.SWITCH_INTERVAL_ENV, raising=False)
-        assert runtime.tune_interpreter() == pytest.approx(runtime.DEFAULT_SWITCH_INTERVAL)
-        monkeypatch.setenv(runtime.SWITCH_INTERVAL_ENV, "0.0005")
-        assert runtime.tune_interpreter() == pytest.approx(0.0005)
+        assert runtime.tune_interpreter(settings_factory()) == pytest.approx(0.001)
+        assert runtime.tune_interpreter(settings_factory(slack_switch_interval=0.0005)) == pytest.approx(
+            0.0005
+        )
         sys.setswitchinterval(before)
-        monkeypatch.setenv(runtime.SWITCH_INTERVAL_ENV, "0")
-        assert runtime.tune_interpreter() == pytest.approx(before)
+        assert runtime.tune_interpreter(settings_factory(slack_switch_interval=0)) == pytest.approx(before)
     finally:
         sys.setswitchinterval(before)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux behaviour")
-def test_answer_threads_run_at_a_lower_priority_than_the_rest_of_the_process(monkeypatch):
-    monkeypatch.delenv(runtime.ANSWER_NICENESS_ENV, raising=False)
+def test_answer_threads_run_at_a_lower_priority_than_the_rest_of_the_process():
     seen: dict[str, int] = {}
 
     def answer_thread() -> None:
-        runtime._lower_priority()
+        runtime._lower_priority(10)
         seen["answer"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     thread = threading.Thread(target=answer_thread)
     thread.start()
     thread.join()
     own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    assert seen["answer"] == min(19, own + runtime.DEFAULT_ANSWER_NICENESS)
+    assert seen["answer"] == min(19, own + 10)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # this thread untouched
