@@ -12,7 +12,7 @@ def test_defaults_are_the_embedded_offline_setup(tmp_path: Path) -> None:
     assert settings.store == "memory"
     assert settings.embedding_model == BUNDLED_EMBEDDING_MODEL
     assert settings.llm_api == "none" and not settings.llm_enabled
-    assert settings.fusion == "rrf"
+    assert settings.fusion == "weighted"  # tuned on SciFact train (results/tuning-scifact-train.json)
     assert settings.reranker_model is None
 
 
