@@ -21,7 +21,11 @@ MAX_MESSAGE_CHARS = 500
 _TOKEN_SHAPES = re.compile(
     r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|hf_[A-Za-z0-9]{6,}|(?i:bearer)\s+[A-Za-z0-9._~+/=-]+)"
 )
-_STANDARD_ATTRIBUTES = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_STANDARD_ATTRIBUTES = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's terminal-coloured copy of the message
+}
 
 
 class RedactingFilter(logging.Filter):

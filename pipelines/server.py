@@ -80,4 +80,7 @@ def run(service: NeedleService, app: Any) -> None:
     settings = service.settings
     if settings.torch_threads is None:
         torch.set_num_threads(1)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    # log_config=None: uvicorn's own loggers go through Needle's handler (JSON, redacted) like the rest.
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), log_config=None
+    )
