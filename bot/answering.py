@@ -11,8 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from slack_bolt import Respond
+from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -41,6 +42,28 @@ class Conversation:
     private: bool
     bot_user_id: str | None = None
     bot_id: str | None = None
+
+    @classmethod
+    def from_event(
+        cls,
+        event: dict[str, Any],
+        context: BoltContext,
+        question: str,
+        reply_thread_ts: str | None,
+        private: bool,
+    ) -> Conversation:
+        """The conversation of a Slack message event: a mention, a DM or a reply in a thread."""
+        return cls(
+            question=question,
+            user_id=event["user"],
+            channel=event["channel"],
+            message_ts=event["ts"],
+            reply_thread_ts=reply_thread_ts,
+            history_thread_ts=event.get("thread_ts"),
+            private=private,
+            bot_user_id=context.bot_user_id,
+            bot_id=context.bot_id,
+        )
 
 
 def ask_core(

@@ -29,20 +29,9 @@ def register(app: App, runtime: BotRuntime) -> None:
         if not question:
             tell(client, channel, event["user"], reply_thread, wording.EMPTY_QUESTION)
             return
-        answer_in_conversation(
-            runtime,
-            client,
-            Conversation(
-                question=question,
-                user_id=event["user"],
-                channel=channel,
-                message_ts=ts,
-                reply_thread_ts=reply_thread,
-                history_thread_ts=thread_ts,
-                private=channel.startswith("D"),
-                bot_user_id=context.bot_user_id,
-                bot_id=context.bot_id,
-            ),
+        conversation = Conversation.from_event(
+            event, context, question, reply_thread_ts=reply_thread, private=channel.startswith("D")
         )
+        answer_in_conversation(runtime, client, conversation)
 
     app.event("app_mention")(on_mention)

@@ -38,20 +38,10 @@ def register(app: App, runtime: BotRuntime) -> None:
             runtime, client, user_id=event["user"], channel=channel, message_ts=ts, thread_ts=thread_ts
         ):
             return
-        answer_in_conversation(
-            runtime,
-            client,
-            Conversation(
-                question=question,
-                user_id=event["user"],
-                channel=channel,
-                message_ts=ts,
-                reply_thread_ts=thread_ts if (thread_ts or not direct) else None,
-                history_thread_ts=thread_ts,
-                private=direct,
-                bot_user_id=context.bot_user_id,
-                bot_id=context.bot_id,
-            ),
+        reply_thread = thread_ts if (thread_ts or not direct) else None
+        conversation = Conversation.from_event(
+            event, context, question, reply_thread_ts=reply_thread, private=direct
         )
+        answer_in_conversation(runtime, client, conversation)
 
     app.event("message")(on_message)
