@@ -35,7 +35,7 @@ from pipelines.models import resolve_model
 from pipelines.prompt import render_messages
 from pipelines.querying import TRACED_NODES, build_query_pipeline, build_ranker, build_text_embedder
 from pipelines.settings import Settings
-from pipelines.stores import build_document_store
+from pipelines.stores import build_document_store, source_summaries
 from pipelines.traces import Rating, TraceStore
 
 logger = logging.getLogger(__name__)
@@ -316,27 +316,27 @@ class NeedleService:
 
     def list_sources(self) -> list[SourceInfo]:
         """Every source with its chunk count, newest first."""
-        grouped: dict[str, list[Document]] = {}
-        for doc in self._all_chunks():
-            grouped.setdefault(str(doc.meta.get("source_id")), []).append(doc)
-        sources = []
-        for sid, docs in grouped.items():
-            meta = docs[0].meta
-            sources.append(
-                SourceInfo(
-                    source_id=sid,
-                    title=str(meta.get("title", "")),
-                    file_name=str(meta.get("file_name", "")),
-                    file_type=str(meta.get("file_type", "")),
-                    url=meta.get("url"),
-                    tags=list(meta.get("tags") or []),
-                    chunks=len(docs),
-                    size_bytes=int(meta.get("size_bytes") or 0),
-                    uploaded_by=meta.get("uploaded_by"),
-                    indexed_at=str(meta.get("indexed_at", "")),
-                    source_hash=str(meta.get("source_hash", "")),
-                )
+        try:
+            summaries = source_summaries(self.store)
+        except Exception as error:
+            logger.exception("document store read failed")
+            raise StoreUnavailableError("The document store could not be read") from error
+        sources = [
+            SourceInfo(
+                source_id=str(meta.get("source_id")),
+                title=str(meta.get("title", "")),
+                file_name=str(meta.get("file_name", "")),
+                file_type=str(meta.get("file_type", "")),
+                url=meta.get("url"),
+                tags=list(meta.get("tags") or []),
+                chunks=count,
+                size_bytes=int(meta.get("size_bytes") or 0),
+                uploaded_by=meta.get("uploaded_by"),
+                indexed_at=str(meta.get("indexed_at", "")),
+                source_hash=str(meta.get("source_hash", "")),
             )
+            for meta, count in summaries
+        ]
         return sorted(sources, key=lambda source: (source.indexed_at, source.title), reverse=True)
 
     def chunk(self, chunk_id: str) -> Passage | None:
@@ -393,9 +393,6 @@ class NeedleService:
 
     def _chunks_of(self, source_id: str) -> list[Document]:
         return self._filter({"field": "meta.source_id", "operator": "==", "value": source_id})
-
-    def _all_chunks(self) -> list[Document]:
-        return self._filter(None)
 
     def _filter(self, filters: dict[str, Any] | None) -> list[Document]:
         try:

@@ -16,6 +16,7 @@ __all__ = [
     "build_document_store",
     "build_retrievers",
     "replace_sources",
+    "source_summaries",
 ]
 
 
@@ -76,3 +77,18 @@ def replace_sources(store: Any, groups: dict[str, list[Document]]) -> int:
         if stale:
             store.delete_documents(stale)
     return written
+
+
+def source_summaries(store: Any) -> list[tuple[dict[str, Any], int]]:
+    """(metadata of one chunk, chunk count) per source, without reading every chunk out of Elasticsearch."""
+    if isinstance(store, InMemoryDocumentStore):
+        counts: dict[str, int] = {}
+        first: dict[str, dict[str, Any]] = {}
+        for document in store.filter_documents():
+            source_id = str(document.meta.get("source_id"))
+            counts[source_id] = counts.get(source_id, 0) + 1
+            first.setdefault(source_id, document.meta)
+        return [(first[source_id], count) for source_id, count in counts.items()]
+    from pipelines.stores.elasticsearch import source_summaries as elasticsearch_summaries
+
+    return elasticsearch_summaries(store.client, store._index)

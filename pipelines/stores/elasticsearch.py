@@ -127,6 +127,49 @@ def swap_alias_actions(alias: str, old_index: str, new_index: str) -> list[dict[
     ]
 
 
+#: Listing sources reads one chunk per source without these: they are most of a chunk's bytes.
+SUMMARY_EXCLUDES = ["content", "embedding"]
+
+
+def sources_aggregation(after: dict[str, Any] | None = None, page_size: int = 500) -> dict[str, Any]:
+    """One page of a composite aggregation over ``source_id``: chunk count and one chunk's metadata.
+
+    Listing sources must not pull every chunk, with its text and vector, out of an index that holds
+    millions; a composite aggregation pages through the sources however many there are.
+    """
+    composite: dict[str, Any] = {
+        "size": page_size,
+        "sources": [{"source_id": {"terms": {"field": "source_id"}}}],
+    }
+    if after:
+        composite["after"] = after
+    return {
+        "size": 0,
+        "aggs": {
+            "sources": {
+                "composite": composite,
+                "aggs": {"first": {"top_hits": {"size": 1, "_source": {"excludes": SUMMARY_EXCLUDES}}}},
+            }
+        },
+    }
+
+
+def source_summaries(client: Any, index: str, page_size: int = 500) -> list[tuple[dict[str, Any], int]]:
+    """(metadata of one chunk, chunk count) for every source in ``index``, a page at a time."""
+    summaries: list[tuple[dict[str, Any], int]] = []
+    after: dict[str, Any] | None = None
+    while True:
+        response = client.search(index=index, **sources_aggregation(after, page_size))
+        aggregation = response["aggregations"]["sources"]
+        for bucket in aggregation["buckets"]:
+            hits = bucket["first"]["hits"]["hits"]
+            meta = dict(hits[0]["_source"]) if hits else {"source_id": bucket["key"]["source_id"]}
+            summaries.append((meta, int(bucket["doc_count"])))
+        after = aggregation.get("after_key")
+        if not aggregation["buckets"] or not after:
+            return summaries
+
+
 def haystack_store(settings: Settings, index: str, embedding_dim: int) -> Any:
     from haystack_integrations.document_stores.elasticsearch import ElasticsearchDocumentStore
 

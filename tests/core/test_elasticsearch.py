@@ -71,6 +71,8 @@ def test_live_elasticsearch_ingest_and_answer(service_factory) -> None:
         result = service.ingest_file(HANDBOOK / "leave-policy.md")
         assert result.status == "indexed"
         service.store.client.indices.refresh(index=index)
+        listed = service.list_sources()
+        assert [(s.file_name, s.chunks) for s in listed] == [("leave-policy.md", result.chunks)]
         assert service.get_trace(service.ask("VPN?").trace_id) is not None  # traces live in the cluster too
         answer = service.ask("How many vacation days do I get?")
         assert answer.citations[0].file_name == "leave-policy.md"
@@ -130,3 +132,56 @@ def test_live_reindex_swaps_the_alias_and_keeps_answering(service_factory) -> No
         assert service.ask("How many vacation days do I get?").citations[0].file_name == "leave-policy.md"
     finally:
         client.indices.delete(index=f"{alias}*", ignore_unavailable=True)
+
+
+def test_listing_sources_pages_an_aggregation_and_never_reads_text_or_vectors() -> None:
+    """The real client against a local server speaking Elasticsearch's protocol (see its docstring)."""
+    from elasticsearch import Elasticsearch
+
+    from pipelines.stores.elasticsearch import source_summaries
+    from tests.support.fake_elasticsearch import fake_elasticsearch
+
+    chunks = [
+        {
+            "id": f"{source}-{n}",
+            "source_id": source,
+            "title": source.upper(),
+            "content": "text " * 200,
+            "embedding": [0.1] * 384,
+            "chunk_index": n,
+        }
+        for source, count in (("a", 3), ("b", 1), ("c", 2), ("d", 5), ("e", 1))
+        for n in range(count)
+    ]
+    with fake_elasticsearch() as (url, state):
+        state.indices["needle"] = chunks
+        client = Elasticsearch(url)
+        summaries = source_summaries(client, "needle", page_size=2)
+        client.close()
+
+    assert [(meta["source_id"], count) for meta, count in summaries] == [
+        ("a", 3),
+        ("b", 1),
+        ("c", 2),
+        ("d", 5),
+        ("e", 1),
+    ]
+    assert all("content" not in meta and "embedding" not in meta for meta, _ in summaries)
+    assert summaries[3][0]["title"] == "D"
+    searches = [body for method, path, body in state.requests if path == "/needle/_search"]
+    assert len(searches) == 4  # three pages of two, and the empty page that ends the listing
+    assert all(body["size"] == 0 for body in searches)  # no chunk is fetched as a search hit
+    assert [body["aggs"]["sources"]["composite"].get("after") for body in searches] == [
+        None,
+        {"source_id": "b"},
+        {"source_id": "d"},
+        {"source_id": "e"},
+    ]
+
+
+def test_service_lists_sources_from_summaries(handbook_service) -> None:
+    sources = handbook_service.list_sources()
+    assert len(sources) == 15
+    chunks = handbook_service.store.filter_documents()
+    for source in sources:
+        assert source.chunks == sum(1 for doc in chunks if doc.meta["source_id"] == source.source_id)
