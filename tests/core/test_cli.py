@@ -9,17 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
-from pipelines.settings import get_settings
 from tests.conftest import HANDBOOK
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NEEDLE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    get_settings.cache_clear()
-    yield tmp_path / "data"
-    get_settings.cache_clear()
 
 
 def test_ingest_ask_sources_delete(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
