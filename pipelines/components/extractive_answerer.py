@@ -60,9 +60,13 @@ class ExtractiveAnswerer:
         """Return the extract text, the passage numbers it cites (1-based), and whether anything matched."""
         chinese = is_mostly_cjk(question)
         candidates: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
+        seen: set[str] = set()  # overlapping chunks repeat sentences; quote each once, from the best passage
         for number, document in enumerate(documents[: self.max_passages], start=1):
             for position, sentence in enumerate(split_sentences(document.content or "")):
-                candidates.append((number, position, sentence))
+                key = " ".join(sentence.split())
+                if key not in seen:
+                    seen.add(key)
+                    candidates.append((number, position, sentence))
         question_terms = set(terms(question))
         if not candidates or not question_terms:
             return self._not_found(chinese)

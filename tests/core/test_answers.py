@@ -43,6 +43,23 @@ def test_chinese_question_gets_a_chinese_extract(handbook_service: NeedleService
     assert "年假" in answer.text
 
 
+def test_a_sentence_shared_by_overlapping_chunks_is_quoted_once() -> None:
+    from haystack import Document
+
+    from pipelines.components.extractive_answerer import ExtractiveAnswerer
+
+    shared = "After eight years of service you have 28 vacation days in total."
+    passages = [
+        Document(content=f"Full-time employees get 25 vacation days a year. {shared}"),
+        Document(content=f"{shared} Unused vacation days expire at the end of March."),
+    ]
+    result = ExtractiveAnswerer().run(question="How many vacation days do I get?", documents=passages)
+    quoted = [line for line in str(result["text"]).splitlines() if line.startswith("> ")]
+    assert sum(shared in line for line in quoted) == 1
+    assert f"> {shared} [1]" in quoted  # from the better-ranked passage
+    assert len(quoted) == 3
+
+
 def test_pdf_citations_carry_the_page(handbook_service: NeedleService) -> None:
     answer = handbook_service.ask("When is business class allowed for flights?")
     citation = answer.citations[0]
