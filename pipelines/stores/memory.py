@@ -10,10 +10,17 @@ write lock, so queries never wait for an index build and never see half a write.
 Persistence: each write saves a new *generation* directory (``documents.jsonl`` and ``embeddings.npy``)
 and then atomically points ``CURRENT`` at it. A process killed mid-ingest leaves the previous generation
 in force, never half a source.
+
+Several processes may share the directory (``needle serve`` running while ``needle ingest`` adds files
+from a terminal). A write holds an exclusive lock on ``LOCK`` and first catches up with any generation
+another process wrote, so it never persists a stale copy over someone else's sources; loading holds a
+shared lock, so a generation is not deleted while it is read; and readers look at ``CURRENT`` at most
+once a ``refresh_seconds`` and reload when it moved.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -101,6 +108,7 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
     :param path: a directory; created on first write.
     :param bm25_k1, bm25_b: BM25 parameters (Lucene's formula).
     :param title_weight: how many times ``meta.title`` is added to a chunk's BM25 text (0 leaves it out).
+    :param refresh_seconds: how often searches check whether another process switched generations.
     """
 
     def __init__(
@@ -109,27 +117,48 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
         bm25_k1: float = 1.2,
         bm25_b: float = 0.75,
         title_weight: int = 1,
+        refresh_seconds: float = 1.0,
     ) -> None:
         super().__init__(embedding_similarity_function="cosine", shared=False)
         self.path = Path(path)
         self.bm25_k1 = bm25_k1
         self.bm25_b = bm25_b
         self.title_weight = title_weight
+        self.refresh_seconds = refresh_seconds
         self._lock = threading.RLock()
         self._embeddings: dict[str, np.ndarray] = {}
         self._dimension: int | None = None
+        self._loaded: str | None = None  # the generation this process holds in memory
+        self._checked_at = time.monotonic()
         self._snapshot = self._build_snapshot()
-        if (self.path / "CURRENT").exists():
-            self._load()
+        if self._generation_on_disk() is not None:
+            with self._file_lock(shared=True):
+                self._reload()
 
     # ------------------------------------------------------------------------------------------------
     # persistence
     # ------------------------------------------------------------------------------------------------
-    def _current_generation(self) -> Path | None:
-        pointer = self.path / "CURRENT"
-        if not pointer.exists():
+    def _generation_on_disk(self) -> str | None:
+        try:
+            return (self.path / "CURRENT").read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
             return None
-        return self.path / pointer.read_text(encoding="utf-8").strip()
+
+    def _current_generation(self) -> Path | None:
+        name = self._generation_on_disk()
+        return None if name is None else self.path / name
+
+    @contextmanager
+    def _file_lock(self, shared: bool = False) -> Iterator[None]:
+        """Between processes: writers exclusive, loaders shared. Never nest two in one thread: the
+        second ``flock`` on a new descriptor would wait for the first."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with (self.path / "LOCK").open("a") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def _load(self) -> None:
         generation = self._current_generation()
@@ -147,6 +176,7 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
         if matrix is not None and matrix.size:
             self._dimension = int(matrix.shape[1])
         self._snapshot = self._build_snapshot()
+        self._loaded = generation.name
         logger.info("loaded %d chunks in %.1f s", len(records), time.perf_counter() - started)
 
     def _persist(self, snapshot: _Snapshot) -> None:
@@ -174,6 +204,7 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
         pointer.write_text(name, encoding="utf-8")
         os.replace(pointer, self.path / "CURRENT")
         _fsync_directory(self.path)
+        self._loaded = name
         if previous is not None and previous.exists():
             shutil.rmtree(previous, ignore_errors=True)
 
@@ -213,10 +244,12 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
 
     @contextmanager
     def _mutation(self) -> Iterator[None]:
-        """Hold the write lock; if anything fails (a bad embedding, a full disk), reload the generation
+        """Hold the write locks; if anything fails (a bad embedding, a full disk), reload the generation
         still in force, so memory never holds what the disk does not."""
-        with self._lock:
+        with self._lock, self._file_lock():
             try:
+                if self._generation_on_disk() != self._loaded:
+                    self._reload()  # another process wrote since: build on its sources, not over them
                 yield
             except Exception:
                 logger.exception("store write failed; reverting to the saved state")
@@ -224,12 +257,26 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
                 raise
 
     def _reload(self) -> None:
+        """Memory := the generation in force. The caller holds a file lock."""
         self.storage.clear()
         self._embeddings.clear()
         if self._current_generation() is not None:
             self._load()
         else:
             self._snapshot = self._build_snapshot()
+            self._loaded = None
+
+    def _fresh_snapshot(self) -> _Snapshot:
+        """The snapshot to search; reloaded first when another process has switched generations."""
+        now = time.monotonic()
+        if now - self._checked_at >= self.refresh_seconds:
+            self._checked_at = now
+            if self._generation_on_disk() != self._loaded:
+                with self._lock:
+                    if self._generation_on_disk() != self._loaded:
+                        with self._file_lock(shared=True):
+                            self._reload()
+        return self._snapshot
 
     # ------------------------------------------------------------------------------------------------
     # mutations
@@ -309,10 +356,10 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
     # reads
     # ------------------------------------------------------------------------------------------------
     def count_documents(self) -> int:
-        return len(self._snapshot.documents)
+        return len(self._fresh_snapshot().documents)
 
     def filter_documents(self, filters: dict[str, Any] | None = None) -> list[Document]:
-        documents = self._snapshot.documents
+        documents = self._fresh_snapshot().documents
         if not filters:
             return list(documents)
         if "operator" not in filters:
@@ -323,7 +370,7 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
         self, query: str, filters: dict[str, Any] | None = None, top_k: int = 10, scale_score: bool = False
     ) -> list[Document]:
         """BM25 (Lucene variant) over stemmed English and CJK bigrams; only chunks sharing a term score."""
-        snapshot = self._snapshot
+        snapshot = self._fresh_snapshot()
         if snapshot.bm25 is None:
             return []
         vocabulary = snapshot.bm25.vocab_dict or {}
@@ -360,7 +407,7 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
         """Cosine similarity with every (filtered) chunk as one matrix-vector product."""
         if not query_embedding:
             raise ValueError("query_embedding should be a non-empty list of floats")
-        snapshot = self._snapshot
+        snapshot = self._fresh_snapshot()
         if not snapshot.documents or snapshot.matrix.shape[1] == 0:
             return []
         query = np.asarray(query_embedding, dtype=np.float32)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,35 @@ def test_demo_then_ask_json_as_a_new_user_would(tmp_path: Path) -> None:
     assert ask.returncode == 0, ask.stderr
     answer = json.loads(ask.stdout)
     assert answer["citations"][0]["file_name"] == "leave-policy.md"
+
+
+def test_needle_ingest_from_a_terminal_reaches_a_running_service(tmp_path: Path, service_factory) -> None:
+    """``needle serve`` keeps running while someone runs ``needle ingest``: answers include the new file
+    without a restart, and the service's own next upload keeps it."""
+    data = tmp_path / "data"
+    service = service_factory(data_dir=data)
+    service.ingest_file(HANDBOOK / "leave-policy.md")
+    env = {**os.environ, "NEEDLE_DATA_DIR": str(data)}
+    ingest = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "ingest", str(HANDBOOK / "it-setup-guide.md")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    time.sleep(service.store.refresh_seconds)
+    assert {s.file_name for s in service.list_sources()} == {"leave-policy.md", "it-setup-guide.md"}
+    assert service.ask("How do I connect to the VPN?").citations[0].file_name == "it-setup-guide.md"
+
+    service.ingest_file(HANDBOOK / "remote-work-policy.docx")
+    listed = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "sources", "--json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert listed.returncode == 0, listed.stderr
+    names = {source["file_name"] for source in json.loads(listed.stdout)}
+    assert names == {"leave-policy.md", "it-setup-guide.md", "remote-work-policy.docx"}

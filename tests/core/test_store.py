@@ -98,3 +98,33 @@ def test_embedding_dimension_mismatch_is_refused_and_nothing_is_half_written(
         store.write_documents([_doc("y1", "fine", [1.0, 0.0, 0.0]), _doc("z1", "x", [1.0, 0.0])])
     assert sorted(doc.id for doc in store.filter_documents()) == ["a1", "b1", "c1"]
     assert "y1" not in store.storage
+
+
+def test_two_processes_sharing_the_directory_never_write_over_each_other(tmp_path: Path) -> None:
+    """Two stores on one directory stand for two processes (``needle serve`` and ``needle ingest``)."""
+    serving = EmbeddedDocumentStore(tmp_path / "shared", refresh_seconds=0)
+    serving.write_documents([_doc("a1", "Employees receive 25 vacation days.", [1.0, 0.0, 0.0])])
+    terminal = EmbeddedDocumentStore(tmp_path / "shared", refresh_seconds=0)
+    terminal.write_documents([_doc("b1", "Connect to the VPN on port 443.", [0.0, 1.0, 0.0])])
+
+    # The serving store finds what the other one wrote, by BM25 and by embedding, without a restart.
+    assert [doc.id for doc in serving.bm25_retrieval("VPN port")] == ["b1"]
+    assert serving.embedding_retrieval([0.0, 1.0, 0.0], top_k=1)[0].id == "b1"
+    # Its next write builds on the other's sources instead of persisting its stale copy over them.
+    serving.write_documents([_doc("c1", "Badges open the office.", [0.0, 0.0, 1.0])])
+    assert sorted(doc.id for doc in EmbeddedDocumentStore(tmp_path / "shared").filter_documents()) == [
+        "a1",
+        "b1",
+        "c1",
+    ]
+    assert sorted(doc.id for doc in terminal.filter_documents()) == ["a1", "b1", "c1"]
+    generations = [p.name for p in (tmp_path / "shared").iterdir() if p.name.startswith("gen-")]
+    assert len(generations) == 1  # old generations are still cleaned up
+
+
+def test_a_store_checks_for_other_writers_at_most_once_per_interval(tmp_path: Path) -> None:
+    patient = EmbeddedDocumentStore(tmp_path / "shared", refresh_seconds=3600)
+    EmbeddedDocumentStore(tmp_path / "shared").write_documents([_doc("a1", "vacation days", [1.0, 0.0])])
+    assert patient.count_documents() == 0  # not checked yet: searches do not read the disk every time
+    patient.refresh_seconds = 0
+    assert patient.count_documents() == 1
