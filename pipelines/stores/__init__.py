@@ -79,7 +79,7 @@ def replace_sources(store: Any, groups: dict[str, list[Document]]) -> int:
     return written
 
 
-def source_summaries(store: Any) -> list[tuple[dict[str, Any], int]]:
+def source_summaries(store: Any, page_size: int = 500) -> list[tuple[dict[str, Any], int]]:
     """(metadata of one chunk, chunk count) per source, without reading every chunk out of Elasticsearch."""
     if isinstance(store, InMemoryDocumentStore):
         counts: dict[str, int] = {}
@@ -91,4 +91,4 @@ def source_summaries(store: Any) -> list[tuple[dict[str, Any], int]]:
         return [(first[source_id], count) for source_id, count in counts.items()]
     from pipelines.stores.elasticsearch import source_summaries as elasticsearch_summaries
 
-    return elasticsearch_summaries(store.client, store._index)
+    return elasticsearch_summaries(store.client, store._index, page_size)

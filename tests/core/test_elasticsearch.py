@@ -136,9 +136,9 @@ def test_live_reindex_swaps_the_alias_and_keeps_answering(service_factory) -> No
 
 def test_listing_sources_pages_an_aggregation_and_never_reads_text_or_vectors() -> None:
     """The real client against a local server speaking Elasticsearch's protocol (see its docstring)."""
-    from elasticsearch import Elasticsearch
-
-    from pipelines.stores.elasticsearch import source_summaries
+    from pipelines.settings import load_settings
+    from pipelines.stores import source_summaries
+    from pipelines.stores.elasticsearch import haystack_store
     from tests.support.fake_elasticsearch import fake_elasticsearch
 
     chunks = [
@@ -155,9 +155,10 @@ def test_listing_sources_pages_an_aggregation_and_never_reads_text_or_vectors() 
     ]
     with fake_elasticsearch() as (url, state):
         state.indices["needle"] = chunks
-        client = Elasticsearch(url)
-        summaries = source_summaries(client, "needle", page_size=2)
-        client.close()
+        settings = load_settings(_env_file=None, store="elasticsearch", elasticsearch_url=url)
+        store = haystack_store(settings, "needle", 384)  # Haystack's store, as the service builds it
+        summaries = source_summaries(store, page_size=2)
+        store.client.close()
 
     assert [(meta["source_id"], count) for meta, count in summaries] == [
         ("a", 3),

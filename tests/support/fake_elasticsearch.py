@@ -1,9 +1,10 @@
 """A local server that answers the Elasticsearch requests Needle's source listing sends, over real HTTP.
 
 No Elasticsearch can run on the build machine. This speaks enough of its REST protocol for the official
-``elasticsearch`` client (product header, ``GET /``, ``POST /<index>/_search`` with a ``composite``
-aggregation over one keyword field and a ``top_hits`` sub-aggregation with ``_source`` excludes) to test
-Needle's request building, paging and parsing end to end. It is not a search engine: anything else gets
+``elasticsearch`` client and Haystack's store (product header, ``GET /``, ``HEAD /<index>``, and
+``POST /<index>/_search`` with a ``composite`` aggregation over one keyword field and a ``top_hits``
+sub-aggregation with ``_source`` excludes) to test Needle's request building, paging and parsing end to
+end. It is not a search engine: anything else gets
 a 400, so a request Needle did not mean to send fails loudly.
 """
 
@@ -100,6 +101,15 @@ def _handler(state: FakeElasticsearchState) -> type[BaseHTTPRequestHandler]:
             self._reply(400, {"error": {"type": "unsupported_by_fake", "reason": path}, "status": 400})
 
         do_GET = do_POST = _handle
+
+        def do_HEAD(self) -> None:
+            """``HEAD /<index>``: does the index exist (Haystack's store asks before its first use)."""
+            state.requests.append(("HEAD", self.path, None))
+            known = self.path.strip("/").split("?")[0] in state.indices
+            self.send_response(200 if known else 404)
+            self.send_header("X-Elastic-Product", "Elasticsearch")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
     return Handler
 
