@@ -97,6 +97,15 @@ def test_retries_and_duplicate_events_answer_once(start_bot):
     assert len([c for c in bot.slack.of("chat.update") if c.args["blocks"][-1]["type"] == "actions"]) == 1
 
 
+def test_a_retry_whose_first_delivery_never_arrived_is_answered(start_bot):
+    """Dropping retries outright would lose the question when the first delivery was lost on the way."""
+    bot = start_bot()
+    ts = bot.slack.add_user_message("C1", "U1", f"<@UBOT> {VACATION}")
+    assert bot.send.event(mention("C1", "U1", VACATION, ts), event_id="EvLOST", retry=1).status_code == 200
+    bot.settle()
+    assert len(bot.slack.of("chat.postMessage")) == 1
+
+
 def test_bot_messages_edits_and_own_messages_are_ignored(start_bot):
     bot = start_bot()
     ignored = [
