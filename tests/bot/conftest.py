@@ -6,14 +6,12 @@ IT guide tagged ``it``, travel policy untagged); tests may record feedback on it
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from bot.app import build_app
@@ -24,6 +22,7 @@ from pipelines.settings import Settings
 from tests.bot.slack_api import APP_TOKEN, BOT_TOKEN, SlackState, slack_api_server
 from tests.bot.slack_requests import SIGNING_SECRET, SlackSender
 from tests.conftest import HANDBOOK, make_settings
+from tests.support.uvicorn_server import start as start_server
 
 BOT_FILES = {"leave-policy.md": ["hr"], "it-setup-guide.md": ["it"], "travel-and-expenses-policy.pdf": []}
 
@@ -60,30 +59,6 @@ def slack_api() -> Iterator[SlackState]:
         yield state
 
 
-class ServerThread:
-    """uvicorn serving ``app`` on a free loopback port, in a thread."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @dataclass
 class BotHarness:
     url: str
@@ -99,26 +74,32 @@ class BotHarness:
         self.slack.settle(quiet=0.2)
 
 
+@contextmanager
+def running_bot(service: NeedleService, slack: SlackState, **overrides: Any) -> Iterator[BotHarness]:
+    """The real Bolt app behind uvicorn (as ``needle serve`` runs it in HTTP mode), talking to ``slack``."""
+    settings = make_settings(service.settings.data_dir, **slack_overrides(slack, **overrides))
+    runtime = BotRuntime.create(service, settings)
+    app = FastAPI()
+    add_routes(app, build_app(service, runtime=runtime))
+    server = start_server(app)
+    harness = BotHarness(
+        server.base_url, slack, SlackSender(server.base_url + EVENTS_PATH, slack.url), runtime, settings
+    )
+    try:
+        yield harness
+    finally:
+        runtime.wait_idle(30)
+        harness.send.close()
+        server.stop()
+        runtime.shutdown()
+
+
 @pytest.fixture
 def start_bot(bot_service: NeedleService, slack_api: SlackState) -> Iterator[Callable[..., BotHarness]]:
     """Start the real Bolt app behind uvicorn: ``start_bot(service=None, **setting_overrides)``."""
-    running: list[tuple[ServerThread, BotHarness]] = []
+    with ExitStack() as running:
 
-    def start(service: NeedleService | None = None, **overrides: Any) -> BotHarness:
-        service = service or bot_service
-        settings = make_settings(service.settings.data_dir, **slack_overrides(slack_api, **overrides))
-        runtime = BotRuntime.create(service, settings)
-        app = FastAPI()
-        add_routes(app, build_app(service, runtime=runtime))
-        server = ServerThread(app)
-        url = server.start()
-        harness = BotHarness(url, slack_api, SlackSender(url + EVENTS_PATH, slack_api.url), runtime, settings)
-        running.append((server, harness))
-        return harness
+        def start(service: NeedleService | None = None, **overrides: Any) -> BotHarness:
+            return running.enter_context(running_bot(service or bot_service, slack_api, **overrides))
 
-    yield start
-    for server, harness in running:
-        harness.runtime.wait_idle(30)
-        harness.send.close()
-        server.stop()
-        harness.runtime.shutdown()
+        yield start

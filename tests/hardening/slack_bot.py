@@ -1,27 +1,19 @@
 """The real Slack app over real HTTP for hardening tests, built from the bot tests' own parts.
 
-``running_bot`` serves the Bolt app (as ``needle serve`` does in HTTP mode) on a loopback port, talking to
+``running_bot`` (from the bot tests) serves the Bolt app as ``needle serve`` does in HTTP mode, talking to
 the local Slack Web API stand-in of ``tests/bot/slack_api.py``; requests are signed like Slack's.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from fastapi import FastAPI
 
 from bot import messages
-from bot.app import build_app
-from bot.http import EVENTS_PATH, add_routes
-from bot.runtime import BotRuntime
-from pipelines.service import NeedleService
-from tests.bot.conftest import BotHarness, ServerThread, slack_overrides
+from tests.bot.conftest import BotHarness, running_bot
 from tests.bot.slack_api import BOT_ID, SlackState
-from tests.bot.slack_requests import SlackSender, mention
-from tests.conftest import make_settings
+from tests.bot.slack_requests import mention
+
+__all__ = ["TECHNICAL", "ask_by_mention", "running_bot"]
 
 #: Strings that betray an exception, a stack or an internal address in what an employee reads.
 TECHNICAL = (
@@ -39,24 +31,6 @@ TECHNICAL = (
     "Bad Gateway",
     "errno",
 )
-
-
-@contextmanager
-def running_bot(service: NeedleService, slack: SlackState, **overrides: Any) -> Iterator[BotHarness]:
-    settings = make_settings(service.settings.data_dir, **slack_overrides(slack, **overrides))
-    runtime = BotRuntime.create(service, settings)
-    app = FastAPI()
-    add_routes(app, build_app(service, runtime=runtime))
-    server = ServerThread(app)
-    url = server.start()
-    harness = BotHarness(url, slack, SlackSender(url + EVENTS_PATH, slack.url), runtime, settings)
-    try:
-        yield harness
-    finally:
-        runtime.wait_idle(30)
-        harness.send.close()
-        server.stop()
-        runtime.shutdown()
 
 
 def final_reply(

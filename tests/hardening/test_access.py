@@ -23,10 +23,11 @@ import pytest
 from bot.http import EVENTS_PATH
 from pipelines.server import build_server
 from pipelines.service import NeedleService
-from tests.bot.conftest import ServerThread, slack_overrides
+from tests.bot.conftest import slack_overrides
 from tests.bot.slack_api import SlackState, slack_api_server
 from tests.bot.slack_requests import SIGNING_SECRET, event_envelope, mention, signed_headers
 from tests.conftest import HANDBOOK
+from tests.support.uvicorn_server import start as start_server
 
 ADMIN_USER = "it-admin"
 ADMIN_PASSWORD = "a long and unguessable passphrase"
@@ -58,10 +59,9 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         assert service.ingest_file(HANDBOOK / "leave-policy.md").status == "indexed"
         app, mounted = build_server(service)
         assert sorted(mounted) == ["admin", "bot"]
-        server = ServerThread(app)
-        url = server.start()
+        server = start_server(app)
         try:
-            yield Deployed(url, slack, service)
+            yield Deployed(server.base_url, slack, service)
         finally:
             runtime = getattr(app.state, "slack_runtime", None)
             if runtime is not None:
