@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 EXIT_OK = 0
@@ -159,7 +158,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Measure retrieval on a BEIR-format dataset (see pipelines/evaluation.py)."""
-    from pipelines.evaluation import run_eval
+    from pipelines.evaluation import run_eval, write_report
     from pipelines.settings import get_settings
 
     def say(message: str) -> None:
@@ -167,8 +166,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     report = run_eval(args.dataset, args.split, get_settings(), progress=say)
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_report(args.output, report)
     if args.json:
         print(json.dumps(report))
         return EXIT_OK

@@ -275,6 +275,13 @@ def run_eval(
     }
 
 
+def write_report(path: str | Path, report: dict[str, Any], indent: int = 2) -> None:
+    """Save a benchmark or evaluation report as JSON (UTF-8, one trailing newline), creating its folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def file_level_scores(ranked_files: dict[str, list[str]], expected: dict[str, str]) -> dict[str, float]:
     """Hit@1 and MRR@5 when each question has one right file (the sample handbook's test sets)."""
     hits = 0.0

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import tempfile
@@ -55,6 +54,7 @@ from pipelines.evaluation import (
     load_beir,
     replace_settings,
     score_runs,
+    write_report,
 )
 from pipelines.service import NeedleService
 from pipelines.settings import get_settings
@@ -271,8 +271,7 @@ def main() -> int:
             for name, values in scores.items()
         },
     }
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_report(args.output, report, indent=1)
     for name, values in report["variants"].items():
         print(f"{name:18} nDCG@10 {values['ndcg@10']:.4f} ({values['delta_ndcg@10']:+.4f})")
     return 0

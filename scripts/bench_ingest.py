@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from pipelines.evaluation import BeirDataset, index_corpus, load_beir
+from pipelines.evaluation import BeirDataset, index_corpus, load_beir, write_report
 from pipelines.service import NeedleService
 from pipelines.settings import load_settings
 
@@ -65,8 +65,7 @@ def main() -> int:
         "raw_encoder_chunks_per_second": round(raw_rate, 2),
         "ratio": round(figures["chunks_per_second"] / raw_rate, 3),
     }
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_report(args.output, report)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -31,7 +31,7 @@ import torch
 from haystack import Document
 
 from pipelines import stage_timer
-from pipelines.evaluation import percentile
+from pipelines.evaluation import percentile, write_report
 from pipelines.models import resolve_model
 from pipelines.querying import build_retrieval_pipeline, build_text_embedder
 from pipelines.settings import load_settings
@@ -129,8 +129,7 @@ def main() -> int:
             }
             print(json.dumps(entry), file=sys.stderr)
             report["sizes"][str(size)] = entry  # type: ignore[index]
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_report(args.output, report)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -30,6 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pipelines.evaluation import write_report  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 from tests.bot.slack_api import APP_TOKEN, BOT_TOKEN, SlackState, slack_api_server  # noqa: E402
 from tests.bot.slack_requests import SIGNING_SECRET, event_envelope, mention, signed_headers  # noqa: E402
@@ -245,8 +246,7 @@ def main() -> int:
         "time_to_final_answer_ms": spread(to_final),
         "bot_errors_logged": len(errors),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.out, report)
     print(json.dumps(report, indent=2))
     exact = report["answers_posted"] == args.mentions and not report["channels_answered_twice_or_more"]
     return 0 if exact else 1

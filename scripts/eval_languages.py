@@ -15,7 +15,7 @@ from pathlib import Path
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from pipelines.evaluation import BeirDataset, index_corpus, language_report, load_beir
+from pipelines.evaluation import BeirDataset, index_corpus, language_report, load_beir, write_report
 from pipelines.samples import handbook_dir
 from pipelines.service import NeedleService
 from pipelines.settings import get_settings, load_settings
@@ -52,8 +52,7 @@ def main() -> int:
                 "en": {"questions": len(english), **language_report(service, english)},
             }
         service.close()
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_report(args.output, report)
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 

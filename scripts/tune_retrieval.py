@@ -31,6 +31,7 @@ from pipelines.evaluation import (
     load_beir,
     replace_settings,
     score_runs,
+    write_report,
 )
 from pipelines.service import NeedleService
 from pipelines.settings import get_settings
@@ -136,8 +137,7 @@ def main() -> int:
         "best": results[0],
         "all": results,
     }
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_report(args.output, report, indent=1)
     print(json.dumps(report["best"], indent=1))
     return 0
 

@@ -107,8 +107,10 @@ def test_eval_command_prints_the_documented_json_and_reuses_embeddings(
     assert report["queries"] == 4 and report["documents"] == 6
     assert report["chunks_encoded"] == report["chunks"] == 6
 
-    assert cli.main(["eval", "--dataset", str(folder), "--json"]) == 0
+    saved = tmp_path / "reports" / "mini.json"
+    assert cli.main(["eval", "--dataset", str(folder), "--json", "--output", str(saved)]) == 0
     again = json.loads(capsys.readouterr().out)
+    assert json.loads(saved.read_text(encoding="utf-8")) == again  # --output saves what --json prints
     assert again["chunks_encoded"] == 0  # the corpus embeddings came from the cache
     assert again["fused"] == report["fused"]
 
