@@ -7,6 +7,7 @@ from typing import Any
 import gradio as gr
 
 from admin import render
+from admin.tabs.tables import readonly_table
 from pipelines.errors import NeedleError
 from pipelines.service import NeedleService
 
@@ -45,13 +46,8 @@ def build_chunks_tab(service: NeedleService) -> gr.Tab:
             contains = gr.Textbox(label="Only chunks containing", max_lines=1, scale=2)
             show_button = gr.Button("Show chunks", variant="primary", scale=1)
         summary = gr.Markdown()
-        table = gr.Dataframe(
-            headers=render.CHUNK_HEADERS,
-            datatype="str",
-            interactive=False,
-            wrap=True,
-            column_widths=["5%", "6%", "8%", "6%", "15%", "60%"],
-            elem_id="chunks-table",
+        table = readonly_table(
+            render.CHUNK_HEADERS, "chunks-table", column_widths=["5%", "6%", "8%", "6%", "15%", "60%"]
         )
     tab.select(actions.source_list, None, [source], api_visibility="private")
     show_button.click(actions.show, [source, contains], [table, summary], api_name="source_chunks")

@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 
 from admin import render
+from admin.tabs.tables import readonly_table
 from pipelines.errors import NeedleError
 from pipelines.service import NeedleService, QueryOptions
 
@@ -146,16 +147,7 @@ _WIDTHS = {
 
 def _table(label: str, headers: list[str], elem_id: str) -> gr.Dataframe:
     widths = _WIDTHS.get(len(headers)) if headers[-1] == "Text" else None
-    return gr.Dataframe(
-        headers=headers,
-        column_widths=widths,
-        datatype="str",
-        label=label,
-        interactive=False,
-        wrap=True,
-        max_height=420,
-        elem_id=elem_id,
-    )
+    return readonly_table(headers, elem_id, label, column_widths=widths, max_height=420)
 
 
 def build_debugger_tab(service: NeedleService) -> DebuggerTab:

@@ -8,6 +8,7 @@ import gradio as gr
 
 from admin import render
 from admin.tabs.debugger import DEBUGGER_TAB, DebuggerTab
+from admin.tabs.tables import readonly_table
 from pipelines.service import NeedleService
 
 RATINGS = [("All", "all"), ("👍 Helpful", "up"), ("👎 Not helpful", "down")]
@@ -49,13 +50,8 @@ def build_feedback_tab(service: NeedleService, debugger: DebuggerTab, tabs: gr.T
             rating = gr.Radio(RATINGS, value="all", label="Rating", scale=2)
             contains = gr.Textbox(label="Containing", max_lines=1, scale=2)
             refresh_button = gr.Button("Refresh", scale=1)
-        table = gr.Dataframe(
-            headers=render.FEEDBACK_HEADERS,
-            datatype="str",
-            interactive=False,
-            wrap=True,
-            label="Feedback (click a row to debug the answer)",
-            elem_id="feedback-table",
+        table = readonly_table(
+            render.FEEDBACK_HEADERS, "feedback-table", "Feedback (click a row to debug the answer)"
         )
     tab.select(actions.filtered, [rating, contains], [table], api_visibility="private")
     refresh_button.click(actions.filtered, [rating, contains], [table], api_name="feedback")

@@ -11,6 +11,7 @@ import gradio as gr
 
 from admin import render
 from admin.jobs import INDEXING_QUEUE, IndexingJobs
+from admin.tabs.tables import readonly_table
 from pipelines.answers import IngestResult
 from pipelines.errors import NeedleError
 from pipelines.file_inspector import SUPPORTED_EXTENSIONS
@@ -182,24 +183,10 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs) -> SourcesTab:
                 )
                 upload_button = gr.Button("Upload and index", variant="primary")
         status = gr.Markdown(elem_id="upload-status")
-        results = gr.Dataframe(
-            headers=render.INGEST_HEADERS,
-            datatype="str",
-            label="Upload results",
-            interactive=False,
-            wrap=True,
-            elem_id="upload-results",
-        )
+        results = readonly_table(render.INGEST_HEADERS, "upload-results", "Upload results")
 
         gr.Markdown("### Indexed sources")
-        table = gr.Dataframe(
-            headers=render.SOURCE_HEADERS,
-            datatype="str",
-            label="Sources (click a row to pick it)",
-            interactive=False,
-            wrap=True,
-            elem_id="sources-table",
-        )
+        table = readonly_table(render.SOURCE_HEADERS, "sources-table", "Sources (click a row to pick it)")
         with gr.Row():
             selected = gr.Dropdown(
                 label="Source", choices=[], scale=3, allow_custom_value=True, elem_id="source-picker"

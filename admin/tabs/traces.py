@@ -8,6 +8,7 @@ import gradio as gr
 
 from admin import render
 from admin.tabs.debugger import DEBUGGER_TAB, DebuggerTab
+from admin.tabs.tables import readonly_table
 from pipelines.service import NeedleService
 
 ORIGINS = [("All", "all"), ("Slack", "slack"), ("CLI", "cli"), ("Admin console", "admin"), ("API", "api")]
@@ -45,13 +46,8 @@ def build_traces_tab(service: NeedleService, debugger: DebuggerTab, tabs: gr.Tab
             origin = gr.Dropdown(ORIGINS, value="all", label="From", scale=2)
             limit = gr.Number(value=50, label="How many", minimum=1, maximum=1000, precision=0, scale=1)
             refresh_button = gr.Button("Refresh", scale=1)
-        table = gr.Dataframe(
-            headers=render.TRACE_HEADERS,
-            datatype="str",
-            interactive=False,
-            wrap=True,
-            label="Recent answers (click a row to debug it)",
-            elem_id="traces-table",
+        table = readonly_table(
+            render.TRACE_HEADERS, "traces-table", "Recent answers (click a row to debug it)"
         )
     tab.select(actions.recent, [origin, limit], [table], api_visibility="private")
     refresh_button.click(actions.recent, [origin, limit], [table], api_name="recent_traces")
