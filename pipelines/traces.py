@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from pipelines.sqlite import open_shared
+
 Rating = Literal["up", "down"]
 
 _SCHEMA = """
@@ -47,12 +49,10 @@ class TraceStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._connection = open_shared(self.path)
         self._connection.row_factory = sqlite3.Row
         with self._cursor() as cursor:
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.executescript(_SCHEMA)
 
     @contextmanager

@@ -9,7 +9,6 @@ different model or a changed chunk is always encoded afresh.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,16 @@ from typing import Any
 import numpy as np
 from haystack import Document, component
 
+from pipelines.sqlite import open_shared
+
 
 class EmbeddingCache:
     """A key-value table of float32 vectors in SQLite; safe to share between threads."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection = open_shared(self.path)
         self._connection.execute(
             "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
         )
