@@ -13,7 +13,8 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,6 +93,16 @@ def _filters(tags: Iterable[str] | None, source_ids: Iterable[str] | None) -> di
     if not conditions:
         return None
     return conditions[0] if len(conditions) == 1 else {"operator": "AND", "conditions": conditions}
+
+
+@contextmanager
+def _store_read() -> Iterator[None]:
+    """Any failure reading the store is logged in full and reaches people as one plain sentence."""
+    try:
+        yield
+    except Exception as error:
+        logger.exception("document store read failed")
+        raise StoreUnavailableError("The document store could not be read") from error
 
 
 def _ranked(documents: list[Document] | None) -> list[dict[str, Any]]:
@@ -316,11 +327,8 @@ class NeedleService:
 
     def list_sources(self) -> list[SourceInfo]:
         """Every source with its chunk count, newest first."""
-        try:
+        with _store_read():
             summaries = source_summaries(self.store)
-        except Exception as error:
-            logger.exception("document store read failed")
-            raise StoreUnavailableError("The document store could not be read") from error
         sources = [
             SourceInfo(
                 source_id=str(meta.get("source_id")),
@@ -395,11 +403,8 @@ class NeedleService:
         return self._filter({"field": "meta.source_id", "operator": "==", "value": source_id})
 
     def _filter(self, filters: dict[str, Any] | None) -> list[Document]:
-        try:
+        with _store_read():
             return self.store.filter_documents(filters=filters)
-        except Exception as error:
-            logger.exception("document store read failed")
-            raise StoreUnavailableError("The document store could not be read") from error
 
     # ------------------------------------------------------------------------------------------------
     # Questions
