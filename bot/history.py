@@ -1,5 +1,5 @@
 """A Slack thread's earlier turns as the core's ``history``, so a follow-up like "and for part-timers?"
-is understood in the context of the question before it."""
+is understood in the context of the thread's questions; and who a message in a thread is addressed to."""
 
 from __future__ import annotations
 
@@ -11,15 +11,31 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
+from pipelines.followups import classify_followup
 
 logger = logging.getLogger(__name__)
 
-_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_USER_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+#: A user group (``<!subteam^S123|@hr>``), ``<!here>``, ``<!channel>`` or ``<!everyone>``.
+_GROUP_MENTION = re.compile(r"<!(?:subteam\^[A-Z0-9]+|here|channel|everyone)(?:\|[^>]*)?>")
 MAX_TURNS = 6
 
 
 def strip_mentions(text: str) -> str:
-    return " ".join(_MENTION.sub(" ", text or "").split())
+    """The text without user, user-group, @here/@channel/@everyone mentions."""
+    return " ".join(_GROUP_MENTION.sub(" ", _USER_MENTION.sub(" ", text or "")).split())
+
+
+def mentions_bot(text: str, bot_user_id: str | None) -> bool:
+    return bool(bot_user_id) and bot_user_id in _USER_MENTION.findall(text or "")
+
+
+def mentions_someone_else(text: str, bot_user_id: str | None) -> bool:
+    """The message mentions a person other than the bot, a user group, @here, @channel or @everyone."""
+    text = text or ""
+    return any(user != bot_user_id for user in _USER_MENTION.findall(text)) or bool(
+        _GROUP_MENTION.search(text)
+    )
 
 
 def history_from_replies(
@@ -27,7 +43,9 @@ def history_from_replies(
 ) -> list[dict[str, str]]:
     """Turn ``conversations.replies`` messages into user/assistant turns, oldest first.
 
-    The current question, the bot's placeholders and other bots' messages are left out.
+    The current question, the bot's placeholders, other bots' messages, thanks and reactions, and messages
+    addressed to someone else are left out. Of a long thread the first user turn (the thread's topic) and
+    the last turns are kept, ``MAX_TURNS`` in all.
     """
     turns: list[dict[str, str]] = []
     for message in replies:
@@ -46,9 +64,22 @@ def history_from_replies(
                 turns.append({"role": "assistant", "text": text})
         elif not message.get("bot_id"):
             question = strip_mentions(text)
-            if question:
+            if question and _for_the_bot(text, question, bot_user_id):
                 turns.append({"role": "user", "text": question})
-    return turns[-MAX_TURNS:]
+    if len(turns) <= MAX_TURNS:
+        return turns
+    first = turns[0] if turns[0]["role"] == "user" else None
+    if first is None:
+        return turns[-MAX_TURNS:]
+    return [first, *turns[-(MAX_TURNS - 1) :]]
+
+
+def _for_the_bot(text: str, question: str, bot_user_id: str | None) -> bool:
+    """Whether a user's message in the thread belongs in the bot's history (what it was asked, or told)."""
+    if mentions_bot(text, bot_user_id):
+        return True
+    reason = classify_followup(question, mentions_other=mentions_someone_else(text, bot_user_id)).reason
+    return reason not in ("acknowledgement", "mentions_other", "empty")
 
 
 def thread_history(

@@ -502,13 +502,19 @@ class NeedleService:
         self.metrics.observe_timings(timings)
         return answer
 
-    @staticmethod
-    def _retrieval_query(question: str, history: list[dict[str, str]]) -> str:
-        """Follow-ups ("and for part-timers?") are searched together with the previous question."""
-        previous = [turn["text"] for turn in history if turn.get("role") == "user"]
-        if previous and len(question.split()) <= 12:
-            return f"{previous[-1]} {question}"
-        return question
+    def _retrieval_query(self, question: str, history: list[dict[str, str]]) -> str:
+        """What to search for a question: a follow-up ("and for part-timers?") is rewritten by the LLM into
+        a standalone question, or (no LLM, or it failed) searched with the thread's first and previous
+        questions; a first or self-contained question as it is. A ``RetrievalQuery`` (a ``str``) whose
+        ``method`` (``"none"``, ``"heuristic"`` or ``"llm"``) says which."""
+        from pipelines.followups import build_retrieval_query
+
+        return build_retrieval_query(
+            question,
+            history,
+            generator=self.generator,
+            rewrite_timeout_seconds=self.settings.llm_rewrite_timeout_seconds,
+        )
 
     def _record_trace(
         self,

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "NEEDLE_"
@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     llm_max_tokens: int = Field(default=512, ge=16, le=8192)
     llm_temperature: float = Field(default=0.1, ge=0, le=2)
+    llm_rewrite_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=600, description="Deadline of the call that rewrites a thread follow-up."
+    )
 
     # --- server (needle serve) -------------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -118,7 +121,24 @@ class Settings(BaseSettings):
     slack_admin_user_ids: list[str] = Field(default_factory=list)
     slack_allowed_channels: list[str] = Field(default_factory=list, description="Empty: every channel.")
     slack_channel_tags: dict[str, list[str]] = Field(default_factory=dict)
-    slack_thread_followups: bool = True
+    slack_followups: Annotated[
+        Literal["questions", "all", "mention-only"],
+        # The older boolean NEEDLE_SLACK_THREAD_FOLLOWUPS still works: true is "questions", false
+        # "mention-only".
+        BeforeValidator(
+            lambda value: {
+                **dict.fromkeys(("true", "1", "yes", "on"), "questions"),
+                **dict.fromkeys(("false", "0", "no", "off"), "mention-only"),
+            }.get(str(value).strip().lower(), str(value).strip().lower())
+        ),
+    ] = Field(
+        default="questions",
+        # the field's own name first, so an error names NEEDLE_SLACK_FOLLOWUPS and tests may pass it by name
+        validation_alias=AliasChoices(
+            "slack_followups", "NEEDLE_SLACK_FOLLOWUPS", "NEEDLE_SLACK_THREAD_FOLLOWUPS"
+        ),
+        description="Later messages answered in a thread Needle answered: questions, all, or mention-only.",
+    )
     slack_rate_limit_per_minute: int = Field(default=10, ge=1, le=1000)
     slack_workers: int = Field(
         default_factory=lambda: min(4, os.cpu_count() or 1),

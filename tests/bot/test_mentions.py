@@ -157,17 +157,6 @@ def test_thread_follow_up_uses_the_thread_as_history(start_bot, bot_service):
     assert len(bot.slack.of("chat.postMessage")) == 2
 
 
-def test_follow_ups_can_be_switched_off(start_bot):
-    bot = start_bot(slack_thread_followups=False)
-    ts = bot.slack.add_user_message("C1", "U1", f"<@UBOT> {VACATION}")
-    bot.send.event(mention("C1", "U1", VACATION, ts))
-    bot.settle()
-    reply_ts = bot.slack.add_user_message("C1", "U1", "and part-timers?", thread_ts=ts)
-    bot.send.event(message("C1", "U1", "and part-timers?", reply_ts, thread_ts=ts))
-    bot.settle()
-    assert len(bot.slack.of("chat.postMessage")) == 1
-
-
 def test_empty_mention_gets_a_hint(start_bot):
     bot = start_bot()
     bot.send.event({**mention("C1", "U1", "", "5.1"), "text": "<@UBOT>"})

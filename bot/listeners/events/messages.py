@@ -1,11 +1,14 @@
 """Plain messages: a DM to the bot, or a follow-up in a channel thread where the bot already answered.
 
 Channel messages that mention the bot are left to the ``app_mention`` listener (Slack sends both events
-for one message); edits, deletions and bot messages are ignored.
+for one message); edits, deletions and bot messages are ignored. In a thread, only follow-ups meant for
+the bot are answered (``NEEDLE_SLACK_FOLLOWUPS``): the core's :func:`~pipelines.followups.classify_followup`
+decides, and why a message was left alone is logged at debug level.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -13,8 +16,11 @@ from slack_sdk import WebClient
 
 from bot.answering import Conversation, answer_in_conversation
 from bot.gate import admit
-from bot.history import strip_mentions
+from bot.history import mentions_bot, mentions_someone_else, strip_mentions
 from bot.runtime import BotRuntime
+from pipelines.followups import classify_followup
+
+logger = logging.getLogger(__name__)
 
 
 def register(app: App, runtime: BotRuntime) -> None:
@@ -24,16 +30,20 @@ def register(app: App, runtime: BotRuntime) -> None:
         channel, ts, text = event["channel"], event["ts"], event.get("text", "")
         thread_ts = event.get("thread_ts")
         direct = event.get("channel_type") == "im"
-        if not direct:
-            mentioned = context.bot_user_id and f"<@{context.bot_user_id}" in text
-            follow_up = (
-                runtime.settings.slack_thread_followups
-                and thread_ts
-                and f"{channel}:{thread_ts}" in runtime.threads
-            )
-            if mentioned or not follow_up:
-                return
         question = strip_mentions(text)
+        if not direct:
+            if mentions_bot(text, context.bot_user_id):
+                return  # answered by the app_mention listener
+            if not thread_ts or f"{channel}:{thread_ts}" not in runtime.threads:
+                return  # not a thread the bot answered in: people talking to each other
+            decision = classify_followup(
+                question,
+                mentions_other=mentions_someone_else(text, context.bot_user_id),
+                mode=runtime.settings.slack_followups,
+            )
+            if not decision.answer:
+                logger.debug("not answering %s/%s in thread %s: %s", channel, ts, thread_ts, decision.reason)
+                return
         if not question or not admit(
             runtime, client, user_id=event["user"], channel=channel, message_ts=ts, thread_ts=thread_ts
         ):
