@@ -185,12 +185,18 @@ def fused_rows(items: list[dict[str, Any]] | None) -> list[list[Any]]:
 
 
 def citation_rows(trace: dict[str, Any]) -> list[list[Any]]:
+    """Cited sources, or (when the answer found nothing) the "might be related" ones, numbered "-"."""
+    answer = trace.get("answer", {})
+    related = not answer.get("citations") and answer.get("related")
     rows = []
-    for citation in trace.get("answer", {}).get("citations") or []:
-        page = citation.get("page")
+    for citation in answer.get("citations") or answer.get("related") or []:
+        pages = citation.get("pages") or ([citation["page"]] if citation.get("page") else [])
+        label = ("page " if len(pages) == 1 else "pages ") + ", ".join(str(page) for page in pages)
         where = citation.get("url") or (
-            f"{citation.get('file_name')}, page {page}" if page else citation.get("file_name")
+            f"{citation.get('file_name')}, {label}" if pages else citation.get("file_name")
         )
+        if related:
+            where = f"{where} (might be related, not cited)"
         chunk = citation.get("chunk_index")
         rows.append(
             [citation["number"], citation.get("title", ""), where or "", "" if chunk is None else chunk + 1]
@@ -211,10 +217,37 @@ def timing_rows(timings: dict[str, float] | None) -> list[list[Any]]:
 
 
 def answer_text(trace: dict[str, Any]) -> str:
+    """The answer as the employee saw it, then why Needle did or did not answer (the gate's evidence)."""
     answer = trace.get("answer") or {}
     text = answer.get("text", "")
     notice = answer.get("notice")
-    return f"{text}\n\n({notice})" if notice else text
+    parts = [f"{text}\n\n({notice})" if notice else text]
+    gate = answerability_text(trace.get("answerability"))
+    if gate:
+        parts.append(gate)
+    if answer.get("reply") and answer.get("reply") != text:
+        parts.append(f"The language model replied: {answer['reply']}")
+    return "\n\n".join(parts)
+
+
+def answerability_text(evidence: dict[str, Any] | None) -> str:
+    """One paragraph on the answerability decision: the score against the threshold, and its inputs."""
+    if not evidence:
+        return ""
+    verdict = "answer" if evidence.get("answerable") else "do not answer"
+    similarity = evidence.get("sentence_similarity")
+    characters = evidence.get("character_coverage")
+    inputs = [f"term coverage {evidence.get('coverage', 0):.2f}"]
+    if similarity is not None:
+        inputs.append(f"best sentence similarity {similarity:.2f}")
+    if characters is not None:
+        inputs.append(f"character coverage {characters:.2f}")
+    missing = ", ".join(evidence.get("missing_terms") or []) or "none"
+    return (
+        f"Answerability: {verdict} (score {evidence.get('score', 0):.2f}, threshold "
+        f"{evidence.get('threshold', 0):.2f}; {'; '.join(inputs)}; question terms missing from the best "
+        f"passage: {missing}). {evidence.get('reason', '')}"
+    )
 
 
 def trace_heading(trace: dict[str, Any]) -> str:

@@ -54,15 +54,19 @@ def answer_text(answer: Answer) -> str:
     return to_mrkdwn(answer.text)[:MAX_TEXT]
 
 
-def citation_line(citation: Citation) -> str:
+def citation_line(citation: Citation, numbered: bool = True) -> str:
+    """``[1] *Leave Policy* (leave-policy.pdf, pages 2, 4) · updated 2026-03-02``; unnumbered for
+    "might be related" sources, which the answer does not cite."""
     title = escape(citation.title)
     if citation.url:
         where = link(citation.url, citation.title)
+        if citation.pages:
+            where += f" ({citation.pages_label})"
     else:
-        page = f", page {citation.page}" if citation.page else ""
-        where = f"*{title}* ({escape(citation.file_name)}{page})"
-    updated = f" · updated {citation.indexed_at[:10]}" if citation.indexed_at else ""
-    return f"*[{citation.number}]* {where}{updated}"
+        pages = f", {citation.pages_label}" if citation.pages else ""
+        where = f"*{title}* ({escape(citation.file_name)}{pages})"
+    date = f" · {citation.date_label}" if citation.date_label else ""
+    return f"*[{citation.number}]* {where}{date}" if numbered else f"• {where}{date}"
 
 
 def answer_blocks(
@@ -88,6 +92,9 @@ def answer_blocks(
     if answer.citations:
         lines = "\n".join(citation_line(citation) for citation in answer.citations)
         blocks.append(_context(f"*Sources*\n{lines}"))
+    elif answer.related:
+        lines = "\n".join(citation_line(citation, numbered=False) for citation in answer.related)
+        blocks.append(_context(f"*Might be related* (not quoted: they do not seem to answer this)\n{lines}"))
     buttons: list[Block] = [
         _button(":thumbsup: Helpful", FEEDBACK_UP, answer.trace_id),
         _button(":thumbsdown: Not helpful", FEEDBACK_DOWN, answer.trace_id),

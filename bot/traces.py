@@ -13,8 +13,9 @@ def answer_from_trace(trace: dict[str, Any] | None) -> Answer | None:
     stored = trace.get("answer") or {}
     try:
         citations = [Citation(**citation) for citation in stored.get("citations") or []]
+        related = [Citation(**citation) for citation in stored.get("related") or []]
     except TypeError:
-        citations = []
+        citations, related = [], []
     return Answer(
         question=str(trace.get("question", "")),
         text=str(stored.get("text", "")),
@@ -23,4 +24,6 @@ def answer_from_trace(trace: dict[str, Any] | None) -> Answer | None:
         passages=[],
         trace_id=str(trace.get("trace_id", "")),
         notice=str(stored.get("notice", "")),
+        found=bool(stored.get("found", True)),
+        related=related,
     )

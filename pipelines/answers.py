@@ -15,7 +15,12 @@ from haystack import Document
 
 @dataclass(frozen=True)
 class Citation:
-    """A numbered source of an answer: what ``[n]`` in the answer text points at."""
+    """A numbered source of an answer: what ``[n]`` in the answer text points at.
+
+    One citation is one document, however many of its passages the answer quotes: ``pages`` lists the
+    cited pages (PDFs), ``page`` is the first of them. ``modified_at`` is the document's own date where
+    the file carries one; ``indexed_at`` is when Needle read it.
+    """
 
     number: int
     source_id: str
@@ -25,13 +30,30 @@ class Citation:
     page: int | None
     chunk_index: int | None
     indexed_at: str | None
+    pages: list[int] = field(default_factory=list)
+    modified_at: str | None = None
 
     @property
     def location(self) -> str:
-        """Where to look: the URL if the source has one, else the file name and page."""
+        """Where to look: the URL if the source has one, else the file name and pages."""
         if self.url:
             return self.url
-        return f"{self.file_name}, page {self.page}" if self.page else self.file_name
+        return f"{self.file_name}, {self.pages_label}" if self.pages else self.file_name
+
+    @property
+    def pages_label(self) -> str:
+        """``page 3`` or ``pages 2, 4``; empty for documents without pages."""
+        if not self.pages:
+            return ""
+        word = "page" if len(self.pages) == 1 else "pages"
+        return f"{word} {', '.join(str(page) for page in self.pages)}"
+
+    @property
+    def date_label(self) -> str:
+        """``updated 2026-03-02`` (the document's own date) or ``indexed 2026-11-30`` (Needle's)."""
+        if self.modified_at:
+            return f"updated {self.modified_at[:10]}"
+        return f"indexed {self.indexed_at[:10]}" if self.indexed_at else ""
 
 
 @dataclass(frozen=True)
@@ -52,17 +74,21 @@ class Passage:
             meta["retrieval"] = retrieval
         return cls(number, document.id, document.content or "", document.score, meta)
 
-    def citation(self) -> Citation:
+    def citation(self, number: int | None = None) -> Citation:
+        """This passage as citation ``number`` (default: the passage's own number)."""
         meta = self.meta
+        page = meta.get("page")
         return Citation(
-            number=self.number,
+            number=self.number if number is None else number,
             source_id=str(meta.get("source_id", "")),
             title=str(meta.get("title") or meta.get("file_name") or "Untitled"),
             file_name=str(meta.get("file_name", "")),
             url=meta.get("url") or None,
-            page=meta.get("page"),
+            page=page,
             chunk_index=meta.get("chunk_index"),
             indexed_at=meta.get("indexed_at"),
+            pages=[page] if page else [],
+            modified_at=meta.get("modified_at") or None,
         )
 
 
@@ -81,12 +107,20 @@ class Answer:
     trace_id: str
     notice: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    #: ``False`` when Needle decided the documents do not answer the question (then nothing is cited).
+    found: bool = True
+    #: When not found: up to three sources that might be related, offered as links, never quoted.
+    related: list[Citation] = field(default_factory=list)
+    #: Why the answerability gate decided as it did (scores, threshold), for traces and the debugger.
+    answerability: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; ``answer`` repeats ``text`` under the name scripts expect."""
         data = {"answer": self.text, **dataclasses.asdict(self)}
-        for citation, source in zip(data["citations"], self.citations, strict=True):
-            citation["location"] = source.location
+        for key, citations in (("citations", self.citations), ("related", self.related)):
+            for citation, source in zip(data[key], citations, strict=True):
+                citation["location"] = source.location
+                citation["date_label"] = source.date_label
         return data
 
 

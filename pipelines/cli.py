@@ -91,15 +91,48 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def _format_answer(answer: Any) -> str:
     lines = [answer.text, ""]
-    if answer.citations:
-        lines.append("Sources:")
-        for citation in answer.citations:
-            lines.append(f"  [{citation.number}] {citation.title} ({citation.location})")
+    for heading, citations in (("Sources:", answer.citations), ("Might be related:", answer.related)):
+        if citations:
+            lines.append(heading)
+            for citation in citations:
+                detail = ", ".join(part for part in (citation.location, citation.date_label) if part)
+                number = f"[{citation.number}] " if answer.found else "- "
+                lines.append(f"  {number}{citation.title} ({detail})")
     lines.append(f"trace: {answer.trace_id}")
     return "\n".join(lines)
 
 
+def _read_questions(path: str) -> list[str]:
+    """One question per line: plain text, or JSON objects with a ``question`` field (JSON lines)."""
+    from pathlib import Path
+
+    from pipelines.errors import NeedleError
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise NeedleError(f"cannot read {path}: {error}") from None
+    questions = []
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                questions.append(str(json.loads(line)["question"]))
+            except (ValueError, KeyError, TypeError):
+                raise NeedleError(f"{path}:{number}: expected a JSON object with a 'question'") from None
+        else:
+            questions.append(line)
+    return questions
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
+    if args.questions:
+        return _ask_many(args)
+    if not args.question:
+        print("needle ask: give a question, or --questions FILE", file=sys.stderr)
+        return EXIT_USAGE
     service = _service()
     stream = None
     if args.stream and not args.json:
@@ -112,6 +145,63 @@ def cmd_ask(args: argparse.Namespace) -> int:
         _print_json(answer.to_dict())
     else:
         print(_format_answer(answer))
+    return EXIT_OK
+
+
+def _ask_many(args: argparse.Namespace) -> int:
+    """Answer every question of a file in one process; JSON lines (or text blocks) in input order.
+
+    A question that cannot be answered (empty, too long) gets ``{"question", "error"}`` and the rest go on.
+    """
+    from pipelines.errors import NeedleError
+
+    questions = _read_questions(args.questions)
+    service = _service()
+    failed = False
+    for question in questions:
+        try:
+            answer = service.ask(question, tags=_split_tags(args.tags), origin="cli")
+        except NeedleError as error:
+            failed = True
+            payload: dict[str, Any] = {"question": question, "error": str(error)}
+            print(json.dumps(payload, ensure_ascii=False) if args.json else f"Q: {question}\n{error}\n")
+            continue
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False, default=str), flush=True)
+        else:
+            print(f"Q: {question}\n{_format_answer(answer)}\n", flush=True)
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def cmd_eval_answers(args: argparse.Namespace) -> int:
+    """Measure answers (accuracy, citations, abstention) on a SQuAD file or a Needle question file."""
+    from pipelines.answer_eval import load_answer_dataset, run_answer_eval
+    from pipelines.evaluation import write_report
+    from pipelines.settings import get_settings
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    dataset = load_answer_dataset(args.dataset, args.corpus)
+    report = run_answer_eval(dataset, get_settings(), limit=args.limit, progress=say)
+    if args.output:
+        write_report(args.output, report)
+    if not args.cases:
+        report = {key: value for key, value in report.items() if key != "cases"}
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{report['dataset']}: {report['documents']} documents, mode {report['mode']}, "
+          f"threshold {report['answerability_threshold']}")
+    print(f"{'':<8} {'n':>5} {'accuracy':>9} {'cited':>7} {'abstain':>8} {'false-abst':>10} {'p50 ms':>7}")
+    rows = {**report["languages"], "all": report["overall"]}
+    for name, row in rows.items():
+        figures = [row[key] for key in ("accuracy", "citation_rate", "abstention", "false_abstention")]
+        shown = ["   -" if value is None else f"{value:.3f}" for value in figures]
+        print(
+            f"{name:<8} {row['questions']:>5} {shown[0]:>9} {shown[1]:>7} {shown[2]:>8} {shown[3]:>10} "
+            f"{row['latency_ms']['p50']:>7}"
+        )
     return EXIT_OK
 
 
@@ -223,7 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(handler=cmd_ingest)
 
     ask = commands.add_parser("ask", help="answer a question from the indexed sources")
-    ask.add_argument("question")
+    ask.add_argument("question", nargs="?")
+    ask.add_argument(
+        "--questions", metavar="FILE", help="answer every question in FILE (one per line, or JSON lines)"
+    )
     ask.add_argument("--tags", help="answer only from sources with any of these comma-separated tags")
     ask.add_argument("--json", action="store_true", help="print the answer, citations and passages as JSON")
     ask.add_argument("--stream", action="store_true", help="show LLM text as it arrives (on stderr)")
@@ -247,6 +340,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--output", help="also write the JSON report to this file")
     evaluate.set_defaults(handler=cmd_eval)
+
+    answers = commands.add_parser(
+        "eval-answers", help="measure answers: accuracy, citations and abstention on a question set"
+    )
+    answers.add_argument("--dataset", required=True, help="a SQuAD .json file or a Needle .jsonl file")
+    answers.add_argument("--corpus", help="folder of documents for a .jsonl question file")
+    answers.add_argument("--limit", type=int, help="ask at most this many questions (a fixed sample)")
+    answers.add_argument("--json", action="store_true", help="print one JSON object")
+    answers.add_argument("--cases", action="store_true", help="include every question's answer in the JSON")
+    answers.add_argument("--output", help="write the JSON report, every question included, to this file")
+    answers.set_defaults(handler=cmd_eval_answers)
 
     reindex = commands.add_parser("reindex", help="rebuild the index under the current settings, no downtime")
     reindex.add_argument("--delete-old", action="store_true", help="delete the previous Elasticsearch index")

@@ -1,4 +1,5 @@
-"""The indexing pipeline: route by file type -> convert -> clean -> chunk -> embed -> write."""
+"""The indexing pipeline: route by file type -> read the file's date -> convert -> drop page furniture ->
+linearize tables -> clean -> chunk -> embed -> write."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from haystack.components.converters import (
     DOCXToDocument,
     HTMLToDocument,
     MarkdownToDocument,
-    PyPDFToDocument,
     TextFileToDocument,
 )
 from haystack.components.joiners import DocumentJoiner
@@ -19,12 +19,17 @@ from haystack_integrations.components.embedders.sentence_transformers import (
     SentenceTransformersDocumentEmbedder,
 )
 
-from pipelines.components import SentenceChunker, SourceWriter
+from pipelines.components.chunker import SentenceChunker
+from pipelines.components.page_furniture import PageFurnitureRemover
+from pipelines.components.pdf_converter import LayoutPdfToDocument
+from pipelines.components.source_dates import SourceDateReader
+from pipelines.components.source_writer import SourceWriter
+from pipelines.components.table_linearizer import TableLinearizer
 from pipelines.file_inspector import MIME_TYPES
 from pipelines.settings import Settings
 
 CONVERTERS: dict[str, tuple[str, Any]] = {
-    "pdf": ("pdf_converter", PyPDFToDocument),
+    "pdf": ("pdf_converter", LayoutPdfToDocument),
     "docx": ("docx_converter", DOCXToDocument),
     "html": ("html_converter", HTMLToDocument),
     "markdown": ("markdown_converter", MarkdownToDocument),
@@ -37,6 +42,9 @@ _CONVERTER_OPTIONS: dict[str, dict[str, Any]] = {
     "markdown": {"progress_bar": False, "extract_frontmatter": True},
     "docx": {"table_format": "markdown"},
 }
+
+#: Formats that can carry their own date (PDF metadata, DOCX core properties, HTML <meta>, front matter).
+DATED_KINDS = ("pdf", "docx", "html", "markdown")
 
 
 def build_document_embedder(settings: Settings, model: str) -> SentenceTransformersDocumentEmbedder:
@@ -62,10 +70,19 @@ def build_indexing_pipeline(settings: Settings, document_store: Any, embedder: A
     for kind, (name, converter) in CONVERTERS.items():
         instance = converter(**_CONVERTER_OPTIONS.get(kind, {}))
         pipeline.add_component(name, instance)
-        pipeline.connect(f"router.{MIME_TYPES[kind]}", f"{name}.sources")  # type: ignore[index]
+        route = f"router.{MIME_TYPES[kind]}"  # type: ignore[index]
+        if kind in DATED_KINDS:
+            # The file's own date is read from its bytes, before conversion, for citations.
+            pipeline.add_component(f"{kind}_date_reader", SourceDateReader())
+            pipeline.connect(route, f"{kind}_date_reader.sources")
+            route = f"{kind}_date_reader.sources"
+        pipeline.connect(route, f"{name}.sources")
     pipeline.add_component("joiner", DocumentJoiner())
     for name, _ in CONVERTERS.values():
         pipeline.connect(f"{name}.documents", "joiner.documents")
+    # Both run before the cleaner, which collapses the runs of spaces that separate PDF table columns.
+    pipeline.add_component("furniture_remover", PageFurnitureRemover())
+    pipeline.add_component("table_linearizer", TableLinearizer())
     pipeline.add_component(
         "cleaner",
         DocumentCleaner(
@@ -83,7 +100,9 @@ def build_indexing_pipeline(settings: Settings, document_store: Any, embedder: A
     )
     pipeline.add_component("embedder", embedder)
     pipeline.add_component("writer", SourceWriter(document_store=document_store))
-    pipeline.connect("joiner.documents", "cleaner.documents")
+    pipeline.connect("joiner.documents", "furniture_remover.documents")
+    pipeline.connect("furniture_remover.documents", "table_linearizer.documents")
+    pipeline.connect("table_linearizer.documents", "cleaner.documents")
     pipeline.connect("cleaner.documents", "chunker.documents")
     pipeline.connect("chunker.documents", "embedder.documents")
     pipeline.connect("embedder.documents", "writer.documents")

@@ -9,13 +9,16 @@ from haystack import Pipeline
 from haystack.components.builders import ChatPromptBuilder
 from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersTextEmbedder
 
-from pipelines.components import AnswerGenerator, ExtractiveAnswerer, RankFusion
+from pipelines.components import AnswerabilityGate, AnswerGenerator, ExtractiveAnswerer, RankFusion
 from pipelines.prompt import prompt_template
+from pipelines.sentence_vectors import CachedSentenceEncoder
 from pipelines.settings import Settings
 from pipelines.stores import build_retrievers
 
 #: Nodes whose outputs the service keeps for the trace and the admin debugger.
-TRACED_NODES = frozenset({"bm25_retriever", "embedding_retriever", "fusion", "ranker", "prompt_builder"})
+TRACED_NODES = frozenset(
+    {"bm25_retriever", "embedding_retriever", "fusion", "ranker", "gate", "prompt_builder"}
+)
 
 
 def build_text_embedder(model: str) -> SentenceTransformersTextEmbedder:
@@ -27,13 +30,14 @@ def build_text_embedder(model: str) -> SentenceTransformersTextEmbedder:
 def _sentence_encoder(
     text_embedder: SentenceTransformersTextEmbedder,
 ) -> Callable[[list[str]], list[list[float]]]:
-    """Encode sentences with the query embedder's model (loaded once, on first use)."""
+    """Encode sentences with the query embedder's model (loaded once, on first use), cached per sentence
+    so the gate and the extractive answerer encode each sentence once."""
 
     def encode(sentences: list[str]) -> list[list[float]]:
         text_embedder.warm_up()
         return text_embedder.embedding_backend.embed(sentences, batch_size=64, normalize_embeddings=True)
 
-    return encode
+    return CachedSentenceEncoder(encode)
 
 
 def build_ranker(settings: Settings, model: str) -> Any:
@@ -88,8 +92,17 @@ def build_query_pipeline(
     generator: Any | None,
     ranker: Any | None = None,
 ) -> Pipeline:
-    """The retrieval pipeline followed by the chat prompt and the answer generator."""
+    """The retrieval pipeline, the answerability gate, the chat prompt and the answer generator."""
     pipeline = build_retrieval_pipeline(settings, document_store, text_embedder, ranker)
+    sentence_encoder = _sentence_encoder(text_embedder)
+    pipeline.add_component(
+        "gate",
+        AnswerabilityGate(
+            threshold=settings.answerability_threshold,
+            sentence_encoder=sentence_encoder,
+            embedding_languages=settings.embedding_languages,
+        ),
+    )
     pipeline.add_component(
         "prompt_builder",
         ChatPromptBuilder(template=prompt_template(), required_variables=["question", "documents"]),
@@ -98,11 +111,16 @@ def build_query_pipeline(
         "llm",
         AnswerGenerator(
             generator=generator,
-            extractive=ExtractiveAnswerer(sentence_encoder=_sentence_encoder(text_embedder)),
+            extractive=ExtractiveAnswerer(sentence_encoder=sentence_encoder),
             timeout_seconds=settings.llm_timeout_seconds,
         ),
     )
     final = "ranker.documents" if ranker is not None else "fusion.documents"
+    pipeline.connect(final, "gate.documents")
+    pipeline.connect("bm25_retriever.documents", "gate.bm25_documents")
+    pipeline.connect("embedding_retriever.documents", "gate.dense_documents")
+    pipeline.connect("query_embedder.embedding", "gate.query_embedding")
+    pipeline.connect("gate.answerability", "llm.answerability")
     pipeline.connect(final, "prompt_builder.documents")
     pipeline.connect(final, "llm.documents")
     pipeline.connect("prompt_builder.prompt", "llm.messages")

@@ -26,6 +26,7 @@ from haystack.dataclasses import ByteStream
 
 from pipelines import stage_timer
 from pipelines.answers import Answer, IngestResult, Passage, SourceInfo
+from pipelines.citations import number_sources, related_sources
 from pipelines.components.cached_embedder import CachedDocumentEmbedder, EmbeddingCache
 from pipelines.errors import NeedleError, RejectedFileError, SourceNotFoundError, StoreUnavailableError
 from pipelines.file_inspector import SUPPORTED_EXTENSIONS, guess_title, inspect_file, safe_file_name
@@ -37,6 +38,7 @@ from pipelines.prompt import render_messages
 from pipelines.querying import TRACED_NODES, build_query_pipeline, build_ranker, build_text_embedder
 from pipelines.settings import Settings
 from pipelines.stores import build_document_store, source_summaries
+from pipelines.text import is_mostly_cjk
 from pipelines.traces import Rating, TraceStore
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,17 @@ class QueryOptions:
     bm25_weight: float | None = None
     dense_weight: float | None = None
     rerank: bool | None = None  # None: as configured; False skips a configured reranker for this question
+    answerability_threshold: float | None = None
+
+
+def nothing_indexed_message(question: str) -> str:
+    """What an empty store says, in the question's language: not "not found", since nothing was searched."""
+    if is_mostly_cjk(question):
+        return "还没有任何文档被收录，所以我现在无法回答。请联系 Needle 管理员在管理控制台中添加文档。"
+    return (
+        "No documents have been added to Needle yet, so I can't answer questions. "
+        "A Needle admin can add them in the admin console."
+    )
 
 
 def source_id_for(file_name: str) -> str:
@@ -456,6 +469,8 @@ class NeedleService:
                 "query": question,
             },
             "prompt_builder": {"question": question, "history": history},
+            # A follow-up ("what about part-timers?") is judged with the thread's topic it was searched with.
+            "gate": {"question": str(retrieval_query), "threshold": options.answerability_threshold},
             "llm": {"question": question, "streaming_callback": on_text},
         }
         rerank = self.has_ranker and options.rerank is not False
@@ -485,22 +500,34 @@ class NeedleService:
         final = (result.get("ranker") or result.get("fusion") or {}).get("documents", [])
         passages = [Passage.from_document(number, doc) for number, doc in enumerate(final, start=1)]
         llm = result["llm"]
-        by_number = {passage.number: passage for passage in passages}
-        citations = [by_number[number].citation() for number in llm["cited"] if number in by_number]
+        answerability = result.get("gate", {}).get("answerability") or {}
+        text, citations = number_sources(llm["text"], passages) if llm["found"] else (llm["text"], [])
+        if not passages and not filters and self._store_is_empty():
+            text = nothing_indexed_message(question)
         answer = Answer(
             question=question,
-            text=llm["text"],
+            text=text,
             kind=llm["kind"],
             citations=citations,
             passages=passages,
             trace_id=trace_id,
             notice=llm["notice"],
             timings_ms=timings,
+            found=bool(llm["found"]),
+            related=[] if llm["found"] else related_sources(passages),
+            answerability=answerability,
         )
         self._record_trace(answer, result, origin, user_id, retrieval_query, history, filters, options, llm)
         self.metrics.answers.labels(kind=answer.kind).inc()
         self.metrics.observe_timings(timings)
         return answer
+
+    def _store_is_empty(self) -> bool:
+        try:
+            return self.store.count_documents() == 0
+        except Exception:  # the answer already says nothing was found; an empty-store hint is a bonus
+            logger.warning("could not count the store's documents", exc_info=True)
+            return False
 
     def _retrieval_query(self, question: str, history: list[dict[str, str]]) -> str:
         """What to search for a question: a follow-up ("and for part-timers?") is rewritten by the LLM into
@@ -535,7 +562,8 @@ class NeedleService:
             "origin": origin,
             "user_id": user_id,
             "question": answer.question,
-            "retrieval_query": retrieval_query,
+            "retrieval_query": str(retrieval_query),
+            "retrieval_query_method": getattr(retrieval_query, "method", "none"),
             "history": history,
             "filters": filters,
             "settings": {
@@ -548,13 +576,17 @@ class NeedleService:
             "reranked": _ranked(result["ranker"]["documents"]) if "ranker" in result else None,
             "prompt": render_messages(prompt_messages),
             "llm_used": self.generator is not None,
+            "answerability": answer.answerability,
             "answer": {
                 "text": answer.text,
                 "kind": answer.kind,
+                "found": answer.found,
                 "notice": answer.notice,
                 "cited": llm["cited"],
                 "model": llm["model"],
+                "reply": llm.get("reply", ""),
                 "citations": [citation.__dict__ for citation in answer.citations],
+                "related": [citation.__dict__ for citation in answer.related],
             },
             "passages": [passage.__dict__ for passage in answer.passages],
             "timings_ms": answer.timings_ms,

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     llm_max_tokens: int = Field(default=512, ge=16, le=8192)
     llm_temperature: float = Field(default=0.1, ge=0, le=2)
+    answerability_threshold: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Least answerability score to answer; below it Needle says the documents are silent. "
+        "0 turns the gate off.",
+    )
     llm_rewrite_timeout_seconds: float = Field(
         default=5.0, gt=0, le=600, description="Deadline of the call that rewrites a thread follow-up."
     )
@@ -221,6 +228,7 @@ class Settings(BaseSettings):
             "reranker_model": self.reranker_model,
             "llm_api": self.llm_api,
             "llm_model": self.llm_model,
+            "answerability_threshold": self.answerability_threshold,
         }
 
 

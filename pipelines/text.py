@@ -106,3 +106,117 @@ def terms(text: str) -> list[str]:
         elif run not in _STOPWORDS and (len(run) > 1 or run.isdigit()):
             out.append(run)
     return [term for term in out if term not in _STOPWORDS]
+
+
+# Headings and list items ---------------------------------------------------------------------------------
+#
+# Converted text keeps headings on lines of their own. They give a chunk its context (retrieval and the LLM
+# should see "2.3 Sick pay" above the paragraph), but they are labels, not answers: an extract that quotes
+# "3.3 Eligibility and notice" answers nothing. Conversion loses the styling that marked them (PDF font
+# sizes, DOCX heading styles, Markdown "#" after rendering), so these rules recognise them by shape.
+
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+\S")
+_BULLET = re.compile(r"^(?:[-*+–—]\s+|[•·▪◦‣●○■□]\s*)\S")
+_ORDERED = re.compile(
+    r"^(?:(?P<dot>\d{1,3}|[A-Za-z]|[ivxlcIVXLC]{1,5})\.\s+"  # "1. ", "a. ", "IV. "
+    r"|\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,5})\)\s*"  # "1) ", "(a) ", "(iv) "
+    r"|\d{1,3}、|[（(]\d{1,3}[）)]|[①-⑳])"  # Chinese "1、", "（1）", "①"
+    r"(?P<rest>\S.*)$"
+)
+#: Steps of numbered procedures start with a verb ("1. Open AppShelf"); numbered section titles are noun
+#: phrases ("1. Purpose and scope"). Both look alike once the styling is gone, so the first word decides.
+_INSTRUCTION_VERB_LIST = """
+    add allow approve ask attach avoid book bring call cancel change check choose click close complete
+    confirm connect contact copy create delete describe do don't download email enable enrol enroll enter
+    fill find follow forward get give go install keep leave let list log make mark never note open pay
+    please plug press print put read record register reject remember remove report request reset restart
+    return review run save scan select send set share sign start stop submit switch take tap tell try
+    turn type update upload use visit wait wear write
+"""
+_INSTRUCTION_VERBS = frozenset(_INSTRUCTION_VERB_LIST.split())
+_TERMINAL = re.compile(r"[.!;:,。！；：，、…]['\"”’)\]]*$")
+_INTERNAL_SENTENCE_END = re.compile(r"[.!?]['\"”’)\]]*\s+[A-Z0-9]|[。！？；]\S")
+_LABEL_VALUE = re.compile(r"\S:\s+\S|：\S")
+#: English headings end in a noun or a verb, not in an article, conjunction or preposition that would
+#: leave a phrase unfinished: "... such as the" is a line wrapped mid-sentence.
+_OPEN_ENDING = re.compile(
+    r"\b(?:a|an|the|and|or|nor|but|of|for|with|by|from|per|than|as|your|our|their|its|is|are|was|that)$",
+    re.I,
+)
+_NUMBERED_HEADING = re.compile(
+    r"^(?:\d{1,2}(?:\.\d{1,2})+\.?\s+\S"  # "2.3 Sick pay", "1.2.1. Scope"
+    r"|\d{1,2}\.\s+\S"  # "1. Purpose and scope" (is_list_item has ruled out steps)
+    r"|\d{1,2}\s+[A-Z][a-z]"  # "4 Other leave"
+    r"|(?:§|Section|Chapter|Article|Part|Appendix|Annex)\s*[\dA-Z])"
+)
+_SECTION_NUMBER = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[A-Za-z]\.|[IVXivx]{1,5}\.)\s+")
+_LETTER_NUMBER = re.compile(r"^(?:[A-Za-z]|[IVXivx]{1,5})\.\s+\S")
+_CJK_HEADING = re.compile(r"^(?:[一二三四五六七八九十百]+、|第[一二三四五六七八九十百\d]+[章节条部分篇])")
+#: A heading is a short label: at most this many words, or CJK characters for Chinese headings.
+MAX_HEADING_WORDS = 12
+MAX_CJK_HEADING_CHARS = 30
+
+
+def is_list_item(line: str) -> bool:
+    """True for a bulleted or numbered list item: "- Laptop", "• Monitor", "1. Do X", "(a) Sign", "1、登录".
+
+    "1. Purpose and scope" is a numbered section heading, not a list item: a line numbered "N." is a list
+    item only when the text after the number does not read as a title (see :func:`is_heading`): when it is
+    a sentence, a step that starts with an instruction verb ("1. Do X", "2. Sign in"), a label with a
+    value, lower case, or longer than a heading.
+    """
+    text = " ".join(line.split())
+    if _BULLET.match(text):
+        return True
+    match = _ORDERED.match(text)
+    if match is None:
+        return False
+    if match.group("dot") is None:
+        return True  # "1)", "(a)", "1、": list markers, not heading numbers
+    rest = match.group("rest")
+    return rest.split()[0].casefold().strip("\"'“‘(") in _INSTRUCTION_VERBS or not _reads_as_title(rest)
+
+
+def is_heading(line: str) -> bool:
+    """True when ``line`` is a heading or label rather than a statement, so it is context, not an answer.
+
+    A heading is short (at most ``MAX_HEADING_WORDS`` words, or ``MAX_CJK_HEADING_CHARS`` characters of
+    Chinese), has no terminal sentence punctuation, no sentence inside it and no unfinished phrase ("...
+    such as the"), and starts like a title: a Markdown "#", a section number ("2.3 Sick pay", "1. Purpose
+    and scope"), a capital letter ("Location Maximum per night"), or a Chinese heading ("三、年假", "第二章
+    总则"). A short question on its own line ("How many days can I work remotely?") is a FAQ heading: it
+    asks, it never answers. A line that pairs a label with a value ("Owner: Finance Director", "Last
+    reviewed: September 2026", "Thursday: Acme 101") states a fact and is no heading, and list items
+    (:func:`is_list_item`) never are.
+    """
+    text = " ".join(line.split())
+    if not text:
+        return False
+    if _MARKDOWN_HEADING.match(text):
+        return True
+    if is_list_item(text) or text.startswith(("|", ">")):
+        return False
+    title = _SECTION_NUMBER.sub("", text, count=1)  # "1. Purpose" is no sentence end
+    if title != text and not (_NUMBERED_HEADING.match(text) or _LETTER_NUMBER.match(text)):
+        return False  # "45 EUR" is a figure, not section 45
+    if title == text and title[:1].isdigit():
+        return False  # "2027", "240 EUR"
+    return _reads_as_title(title) or bool(_CJK_HEADING.match(text) and not _too_long_for_heading(text))
+
+
+def _reads_as_title(text: str) -> bool:
+    """Short, unpunctuated, no sentence or label-value pair inside; starts with a capital, digit or CJK."""
+    if not text or _too_long_for_heading(text):
+        return False
+    if _TERMINAL.search(text) or _INTERNAL_SENTENCE_END.search(text) or _LABEL_VALUE.search(text):
+        return False
+    if _OPEN_ENDING.search(text.rstrip("?？")):
+        return False
+    first = text.lstrip("\"'“‘(《【")[:1]
+    return bool(first) and (first.isupper() or first.isdigit() or bool(CJK_CHAR.match(first)))
+
+
+def _too_long_for_heading(text: str) -> bool:
+    if is_mostly_cjk(text):
+        return len(text) > MAX_CJK_HEADING_CHARS
+    return len(text.split()) > MAX_HEADING_WORDS or len(text) > 100

@@ -16,12 +16,22 @@ from typing import Any
 from haystack import Document, component
 from haystack.dataclasses import ChatMessage, StreamingChunk
 
-from pipelines.components.extractive_answerer import ExtractiveAnswerer
+from pipelines.components.extractive_answerer import NOT_FOUND_EN, NOT_FOUND_ZH, ExtractiveAnswerer
 from pipelines.text import is_mostly_cjk
 
 logger = logging.getLogger(__name__)
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
+#: How a model says the passages do not answer (the prompt asks for "I could not find this in the
+#: documents."; models paraphrase it). Only uncited replies are checked: a reply with a citation answered.
+_NOT_FOUND_REPLY = re.compile(
+    r"\b(?:could ?n[o']t|can ?n[o']t|cannot|unable to|did ?n[o']t|do ?n[o']t|does ?n[o']t)\s+"
+    r"(?:find|locate|see|contain|mention|include|say|specify|provide|cover|address)\b"
+    r"|\bno (?:information|mention|details?|answer)\b"
+    r"|\bnot (?:mentioned|covered|specified|addressed|found|stated|included) in\b"
+    r"|没有找到|未找到|找不到|没有提到|未提及|没有提及|没有相关|无相关|文档中没有|无法(?:找到|回答|确定)",
+    re.IGNORECASE,
+)
 
 #: Answer kinds, also the label of the answers metric.
 GENERATED = "generated"
@@ -42,6 +52,11 @@ def cited_numbers(text: str, passage_count: int) -> list[int]:
         if 1 <= number <= passage_count and number not in seen:
             seen.append(number)
     return seen
+
+
+def says_not_found(reply: str) -> bool:
+    """True when an LLM reply cites nothing and says the passages do not contain the answer."""
+    return not _CITATION.search(reply) and bool(_NOT_FOUND_REPLY.search(reply))
 
 
 def describe_llm_failure(error: BaseException, timeout_seconds: float) -> str:
@@ -86,7 +101,7 @@ class AnswerGenerator:
         if self.generator is not None and hasattr(self.generator, "warm_up"):
             self.generator.warm_up()
 
-    @component.output_types(text=str, kind=str, cited=list[int], notice=str, model=str)
+    @component.output_types(text=str, kind=str, cited=list[int], notice=str, model=str, found=bool, reply=str)
     def run(
         self,
         question: str,
@@ -94,15 +109,18 @@ class AnswerGenerator:
         messages: list[ChatMessage],
         streaming_callback: Callable[[str], None] | None = None,
         query_embedding: list[float] | None = None,
+        answerability: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Answer ``question`` from ``documents``; ``messages`` is the rendered prompt for the LLM.
 
         ``streaming_callback`` receives each new piece of generated text as it arrives;
-        ``query_embedding`` lets the extractive answerer rank sentences by meaning as well as by words.
+        ``query_embedding`` lets the extractive answerer rank sentences by meaning as well as by words;
+        when ``answerability`` says the passages do not answer, neither the LLM nor the extract runs
+        (no cost, no quote that looks like an answer). ``found`` is false when nothing was answered;
+        ``reply`` is the model's own text, kept for the trace when it is not shown.
         """
-        if not documents:
-            extract = self.extractive.run(question=question, documents=[])
-            return self._result(str(extract["text"]), NO_ANSWER, [], "")
+        if not documents or (answerability is not None and not answerability.get("answerable", True)):
+            return self._not_found(question)
         if self.generator is None:
             return self._extract(question, documents, "", query_embedding)
 
@@ -118,6 +136,8 @@ class AnswerGenerator:
             return self._extract(
                 question, documents, "The language model returned an empty answer", query_embedding
             )
+        if says_not_found(reply):
+            return {**self._not_found(question), "model": model, "reply": reply.strip()}
         cited = cited_numbers(reply, len(documents))
         return self._result(reply.strip(), GENERATED, cited, "", model)
 
@@ -148,9 +168,23 @@ class AnswerGenerator:
             )
             text = f"{lead}\n\n{text}"
         if not extract["found"]:
-            kind = NO_ANSWER if not notice else kind
+            return {**self._not_found(question), "notice": notice}
         return self._result(text, kind, list(extract["cited"]), notice)  # type: ignore[arg-type]
 
+    def _not_found(self, question: str) -> dict[str, Any]:
+        text = NOT_FOUND_ZH if is_mostly_cjk(question) else NOT_FOUND_EN
+        return self._result(text, NO_ANSWER, [], "", found=False)
+
     @staticmethod
-    def _result(text: str, kind: str, cited: list[int], notice: str, model: str = "") -> dict[str, Any]:
-        return {"text": text, "kind": kind, "cited": cited, "notice": notice, "model": model}
+    def _result(
+        text: str, kind: str, cited: list[int], notice: str, model: str = "", found: bool = True
+    ) -> dict[str, Any]:
+        return {
+            "text": text,
+            "kind": kind,
+            "cited": cited,
+            "notice": notice,
+            "model": model,
+            "found": found,
+            "reply": "",
+        }

@@ -4,38 +4,90 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import NamedTuple
 
 from haystack import Document, component
 
-from pipelines.text import CJK_CHAR, is_mostly_cjk, split_sentences, word_count
+from pipelines.text import CJK_CHAR, is_heading, is_list_item, is_mostly_cjk, split_sentences, word_count
 
 _CJK_EDGE = re.compile(f"{CJK_CHAR.pattern}|[\u3000-\u303f\uff00-\uffef]")
 _LINE_END_PUNCTUATION = re.compile(r"[.!?:;。！？；：]\s*$")
-_LIST_OR_HEADING = re.compile(r"^\s*(?:[-*•#]|\d+[.)]\s|[A-Z][^a-z]{0,40}$)")
+_SENTENCE_END = re.compile(r"[.!?。！？]['\"”’)\]]*$")
+_CLAUSE_END = re.compile(r"[:;：；]$")
+_TABLE_ROW = re.compile(r"^\|")
+_RULE = re.compile(r"^[-=_*~#.·]{3,}$")  # "-----" under a plain-text heading, "***" between sections
+_HYPHENATED = re.compile(r"[A-Za-z]-$")
+_LOWER_START = re.compile(r"^[a-z,;)\]）」]")
+_NUMBER_ONLY = re.compile(r"^(?:\(?\d{1,3}(?:\.\d{1,3})*[.)]|[A-Za-z][.)])$")
+#: Converters whose lines are already whole paragraphs (one per block element): they never wrap text, so
+#: only a line that starts in lower case can continue the one before.
+UNWRAPPED_FILE_TYPES = frozenset({"docx", "html"})
+#: A line at least this share of the text's wrap width reached the margin, so its sentence may go on.
+FULL_LINE_SHARE = 0.7
 
 
-def _join_wrapped_lines(page: str) -> str:
-    """Re-join lines that a PDF or text editor wrapped mid-sentence; keep real line breaks as boundaries.
+def wrap_width(text: str) -> int:
+    """The width at which ``text`` was wrapped: the 75th percentile of its line lengths (short headings,
+    last lines of paragraphs and blank lines pull the median down; a rare long line does not count)."""
+    lengths = sorted(len(line.strip()) for line in text.split("\n") if line.strip())
+    return lengths[(len(lengths) * 3) // 4] if lengths else 0
 
-    A line ending without punctuation followed by a line starting in lower case is a soft wrap; list
-    items, headings and lines after sentence punctuation keep their break, which the sentence splitter
-    then treats as a paragraph boundary.
+
+def _starts_block(line: str) -> bool:
+    """A line that begins something of its own: a heading, a list item, a table row or a rule."""
+    return is_heading(line) or is_list_item(line) or bool(_TABLE_ROW.match(line) or _RULE.match(line))
+
+
+def _continues(previous: str, last_line: str, line: str, width: int | None) -> bool:
+    """Whether ``line`` continues the sentence that ``previous`` (ending with the physical line
+    ``last_line``) left unfinished.
+
+    PDFs, plain text and Markdown wrap long sentences at a fixed ``width``, so a wrapped sentence may go on
+    with any word: "... the daily limit is 45" / "EUR. There is ...". It does when the line before reached
+    the margin, did not end the sentence and is no heading, and the next line starts no heading, list item
+    or table row. A line in lower case always continues; after a colon or semicolon only such a line does.
+    ``width`` is ``None`` for text that is never wrapped (DOCX, HTML), where only the lower-case rule holds.
     """
-    lines = [line.strip() for line in page.split("\n")]
+    if _SENTENCE_END.search(previous) or _RULE.match(last_line) or _RULE.match(line):
+        return False
+    if line[0] in "-*•+" and is_list_item(line):
+        return False
+    if _LOWER_START.match(line):
+        return True
+    if width is None or _CLAUSE_END.search(previous) or len(last_line) < FULL_LINE_SHARE * width:
+        return False
+    return not (is_heading(previous) or _starts_block(line))
+
+
+def _glue(previous: str, line: str) -> str:
+    if _CJK_EDGE.match(previous[-1:]) and _CJK_EDGE.match(line[:1]):
+        return previous + line  # Chinese wraps between characters, with no space to restore
+    if _HYPHENATED.search(previous) and line[0].islower():
+        return previous + line  # "missing-" / "receipt" is "missing-receipt"
+    return f"{previous} {line}"
+
+
+def _logical_lines(page: str, width: int | None = None) -> list[str]:
+    """The page's lines with wrapped sentences re-joined: one line per paragraph, heading, list item or
+    table row. A blank line always ends a paragraph. See :func:`_continues` for ``width``."""
     out: list[str] = []
-    for line in lines:
-        if not line:
-            continue
-        if (
-            out
-            and not _LINE_END_PUNCTUATION.search(out[-1])
-            and not _LIST_OR_HEADING.match(line)
-            and (line[0].islower() or line[0] in ",)")
-        ):
-            out[-1] = f"{out[-1]} {line}"
-        else:
+    last_line = ""  # the physical line that ends out[-1]; empty after a blank line
+    for raw in page.split("\n"):
+        line = raw.strip()
+        if line and last_line and _continues(out[-1], last_line, line, width):
+            out[-1] = _glue(out[-1], line)
+        elif line:
             out.append(line)
-    return "\n\n".join(out)
+        last_line = line
+    return out
+
+
+def _line_sentences(line: str) -> list[str]:
+    """The sentences of one logical line; a leading "3." or "a)" stays with the text it numbers."""
+    sentences = split_sentences(line)
+    if len(sentences) > 1 and _NUMBER_ONLY.match(sentences[0]):
+        sentences[:2] = [f"{sentences[0]} {sentences[1]}"]
+    return sentences
 
 
 #: Longer runs without whitespace (minified data, base64) are cut, so every chunk stays bounded.
@@ -63,6 +115,12 @@ def _split_long(sentence: str, max_words: int) -> list[str]:
     return [" ".join(words[i : i + max_words]) for i in range(0, len(words), max_words)]
 
 
+class _Sentence(NamedTuple):
+    text: str
+    page: int | None
+    new_line: bool  # the sentence starts a line of its own: a paragraph, heading, list item or table row
+
+
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -71,10 +129,12 @@ def content_hash(text: str) -> str:
 class SentenceChunker:
     """Pack whole sentences into chunks of about ``chunk_words`` words, overlapping by whole sentences.
 
-    Works offline and for Chinese (sentences end at ``。！？`` too). Pages are separated by form feeds in
-    the converters' output; chunks never span a page break, so a citation's "page 3" is exact. Every
-    chunk gets a deterministic id from its source id and position, so re-indexing a source overwrites
-    rather than duplicates.
+    Works offline and for Chinese (sentences end at ``。！？`` too). Lines that a PDF, a text file or
+    Markdown wrapped mid-sentence are joined first (see :func:`_continues`), so no sentence is cut at a
+    line break, and each chunk keeps one line per paragraph, heading, list item and table row. Pages are
+    separated by form feeds in the converters' output; chunks never span a page break, so a citation's
+    "page 3" is exact. Every chunk gets a deterministic id from its source id and position, so re-indexing
+    a source overwrites rather than duplicates.
     """
 
     def __init__(self, chunk_words: int = 200, overlap_words: int = 40) -> None:
@@ -93,32 +153,38 @@ class SentenceChunker:
             chunks.extend(self._chunk(document))
         return {"documents": chunks}
 
-    def _sentences_with_pages(self, document: Document) -> list[tuple[str, int | None]]:
+    def _sentences_with_pages(self, document: Document) -> list[_Sentence]:
         text = document.content or ""
         paged = "\f" in text or document.meta.get("file_type") == "pdf"
-        result: list[tuple[str, int | None]] = []
+        width = None if document.meta.get("file_type") in UNWRAPPED_FILE_TYPES else wrap_width(text)
+        result: list[_Sentence] = []
         for page_number, page in enumerate(text.split("\f"), start=1):
-            for sentence in split_sentences(_join_wrapped_lines(page)):
-                for piece in _split_long(_break_long_tokens(" ".join(sentence.split())), self.chunk_words):
-                    result.append((piece, page_number if paged else None))
+            for line in _logical_lines(page, width):
+                new_line = True
+                for sentence in _line_sentences(line):
+                    for piece in _split_long(
+                        _break_long_tokens(" ".join(sentence.split())), self.chunk_words
+                    ):
+                        result.append(_Sentence(piece, page_number if paged else None, new_line))
+                        new_line = False
         return result
 
     def _chunk(self, document: Document) -> list[Document]:
         sentences = self._sentences_with_pages(document)
-        groups: list[list[tuple[str, int | None]]] = []
-        current: list[tuple[str, int | None]] = []
+        groups: list[list[_Sentence]] = []
+        current: list[_Sentence] = []
         size = 0.0
         fresh = 0  # sentences in `current` that are not overlap from the previous chunk
         for sentence in sentences:
-            words = word_count(sentence[0])
-            if current and sentence[1] != current[-1][1]:
+            words = word_count(sentence.text)
+            if current and sentence.page != current[-1].page:
                 # A new page starts a new chunk, so a citation's page is the page its text is on.
                 groups.append(current)
                 current, size, fresh = [], 0.0, 0
             if fresh and size + words > self.chunk_words:
                 groups.append(current)
                 current = self._overlap_tail(current)
-                size = sum(word_count(text) for text, _ in current)
+                size = sum(word_count(kept.text) for kept in current)
                 fresh = 0
             if not fresh and size + words > self.chunk_words:
                 current, size = [], 0.0  # the overlap and this sentence do not fit together
@@ -137,7 +203,7 @@ class SentenceChunker:
                 **document.meta,
                 "chunk_index": chunk_index,
                 "chunk_count": len(groups),
-                "page": group[0][1],
+                "page": group[0].page,
                 "content_hash": digest,
                 "language": "zh" if is_mostly_cjk(content) else "en",
             }
@@ -145,12 +211,12 @@ class SentenceChunker:
             out.append(Document(id=chunk_id, content=content, meta=meta))
         return out
 
-    def _overlap_tail(self, group: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
+    def _overlap_tail(self, group: list[_Sentence]) -> list[_Sentence]:
         """The trailing whole sentences of ``group`` that fit in the overlap (never the whole group)."""
-        tail: list[tuple[str, int | None]] = []
+        tail: list[_Sentence] = []
         size = 0.0
         for sentence in reversed(group[1:]):
-            words = word_count(sentence[0])
+            words = word_count(sentence.text)
             if size + words > self.overlap_words:
                 break
             tail.insert(0, sentence)
@@ -158,13 +224,14 @@ class SentenceChunker:
         return tail
 
 
-def _join(group: list[tuple[str, int | None]]) -> str:
-    """Join sentences with a space, with nothing between CJK sentences (Chinese uses no spaces), and with a
-    line break after a heading or list item, so the extractive answerer can still tell them apart."""
+def _join(group: list[_Sentence]) -> str:
+    """Join sentences as the document laid them out: a line break where a paragraph, heading, list item or
+    table row begins (so headings stay on lines of their own, recognisable by :func:`is_heading`), else a
+    space, or nothing between CJK sentences (Chinese uses no spaces)."""
     parts: list[str] = []
-    for text, _ in group:
+    for text, _, new_line in group:
         if parts:
-            if not _LINE_END_PUNCTUATION.search(parts[-1]) or not parts[-1].strip():
+            if new_line or not _LINE_END_PUNCTUATION.search(parts[-1]):
                 parts.append("\n")
             elif not (_CJK_EDGE.match(parts[-1][-1:]) and _CJK_EDGE.match(text[:1])):
                 parts.append(" ")

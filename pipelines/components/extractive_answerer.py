@@ -14,15 +14,18 @@ from collections.abc import Callable
 import numpy as np
 from haystack import Document, component
 
-from pipelines.text import is_mostly_cjk, split_sentences, terms, word_count
+from pipelines.analysis import content_terms
+from pipelines.text import is_mostly_cjk, split_sentences, word_count
 
 _QUANTITY_QUESTION = re.compile(
     r"\b(how (many|much|long|often)|when|what time|deadline)\b|多少|几|多久|什么时候", re.I
 )
 _DIGIT = re.compile(r"\d")
 
-EXTRACT_INTRO_EN = "Here is an extract from the most relevant documents (quoted as written, not generated):"
-EXTRACT_INTRO_ZH = "以下是最相关文档的原文摘录（直接引用，并非生成的回答）："
+EXTRACT_INTRO_EN = "From the documents (quoted as written):"
+EXTRACT_INTRO_ZH = "文档原文摘录："
+#: Later sentences of a passage lose a little: documents state the rule before its exceptions and examples.
+POSITION_DISCOUNT = 0.03
 #: Headings and list labels ("Acme Connect VPN") say nothing on their own.
 MIN_SENTENCE_WORDS = 4
 NOT_FOUND_EN = "I could not find this in the documents."
@@ -67,11 +70,11 @@ class ExtractiveAnswerer:
                 if key not in seen:
                     seen.add(key)
                     candidates.append((number, position, sentence))
-        question_terms = set(terms(question))
+        question_terms = set(content_terms(question))
         if not candidates or not question_terms:
             return self._not_found(chinese)
 
-        sentence_terms = [set(terms(sentence)) for _, _, sentence in candidates]
+        sentence_terms = [set(content_terms(sentence)) for _, _, sentence in candidates]
         document_frequency: dict[str, int] = {}
         for bag in sentence_terms:
             for term in bag & question_terms:
@@ -91,7 +94,9 @@ class ExtractiveAnswerer:
         combined = lexical / lexical.max()
         if self.sentence_encoder is not None and query_embedding is not None and not chinese:
             combined = combined + self._similarities([s for _, _, s in candidates], query_embedding)
-        rank_discount = np.array([1 + 0.15 * (number - 1) for number, _, _ in candidates])
+        rank_discount = np.array(
+            [1 + 0.15 * (number - 1) + POSITION_DISCOUNT * position for number, position, _ in candidates]
+        )
         combined = np.where(lexical > 0, combined / rank_discount, 0.0)
         scored = [(float(score), index) for index, score in enumerate(combined) if score > 0]
 

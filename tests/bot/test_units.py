@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -34,6 +35,7 @@ def citation(number: int, **overrides) -> Citation:
         "page": 3,
         "chunk_index": 0,
         "indexed_at": "2026-11-20T10:00:00+00:00",
+        "pages": [3],
     }
     return Citation(**{**values, **overrides})
 
@@ -81,14 +83,29 @@ class TestMrkdwn:
 
 
 class TestBlocks:
+    def test_a_source_shows_its_own_date_and_every_cited_page(self):
+        cited = citation(1, pages=[2, 4], page=2, modified_at="2026-03-02T09:00:00+00:00")
+        sources = blocks.answer_blocks(answer(citations=[cited]))[1]["elements"][0]["text"]
+        assert "(leave-policy.pdf, pages 2, 4) · updated 2026-03-02" in sources
+        assert "indexed" not in sources
+
+    def test_not_found_lists_related_sources_unnumbered_and_unquoted(self):
+        related = [citation(1), citation(2, title="Benefits", file_name="benefits.docx", pages=[], page=None)]
+        built = blocks.answer_blocks(
+            answer(text="I could not find this in the documents.", citations=[], found=False, related=related)
+        )
+        text = json.dumps(built)
+        assert "Might be related" in text and "Benefits" in text and "benefits.docx" in text
+        assert "[1]" not in text and "Sources" not in text
+
     def test_answer_blocks(self):
         built = blocks.answer_blocks(answer())
         assert built[0]["text"]["text"].startswith(
             "You get *25 days* [1]. See <https://wiki.example.com/leave|"
         )
         sources = built[1]["elements"][0]["text"]
-        assert "*[1]* *Leave &lt;Policy&gt;* (leave-policy.pdf, page 3) · updated 2026-11-20" in sources
-        assert "*[2]* <https://hr.example.com/leave|HR site>" in sources
+        assert "*[1]* *Leave &lt;Policy&gt;* (leave-policy.pdf, page 3) · indexed 2026-11-20" in sources
+        assert "*[2]* <https://hr.example.com/leave|HR site> (page 3)" in sources
         actions = built[-1]
         assert [e["action_id"] for e in actions["elements"]] == [blocks.FEEDBACK_UP, blocks.FEEDBACK_DOWN]
         assert {e["value"] for e in actions["elements"]} == {"trace-1"}

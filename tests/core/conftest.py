@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.service import NeedleService
 from pipelines.settings import get_settings
+from tests.conftest import HANDBOOK
+from tests.support.fake_tgi import FakeTGIState, fake_tgi_server
 
 
 @pytest.fixture
@@ -18,3 +21,20 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
     yield tmp_path / "data"
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def tgi() -> Iterator[tuple[str, FakeTGIState]]:
+    """A local server speaking text-generation-inference's chat protocol; its state scripts the replies."""
+    with fake_tgi_server() as server:
+        yield server
+
+
+@pytest.fixture
+def llm_service(service_factory, tgi) -> NeedleService:
+    """A service whose LLM is the local TGI server, over three handbook documents."""
+    url, _ = tgi
+    service = service_factory(llm_api="tgi", llm_url=url, llm_timeout_seconds=2, hf_token="hf_test_token")
+    for name in ("leave-policy.md", "travel-and-expenses-policy.pdf", "it-setup-guide.md"):
+        service.ingest_file(HANDBOOK / name)
+    return service

@@ -79,3 +79,86 @@ def test_wrapped_pdf_lines_are_joined_into_one_sentence() -> None:
 
 def test_empty_documents_give_no_chunks() -> None:
     assert SentenceChunker().run([Document(content="  \n ", meta={"source_id": "s"})])["documents"] == []
+
+
+def _chunk_lines(text: str, file_type: str = "pdf") -> list[str]:
+    document = Document(content=text, meta={"source_id": "s", "file_type": file_type})
+    return SentenceChunker().run([document])["documents"][0].content.splitlines()
+
+
+# Lines wrapped at the page's width, as pypdf extracts them from the travel policy's page 4.
+MEALS_PAGE = """14. Meals while travelling
+When you travel on business, Acme pays for meals up to 60 EUR per day, covering breakfast, lunch,
+dinner, snacks, drinks and tips combined. If breakfast is included in your hotel rate, the daily limit is 45
+EUR. There is no fixed daily allowance: we reimburse what you actually spend, up to the limit, against
+receipts. Alcohol is not reimbursed, except as part of client entertainment.
+
+15. Client entertainment
+Client entertainment is reimbursed up to 90 EUR per person, including the Acme employees present.
+Record the names and companies of all attendees and the business purpose in your claim.
+
+16. What is not reimbursed
+- hotel minibar, films and other personal entertainment;
+- laundry, unless the trip lasts 5 nights or more;
+Questions: expenses@acme.example
+Owner: Finance Director"""
+
+
+def test_sentences_wrapped_before_a_capital_or_a_figure_are_joined() -> None:
+    lines = _chunk_lines(MEALS_PAGE)
+    paragraph = " ".join(MEALS_PAGE.splitlines()[1:5])
+    assert paragraph.startswith("When you travel") and paragraph.endswith("client entertainment.")
+    assert paragraph in lines
+    assert "If breakfast is included in your hotel rate, the daily limit is 45 EUR." in paragraph
+
+
+def test_headings_list_items_and_short_lines_keep_their_lines() -> None:
+    lines = _chunk_lines(MEALS_PAGE)
+    for line in [
+        "14. Meals while travelling",
+        "15. Client entertainment",
+        "16. What is not reimbursed",
+        "- hotel minibar, films and other personal entertainment;",
+        "- laundry, unless the trip lasts 5 nights or more;",
+        "Questions: expenses@acme.example",  # short lines ended there: they did not reach the margin
+        "Owner: Finance Director",
+    ]:
+        assert line in lines
+
+
+def test_rules_under_plain_text_headings_are_not_glued_to_the_paragraph() -> None:
+    text = "Why we review performance\n-------------------------\nReviews at Acme are meant to help you grow."
+    assert _chunk_lines(text, "text") == [
+        "Why we review performance",
+        "-------------------------",
+        "Reviews at Acme are meant to help you grow.",
+    ]
+
+
+def test_docx_and_html_paragraphs_are_never_joined_unless_the_next_starts_in_lower_case() -> None:
+    text = (
+        "Health insurance\nAcme provides health insurance through BrightCare Health on the plan\nDental care"
+    )
+    for file_type in ("docx", "html"):
+        assert _chunk_lines(text, file_type) == text.splitlines()
+
+
+def test_chinese_lines_wrapped_mid_sentence_are_joined_without_a_space() -> None:
+    text = (
+        "每位全职员工每年享有25天带薪年假（按自然年计算），"
+        "兼职员工按合同工作时间折算，年中入职的员工按实际在\n职月份折算。"
+    )
+    assert _chunk_lines(text, "text") == [text.replace("\n", "")]
+
+
+def test_a_leading_item_number_stays_with_its_text() -> None:
+    text = "Key dates:\n3. Manager review and calibration: managers draft ratings in February."
+    assert _chunk_lines(text, "text") == [
+        "Key dates:",
+        "3. Manager review and calibration: managers draft ratings in February.",
+    ]
+
+
+def test_table_rows_keep_a_line_each() -> None:
+    text = "Location: London; Maximum per night: 240 EUR.\nLocation: Shanghai; Maximum per night: 180 EUR."
+    assert _chunk_lines(text) == text.splitlines()

@@ -155,7 +155,7 @@ def test_store_persists_across_a_restart(service_factory) -> None:
     indexed = service.ingest_file(HANDBOOK / "benefits-overview.docx")
     restarted = service_factory()
     assert [s.source_id for s in restarted.list_sources()] == [indexed.source_id]
-    answer = restarted.ask("How big is the learning budget?")
+    answer = restarted.ask("How much is the personal learning budget per year?")
     assert answer.citations and answer.citations[0].source_id == indexed.source_id
 
 

@@ -108,7 +108,9 @@ def llm() -> Iterator[tuple[str, FakeTGIState]]:
 def llm_service(
     service_factory: Callable[..., NeedleService], llm: tuple[str, FakeTGIState]
 ) -> NeedleService:
-    service = service_factory(llm_api="tgi", llm_url=llm[0], top_k=8)
+    # The gate off: these tests read the prompt of every question, including ones the gate would stop
+    # before any prompt is sent ("Ignore previous instructions..." matches no document).
+    service = service_factory(llm_api="tgi", llm_url=llm[0], top_k=8, answerability_threshold=0)
     _ingest_hostile(service)
     return service
 

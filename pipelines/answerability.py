@@ -1,0 +1,186 @@
+"""Do the retrieved passages answer the question? Decided from retrieval evidence, before any answer.
+
+Retrieval always returns *something*: ask about stock options in a handbook without any, and the best
+passage is the pension rule that shares the word "vesting". Quoting it, or handing it to an LLM, gives a
+confident, misleading answer. This module scores how well the best passages cover the question:
+
+- ``coverage``: the share of the question's content terms (the BM25 analyser's stemmed words and CJK
+  bigrams, weighted by IDF) found in the best of the top passages. The IDF is taken over the candidate
+  pool both retrievers returned, so a term that no candidate contains ("dog", "stock") weighs most, which
+  is what makes "Can I bring my dog to the office?" unanswerable next to an office policy.
+- ``sentence_similarity``: the best cosine between the question and one sentence of the top passages,
+  for languages the embedder reads. It carries paraphrases ("bike" and "bicycle") that terms miss.
+
+The two are combined by a logistic model fitted on development data (``scripts/calibrate_answerability.py``
+on COVID-QA, CMRC 2018 trial and the handbook development questions); the decision threshold on its
+probability is ``NEEDLE_ANSWERABILITY_THRESHOLD``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from haystack import Document
+
+from pipelines.analysis import CJK_FILLERS, content_terms
+from pipelines.text import CJK_CHAR, split_sentences
+
+#: Passages whose coverage and sentences are examined (the extractive answerer quotes from as many).
+EXAMINED_PASSAGES = 3
+#: Candidates of each retriever that make up the IDF pool: enough to tell common from rare terms.
+POOL_PER_RETRIEVER = 50
+
+#: Logistic weights (intercept, coverage, sentence similarity) and (intercept, coverage) for languages the
+#: embedder does not read; fitted by scripts/calibrate_answerability.py, see the README for the figures.
+WEIGHTS_WITH_MEANING = (-5.77, 6.45, 4.04)
+WEIGHTS_TERMS_ONLY = (-15.83, 4.41, 17.28)
+
+
+@dataclass(frozen=True)
+class Answerability:
+    """The gate's decision and the evidence behind it, as stored in traces and shown in the debugger."""
+
+    answerable: bool
+    score: float
+    threshold: float
+    coverage: float
+    sentence_similarity: float | None
+    character_coverage: float | None = None
+    matched_terms: list[str] = field(default_factory=list)
+    missing_terms: list[str] = field(default_factory=list)
+    best_passage: int | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _idf(pool: Sequence[set[str]], term: str) -> float:
+    frequency = sum(1 for terms in pool if term in terms)
+    return math.log(1 + (len(pool) - frequency + 0.5) / (frequency + 0.5))
+
+
+def term_coverage(
+    question: str, passages: Sequence[str], pool: Sequence[str]
+) -> tuple[float, int | None, list[str], list[str]]:
+    """IDF-weighted share of the question's content terms in the best passage.
+
+    Returns the coverage, the index of that passage, and the matched and missing terms.
+    """
+    question_terms = list(dict.fromkeys(content_terms(question)))
+    if not question_terms or not passages:
+        return 0.0, None, [], question_terms
+    pool_terms = [set(content_terms(text)) for text in pool] or [set()]
+    # A CJK bigram no candidate contains is usually two words' edges ("海办" of 上海办公室), not a topic;
+    # a topic the corpus lacks ("宿舍") shows in character coverage instead.
+    attested = [
+        term
+        for term in question_terms
+        if not CJK_CHAR.match(term) or any(term in terms for terms in pool_terms)
+    ]
+    question_terms = attested or question_terms
+    weights = {term: _idf(pool_terms, term) for term in question_terms}
+    total = sum(weights.values())
+    best, best_index, best_terms = -1.0, 0, set()
+    for index, text in enumerate(passages):
+        terms = set(content_terms(text))
+        share = sum(weight for term, weight in weights.items() if term in terms) / total
+        if share > best:
+            best, best_index, best_terms = share, index, terms
+    matched = [term for term in question_terms if term in best_terms]
+    missing = [term for term in question_terms if term not in best_terms]
+    return best, best_index, matched, missing
+
+
+def character_coverage(question: str, passages: Sequence[str], pool: Sequence[str]) -> float | None:
+    """For CJK questions: the IDF-weighted share of the question's CJK characters in the best passage.
+
+    Bigrams of a question written in other words than the document ("干满八年" against "服务满八年")
+    miss even when the passage answers; single characters are forgiving where bigrams are strict, and a
+    topic the corpus lacks ("宿舍") still misses both. ``None`` for questions without CJK characters.
+    """
+    fillers_removed = CJK_FILLERS.sub(" ", question)
+    characters = list(dict.fromkeys(CJK_CHAR.findall(fillers_removed)))
+    if not characters or not passages:
+        return None
+    pool_sets = [set(CJK_CHAR.findall(text)) for text in pool] or [set()]
+    weights = {char: _idf(pool_sets, char) for char in characters}
+    total = sum(weights.values())
+    return max(
+        sum(weight for char, weight in weights.items() if char in set(CJK_CHAR.findall(text))) / total
+        for text in passages
+    )
+
+
+def best_sentence_similarity(
+    passages: Sequence[str],
+    query_embedding: Sequence[float],
+    encode: Callable[[list[str]], list[list[float]]],
+) -> float:
+    """The highest cosine between the question and any sentence of ``passages``."""
+    sentences = [sentence for text in passages for sentence in split_sentences(text)]
+    if not sentences:
+        return 0.0
+    matrix = np.asarray(encode(sentences), dtype=np.float32)
+    query = np.asarray(query_embedding, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
+    return float(np.max(matrix @ query / np.where(norms == 0, 1.0, norms)))
+
+
+def _logistic(weights: Sequence[float], features: Sequence[float]) -> float:
+    z = weights[0] + sum(weight * value for weight, value in zip(weights[1:], features, strict=True))
+    return 1 / (1 + math.exp(-z))
+
+
+def assess(
+    question: str,
+    documents: list[Document],
+    pool: list[Document],
+    threshold: float,
+    query_embedding: Sequence[float] | None = None,
+    encode: Callable[[list[str]], list[list[float]]] | None = None,
+) -> Answerability:
+    """Score whether ``documents`` (the passages for the answerer) answer ``question``.
+
+    :param pool: every candidate either retriever returned, for the terms' IDF.
+    :param query_embedding: the question's embedding, or ``None`` when the embedder does not read the
+        question's language; then the decision rests on term coverage alone.
+    :param threshold: least score to answer; 0 answers whenever there is a passage.
+    """
+    passages = [doc.content or "" for doc in documents[:EXAMINED_PASSAGES]]
+    if not passages:
+        return Answerability(False, 0.0, threshold, 0.0, None, reason="no passage was retrieved")
+    pool_texts = [doc.content or "" for doc in pool] or passages
+    coverage, best, matched, missing = term_coverage(question, passages, pool_texts)
+    characters = character_coverage(question, passages, pool_texts)
+    similarity = None
+    if query_embedding is not None and encode is not None:
+        similarity = best_sentence_similarity(passages, query_embedding, encode)
+        score = _logistic(WEIGHTS_WITH_MEANING, (coverage, similarity))
+    else:
+        score = _logistic(WEIGHTS_TERMS_ONLY, (coverage, coverage if characters is None else characters))
+    answerable = score >= threshold
+    if threshold <= 0:
+        reason = "the answerability gate is off"
+    elif answerable:
+        reason = "the best passages cover the question"
+    elif missing:
+        reason = f"the passages do not mention {', '.join(missing[:5])}"
+    else:
+        reason = "the passages share the question's words but do not answer it"
+    return Answerability(
+        answerable=answerable,
+        score=round(score, 4),
+        threshold=threshold,
+        coverage=round(coverage, 4),
+        sentence_similarity=None if similarity is None else round(similarity, 4),
+        character_coverage=None if characters is None else round(characters, 4),
+        matched_terms=matched,
+        missing_terms=missing,
+        best_passage=None if best is None else best + 1,
+        reason=reason,
+    )

@@ -1,0 +1,66 @@
+"""The query pipeline's answerability gate: a Haystack component around :mod:`pipelines.answerability`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from haystack import Document, component
+
+from pipelines.answerability import POOL_PER_RETRIEVER, assess
+from pipelines.text import query_language
+
+
+@component
+class AnswerabilityGate:
+    """Decide, before anything is generated, whether the final passages answer the question.
+
+    Sits between retrieval and the answer generator, which skips the LLM (and the quote) when the
+    decision is no. Both retrievers' lists come in as well: their union is the pool the question terms'
+    IDF is taken over.
+
+    :param threshold: least score to answer (``NEEDLE_ANSWERABILITY_THRESHOLD``); 0 turns the gate off.
+    :param sentence_encoder: encodes sentences with the query embedder's model, for the meaning signal.
+    :param embedding_languages: languages the embedder reads; for others only term coverage counts.
+    """
+
+    def __init__(
+        self,
+        threshold: float,
+        sentence_encoder: Callable[[list[str]], list[list[float]]] | None = None,
+        embedding_languages: list[str] | None = None,
+    ) -> None:
+        if not 0 <= threshold <= 1:
+            raise ValueError("threshold must be between 0 and 1")
+        self.threshold = threshold
+        self.sentence_encoder = sentence_encoder
+        self.embedding_languages = embedding_languages
+
+    @component.output_types(answerability=dict[str, Any])
+    def run(
+        self,
+        question: str,
+        documents: list[Document],
+        bm25_documents: list[Document] | None = None,
+        dense_documents: list[Document] | None = None,
+        query_embedding: list[float] | None = None,
+        threshold: float | None = None,
+    ) -> dict[str, Any]:
+        """Return ``answerability``: the decision with its evidence (see ``Answerability``)."""
+        candidates = [
+            *(bm25_documents or [])[:POOL_PER_RETRIEVER],
+            *(dense_documents or [])[:POOL_PER_RETRIEVER],
+            *documents,
+        ]
+        pool = {doc.id: doc for doc in candidates}
+        languages = self.embedding_languages
+        reads_language = languages is None or query_language(question) in languages
+        decision = assess(
+            question,
+            documents,
+            list(pool.values()),
+            threshold=self.threshold if threshold is None else threshold,
+            query_embedding=query_embedding if reads_language else None,
+            encode=self.sentence_encoder,
+        )
+        return {"answerability": decision.to_dict()}

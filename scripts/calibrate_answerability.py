@@ -1,0 +1,118 @@
+"""Fit the answerability gate's weights on development data and show what each threshold would do.
+
+Input: reports of ``needle eval-answers --output FILE`` run with the gate off
+(``NEEDLE_ANSWERABILITY_THRESHOLD=0``), so every question was answered and its evidence recorded. Use
+development data only (``../shared/eval/answers/`` and ``tests/data/handbook_answers_dev.jsonl``); the
+handbook test set is for reporting.
+
+    NEEDLE_ANSWERABILITY_THRESHOLD=0 needle eval-answers --dataset ../shared/eval/answers/covid-qa.json \\
+        --limit 400 --output results/answers-dev/covid-qa-gate-off.json
+    python scripts/calibrate_answerability.py results/answers-dev/*-gate-off.json
+
+A question is a positive example when it is answerable and its gold source was cited (the passages did
+answer it), negative when it is unanswerable; answerable questions whose source was not found are left
+out of the fit (abstaining on them costs nothing) but counted in the figures. Prints the fitted weights
+(to copy into ``pipelines/answerability.py``) and, per threshold, each report's abstention, false
+abstention and accuracy as the gate would leave them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from pipelines import answerability
+
+
+def features(evidence: dict, with_meaning: bool) -> list[float]:
+    coverage = float(evidence["coverage"])
+    if with_meaning:
+        return [coverage, float(evidence["sentence_similarity"])]
+    characters = evidence.get("character_coverage")
+    return [coverage, coverage if characters is None else float(characters)]
+
+
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, l2: float = 0.01, steps: int = 50
+) -> np.ndarray:
+    """Newton's method on the weighted, L2-regularised log-loss; returns (intercept, weights...)."""
+    design = np.hstack([np.ones((len(x), 1)), x])
+    weights = np.zeros(design.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-design @ weights))
+        gradient = design.T @ (sample_weight * (p - y)) + l2 * np.r_[0, weights[1:]]
+        penalty = l2 * np.diag(np.r_[0, np.ones(len(weights) - 1)])
+        hessian = design.T @ (design * (sample_weight * p * (1 - p))[:, None]) + penalty
+        weights -= np.linalg.solve(hessian, gradient)
+    return weights
+
+
+def score(weights: list[float], values: list[float]) -> float:
+    z = weights[0] + sum(w * v for w, v in zip(weights[1:], values, strict=True))
+    return 1 / (1 + math.exp(-z))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("reports", nargs="+", help="eval-answers reports, run with the gate off")
+    parser.add_argument("--thresholds", default="0.2,0.3,0.4,0.5,0.6,0.7,0.8")
+    args = parser.parse_args()
+    reports = {Path(path).stem: json.loads(Path(path).read_text(encoding="utf-8")) for path in args.reports}
+
+    fitted: dict[bool, list[float]] = {}
+    for with_meaning in (True, False):
+        rows, labels, sample_weights = [], [], []
+        for report in reports.values():
+            start = len(rows)
+            for case in report["cases"]:
+                evidence = case["answerability"]
+                if (evidence.get("sentence_similarity") is not None) != with_meaning:
+                    continue
+                if case["unanswerable"]:
+                    label = 0.0
+                elif case["cited_gold"]:
+                    label = 1.0
+                else:
+                    continue
+                rows.append(features(evidence, with_meaning))
+                labels.append(label)
+            # Each report weighs the same in the fit, so 25 handbook questions are not drowned by 250
+            # encyclopaedia questions worded like their paragraphs.
+            sample_weights.extend([1 / max(1, len(rows) - start)] * (len(rows) - start))
+        name = "WEIGHTS_WITH_MEANING" if with_meaning else "WEIGHTS_TERMS_ONLY"
+        if not rows:
+            print(f"{name}: no examples; keeping {getattr(answerability, name)}")
+            fitted[with_meaning] = list(getattr(answerability, name))
+            continue
+        weights = fit_logistic(np.array(rows), np.array(labels), np.array(sample_weights) * len(rows) / 2)
+        fitted[with_meaning] = [round(float(w), 2) for w in weights]
+        print(f"{name} = {tuple(fitted[with_meaning])}  ({len(rows)} examples, {int(sum(labels))} positive)")
+
+    print(f"\n{'report':<34} {'t':>4} {'acc':>6} {'acc-off':>7} {'abstain':>8} {'false-ab':>8}")
+    for threshold in (float(t) for t in args.thresholds.split(",")):
+        for name, report in reports.items():
+            for language in sorted({case["language"] for case in report["cases"]}):
+                cases = [case for case in report["cases"] if case["language"] == language]
+                answerable = [case for case in cases if not case["unanswerable"]]
+                unanswerable = [case for case in cases if case["unanswerable"]]
+
+                def passes(case: dict, threshold: float = threshold) -> bool:
+                    evidence = case["answerability"]
+                    with_meaning = evidence.get("sentence_similarity") is not None
+                    return score(fitted[with_meaning], features(evidence, with_meaning)) >= threshold
+
+                accuracy = sum(1 for c in answerable if c["correct"] and passes(c)) / max(1, len(answerable))
+                before = sum(1 for c in answerable if c["correct"]) / max(1, len(answerable))
+                abstain = sum(1 for c in unanswerable if not passes(c)) / max(1, len(unanswerable))
+                false = sum(1 for c in answerable if not passes(c)) / max(1, len(answerable))
+                label = f"{name[:28]}/{language}"
+                figures = f"{accuracy:>6.3f} {before:>7.3f} {abstain:>8.3f} {false:>8.3f}"
+                print(f"{label:<34} {threshold:>4} {figures}")
+
+
+if __name__ == "__main__":
+    main()
