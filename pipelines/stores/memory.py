@@ -11,6 +11,12 @@ Persistence: each write saves a new *generation* directory (``documents.jsonl`` 
 and then atomically points ``CURRENT`` at it. A process killed mid-ingest leaves the previous generation
 in force, never half a source.
 
+Every public method that changes data (``write_documents``, ``delete_documents``, ``delete_all_documents``,
+``update_by_filter``, ``delete_by_filter``, ``replace_sources`` and Haystack's ``*_async`` wrappers, which
+call them) goes through one path: take the locks, catch up with the disk, change memory, persist a new
+generation, publish the new snapshot; if anything fails, memory is reloaded from the generation in force.
+Haystack's shared document-store suite runs against this store (``tests/core/test_store_suite.py``).
+
 Several processes may share the directory (``needle serve`` running while ``needle ingest`` adds files
 from a terminal). A write holds an exclusive lock on ``LOCK`` and first catches up with any generation
 another process wrote, so it never persists a stale copy over someone else's sources; loading holds a
@@ -40,6 +46,7 @@ from haystack import Document, default_from_dict, default_to_dict
 from haystack.document_stores.errors import DuplicateDocumentError
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 from haystack.document_stores.types import DuplicatePolicy
+from haystack.errors import FilterError
 from haystack.utils.filters import COMPARISON_OPERATORS, document_matches_filter
 
 from pipelines.analysis import analyze
@@ -51,24 +58,57 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 FORMAT = "needle-embedded-store/2"
 
 
+class InvalidFilterError(FilterError, ValueError):
+    """A malformed filter: Haystack's ``FilterError``, and the ``ValueError`` its in-memory store raises."""
+
+
+def validate_filters(filters: dict[str, Any]) -> None:
+    """Refuse a malformed filter before any document is read, so a bad filter fails even on an empty store.
+
+    :raises InvalidFilterError: when a key is missing or an operator is unknown.
+    """
+    if not isinstance(filters, dict):
+        raise InvalidFilterError(f"a filter is a dict, not {type(filters).__name__}")
+    if "field" in filters:
+        for key in ("operator", "value"):
+            if key not in filters:
+                raise InvalidFilterError(f"'{key}' key missing in {filters}")
+        if filters["operator"] not in COMPARISON_OPERATORS:
+            raise InvalidFilterError(f"Unknown comparison operator '{filters['operator']}' in {filters}")
+        return
+    if "operator" not in filters:
+        raise InvalidFilterError(f"'operator' key missing in {filters}")
+    if "conditions" not in filters:
+        raise InvalidFilterError(f"'conditions' key missing in {filters}")
+    if str(filters["operator"]).upper() not in ("AND", "OR", "NOT"):
+        raise InvalidFilterError(f"Unknown logical operator '{filters['operator']}' in {filters}")
+    for condition in filters["conditions"]:
+        validate_filters(condition)
+
+
 def matches(filters: dict[str, Any], document: Document) -> bool:
     """Haystack's filter semantics, plus Elasticsearch's for list-valued fields.
 
     In Elasticsearch a condition on an array field (``meta.tags``) matches when any element matches;
     Haystack's in-memory filters compare the whole list. Needle's tag filters must behave the same on
-    both stores, so list values are matched element by element here.
+    both stores, so list values are matched element by element here. ``NOT`` negates the conjunction of
+    its conditions, as in Haystack and in Elasticsearch (``must_not`` of one ``must``).
     """
-    if "conditions" in filters:
+    if "field" not in filters:
+        if "operator" not in filters or "conditions" not in filters:
+            validate_filters(filters)  # raises, naming the missing key
         results = (matches(condition, document) for condition in filters["conditions"])
-        operator = filters["operator"].upper()
+        operator = str(filters["operator"]).upper()
         if operator == "AND":
             return all(results)
         if operator == "OR":
             return any(results)
-        return not any(results)  # NOT
+        if operator == "NOT":
+            return not all(results)
+        raise InvalidFilterError(f"Unknown logical operator '{filters['operator']}' in {filters}")
     field_name = filters["field"]
     value = document.meta.get(field_name.removeprefix("meta.")) if field_name.startswith("meta.") else None
-    if isinstance(value, list) and filters["operator"] in ("==", "in"):
+    if isinstance(value, list) and filters.get("operator") in ("==", "in") and "value" in filters:
         compare = COMPARISON_OPERATORS[filters["operator"]]
         return any(compare(element, filters["value"], False) for element in value)
     return document_matches_filter(filters=filters, document=document)
@@ -238,6 +278,8 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
 
     def _commit(self) -> None:
         """After a mutation: build the new search structures, persist them, then publish them."""
+        if not self._embeddings:
+            self._dimension = None  # an emptied store accepts another embedding model's vectors
         snapshot = self._build_snapshot()
         self._persist(snapshot)
         self._snapshot = snapshot
@@ -260,6 +302,7 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
         """Memory := the generation in force. The caller holds a file lock."""
         self.storage.clear()
         self._embeddings.clear()
+        self._dimension = None
         if self._current_generation() is not None:
             self._load()
         else:
@@ -295,12 +338,26 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
             self._embeddings[document.id] = vector / norm if norm else vector
         else:
             self._embeddings.pop(document.id, None)
-        stored = Document(id=document.id, content=document.content, meta=document.meta, blob=document.blob)
+        stored = Document(
+            id=document.id, content=document.content, meta=dict(document.meta), blob=document.blob
+        )
         self.storage[document.id] = stored
 
     def write_documents(
         self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE
     ) -> int:
+        """Write and persist ``documents``; ``DuplicatePolicy.NONE`` means ``FAIL``. All or nothing.
+
+        :raises ValueError: when ``documents`` is not a list of Documents, or an embedding has another
+            dimension than the store's.
+        :raises DuplicateDocumentError: for an existing id under ``FAIL``/``NONE``.
+        """
+        if (
+            not isinstance(documents, Iterable)
+            or isinstance(documents, str)
+            or not all(isinstance(doc, Document) for doc in documents)
+        ):
+            raise ValueError("Please provide a list of Documents.")
         with self._mutation():
             written = 0
             for document in documents:
@@ -328,6 +385,43 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
             self.storage.clear()
             self._embeddings.clear()
             self._commit()
+
+    def update_by_filter(self, filters: dict[str, Any], meta: dict[str, Any]) -> int:
+        """Merge ``meta`` into the metadata of every document matching ``filters``, and persist.
+
+        The filter is matched under the write lock after catching up with other processes, with the same
+        semantics as ``filter_documents``. Documents are replaced, never edited in place: a search running
+        on the previous snapshot keeps seeing the previous metadata.
+
+        :returns: how many documents matched.
+        :raises InvalidFilterError: (a ``ValueError``) for a malformed filter; nothing changes.
+        """
+        validate_filters(filters)
+        with self._mutation():
+            matching = [doc for doc in self.storage.values() if matches(filters, doc)]
+            for doc in matching:
+                self.storage[doc.id] = Document(
+                    id=doc.id, content=doc.content, meta={**doc.meta, **meta}, blob=doc.blob
+                )
+            if matching:
+                self._commit()
+            return len(matching)
+
+    def delete_by_filter(self, filters: dict[str, Any]) -> int:
+        """Delete every document matching ``filters``, and persist; matched as in ``update_by_filter``.
+
+        :returns: how many documents were deleted.
+        :raises InvalidFilterError: (a ``ValueError``) for a malformed filter; nothing changes.
+        """
+        validate_filters(filters)
+        with self._mutation():
+            matching = [doc_id for doc_id, doc in self.storage.items() if matches(filters, doc)]
+            for doc_id in matching:
+                del self.storage[doc_id]
+                self._embeddings.pop(doc_id, None)
+            if matching:
+                self._commit()
+            return len(matching)
 
     def replace_sources(self, groups: dict[str, list[Document]]) -> int:
         """Make each group the only chunks of its source id, for all groups in one persisted step."""
@@ -359,12 +453,67 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
         return len(self._fresh_snapshot().documents)
 
     def filter_documents(self, filters: dict[str, Any] | None = None) -> list[Document]:
+        """The documents matching ``filters`` (all without), without embeddings (see ``embeddings_for``).
+
+        :raises InvalidFilterError: (a ``ValueError`` and a Haystack ``FilterError``) for a malformed filter.
+        """
         documents = self._fresh_snapshot().documents
         if not filters:
             return list(documents)
-        if "operator" not in filters:
-            raise ValueError("Invalid filter syntax: a filter needs an 'operator'")
+        validate_filters(filters)
         return [doc for doc in documents if matches(filters, doc)]
+
+    # Haystack's metadata reads iterate ``self.storage``, which a write in another thread may be changing
+    # and which lags behind other processes; these read the published snapshot, with Needle's filters.
+    def count_documents_by_filter(self, filters: dict[str, Any]) -> int:
+        return len(self.filter_documents(filters))
+
+    def count_unique_metadata_by_filter(
+        self, filters: dict[str, Any], metadata_fields: list[str]
+    ) -> dict[str, int]:
+        documents = self.filter_documents(filters)
+        result: dict[str, int] = {}
+        for name in metadata_fields:
+            key = name.removeprefix("meta.")
+            result[key] = len(
+                {
+                    json.dumps(doc.meta[key], sort_keys=True, default=str)
+                    for doc in documents
+                    if doc.meta.get(key) is not None
+                }
+            )
+        return result
+
+    def get_metadata_fields_info(self) -> dict[str, dict[str, str]]:
+        types: dict[str, str] = {}
+        for document in self.filter_documents():
+            for key, value in document.meta.items():
+                if value is None:
+                    continue
+                if isinstance(value, bool):
+                    types[key] = "boolean"
+                elif isinstance(value, int):
+                    types[key] = "int"
+                elif isinstance(value, float):
+                    types[key] = "float"
+                else:
+                    types[key] = "keyword"
+        return {key: {"type": kind} for key, kind in types.items()}
+
+    def get_metadata_field_min_max(self, metadata_field: str) -> dict[str, Any]:
+        key = metadata_field.removeprefix("meta.")
+        values = [
+            doc.meta[key]
+            for doc in self.filter_documents()
+            if isinstance(doc.meta.get(key), (int, float, str))
+        ]
+        try:
+            return {"min": min(values), "max": max(values)} if values else {"min": None, "max": None}
+        except TypeError:
+            return {"min": None, "max": None}
+
+    async def count_documents_async(self) -> int:
+        return self.count_documents()
 
     def bm25_retrieval(
         self, query: str, filters: dict[str, Any] | None = None, top_k: int = 10, scale_score: bool = False
