@@ -86,11 +86,27 @@ def analyze(text: str) -> list[str]:
     return out
 
 
-#: Question words and fillers that say nothing about the topic, on top of the analyser's stop words.
+#: Words that say nothing about a question's topic, on top of the analyser's stop words: the general
+#: English stop list of scikit-learn (Glasgow IR group), without its words that can name a topic
+#: (numbers, "fire", "bill", "system", "interest", "part", "full", "name", "top", ...) and its verbs
+#: ("get", "take", "keep", "give", "go", "put": "employees get 25 days", "take leave").
 _QUESTION_WORD_LIST = """
-how what when where which who whom why whose do does did can could may might must should would i me my we
-our you your am been being have has had any all some much many please tell know there here about
-also just
+a about above across after afterwards again against all almost alone along already also although always am
+among amongst an and another any anyhow anyone anything anyway anywhere are around as at back be became
+because become becomes becoming been before beforehand behind being below beside besides between beyond
+both but by can cannot cant could couldnt do done down due during each either else elsewhere enough etc
+even ever every everyone everything everywhere except few for former formerly from further had
+has hasnt have he hence her here hereafter hereby herein hereupon hers herself him himself his how however i
+if in indeed into is it its itself last latter latterly least less many may me meanwhile might mine
+more moreover most mostly much must my myself namely neither never nevertheless next no nobody none noone
+nor not nothing now nowhere of off often on once one only onto or other others otherwise our ours
+ourselves out over own per perhaps please rather re same seem seemed seeming seems several she should
+since so some somehow someone something sometime sometimes somewhere still such than that the their
+them themselves then thence there thereafter thereby therefore therein thereupon these they this those
+though through throughout thru thus to together too toward towards under until up upon us very via was we
+well were what whatever when whence whenever where whereafter whereas whereby wherein whereupon wherever
+whether which while whither who whoever whole whom whose why will with within without would yet you your
+yours yourself yourselves did does tell know just
 """
 _QUESTION_WORDS = frozenset(_QUESTION_WORD_LIST.split())
 
@@ -122,4 +138,7 @@ def content_terms(text: str) -> tuple[str, ...]:
     """
     without_fillers = CJK_FILLERS.sub(" ", _CJK_COUNTED_UNIT.sub(" ", text))
     skip = _stemmed_question_words()
-    return tuple(term for term in analyze(without_fillers) if term not in skip)
+    # "i'm", "don't": a contraction of a filler is a filler.
+    return tuple(
+        term for term in analyze(without_fillers) if term not in skip and term.split("'")[0] not in skip
+    )

@@ -27,7 +27,7 @@ import numpy as np
 from haystack import Document
 
 from pipelines.analysis import CJK_FILLERS, content_terms
-from pipelines.text import CJK_CHAR, split_sentences
+from pipelines.text import CJK_CHAR, quotable_sentences
 
 #: Passages whose coverage and sentences are examined (the extractive answerer quotes from as many).
 EXAMINED_PASSAGES = 3
@@ -36,8 +36,8 @@ POOL_PER_RETRIEVER = 50
 
 #: Logistic weights (intercept, coverage, sentence similarity) and (intercept, coverage) for languages the
 #: embedder does not read; fitted by scripts/calibrate_answerability.py, see the README for the figures.
-WEIGHTS_WITH_MEANING = (-5.77, 6.45, 4.04)
-WEIGHTS_TERMS_ONLY = (-15.83, 4.41, 17.28)
+WEIGHTS_WITH_MEANING = (-7.32, 6.91, 6.11)
+WEIGHTS_TERMS_ONLY = (-16.3, 4.0, 18.43)
 
 
 @dataclass(frozen=True)
@@ -97,23 +97,29 @@ def term_coverage(
 
 
 def character_coverage(question: str, passages: Sequence[str], pool: Sequence[str]) -> float | None:
-    """For CJK questions: the IDF-weighted share of the question's CJK characters in the best passage.
+    """For CJK questions: the IDF-weighted share of the question's units in the best passage, where a
+    unit is a CJK character or a non-CJK content term ("VPN", "auth-407").
 
     Bigrams of a question written in other words than the document ("干满八年" against "服务满八年")
     miss even when the passage answers; single characters are forgiving where bigrams are strict, and a
     topic the corpus lacks ("宿舍") still misses both. ``None`` for questions without CJK characters.
     """
-    fillers_removed = CJK_FILLERS.sub(" ", question)
-    characters = list(dict.fromkeys(CJK_CHAR.findall(fillers_removed)))
-    if not characters or not passages:
+    if not CJK_CHAR.search(question) or not passages:
         return None
-    pool_sets = [set(CJK_CHAR.findall(text)) for text in pool] or [set()]
-    weights = {char: _idf(pool_sets, char) for char in characters}
-    total = sum(weights.values())
+    units = _units(question, fillers=True)
+    pool_sets = [_units(text) for text in pool] or [set()]
+    weights = {unit: _idf(pool_sets, unit) for unit in units}
+    total = sum(weights.values()) or 1.0
     return max(
-        sum(weight for char, weight in weights.items() if char in set(CJK_CHAR.findall(text))) / total
-        for text in passages
+        sum(weight for unit, weight in weights.items() if unit in _units(text)) / total for text in passages
     )
+
+
+def _units(text: str, fillers: bool = False) -> set[str]:
+    if fillers:
+        text = CJK_FILLERS.sub(" ", text)
+    latin = {term for term in content_terms(text) if not CJK_CHAR.match(term)}
+    return set(CJK_CHAR.findall(text)) | latin
 
 
 def best_sentence_similarity(
@@ -122,7 +128,7 @@ def best_sentence_similarity(
     encode: Callable[[list[str]], list[list[float]]],
 ) -> float:
     """The highest cosine between the question and any sentence of ``passages``."""
-    sentences = [sentence for text in passages for sentence in split_sentences(text)]
+    sentences = [sentence for text in passages for sentence in quotable_sentences(text)]
     if not sentences:
         return 0.0
     matrix = np.asarray(encode(sentences), dtype=np.float32)

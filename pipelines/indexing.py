@@ -28,6 +28,11 @@ from pipelines.components.table_linearizer import TableLinearizer
 from pipelines.file_inspector import MIME_TYPES
 from pipelines.settings import Settings
 
+#: Bumped whenever conversion or chunking changes the text of chunks (2: labelled table rows, whole PDF
+#: sentences, no page headers or footers). It is part of every chunk's ``index_config``, so re-ingesting
+#: an unchanged file indexed by an older version converts it again instead of calling it "unchanged".
+CONVERSION_VERSION = 2
+
 CONVERTERS: dict[str, tuple[str, Any]] = {
     "pdf": ("pdf_converter", LayoutPdfToDocument),
     "docx": ("docx_converter", DOCXToDocument),

@@ -30,7 +30,7 @@ from pipelines.citations import number_sources, related_sources
 from pipelines.components.cached_embedder import CachedDocumentEmbedder, EmbeddingCache
 from pipelines.errors import NeedleError, RejectedFileError, SourceNotFoundError, StoreUnavailableError
 from pipelines.file_inspector import SUPPORTED_EXTENSIONS, guess_title, inspect_file, safe_file_name
-from pipelines.indexing import build_document_embedder, build_indexing_pipeline
+from pipelines.indexing import CONVERSION_VERSION, build_document_embedder, build_indexing_pipeline
 from pipelines.llm import build_chat_generator
 from pipelines.metrics import Metrics
 from pipelines.models import resolve_model
@@ -163,6 +163,7 @@ class NeedleService:
         # Chunks indexed under other chunking or another embedder are re-indexed, not skipped, on re-ingest.
         self._index_config = (
             f"{settings.embedding_model}|{settings.chunk_words}|{settings.chunk_overlap_words}"
+            f"|conversion-{CONVERSION_VERSION}"
         )
         self.store = build_document_store(settings, self.embedding_dim)
         self.traces = build_trace_store(settings)

@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=512, ge=16, le=8192)
     llm_temperature: float = Field(default=0.1, ge=0, le=2)
     answerability_threshold: float = Field(
-        default=0.3,
+        default=0.25,
         ge=0,
         le=1,
         description="Least answerability score to answer; below it Needle says the documents are silent. "

@@ -1,4 +1,4 @@
-"""Language-neutral text helpers: sentence splitting, word counting and terms for lexical scoring.
+"""Language-neutral text helpers: sentence splitting, word counting, headings and list items.
 
 nltk's sentence splitter needs a data download at run time, which fails on machines without internet, and
 it knows nothing of Chinese. These rules split on Western sentence punctuation followed by a space and on
@@ -9,7 +9,6 @@ extractive answerer need.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 _CJK_RANGES = (
     "\u3400-\u4dbf"  # CJK Extension A
@@ -74,38 +73,6 @@ def word_count(text: str) -> float:
     cjk = count_cjk(text)
     latin = len(_WORD.findall(text)) - cjk
     return latin + 0.6 * cjk
-
-
-_ENGLISH_STOPWORDS = """
-a an and are as at be by can do does for from has have how i if in is it its me my of on or our should
-so that the their them there they this to was we what when where which who why will with you your yours
-am been being did done than then these those into about over under up down out just also any all each
-more most other some such no not only own same too very many much
-"""
-_CHINESE_STOPWORDS = """
-的 了 是 在 我 有 和 就 不 人 都 一 上 也 很 到 说 要 去 你 会 着
-没有 看 好 自己 这 吗 呢 吧 啊 什么 多少 怎么 如何
-"""
-_STOPWORDS = frozenset(_ENGLISH_STOPWORDS.split()) | frozenset(_CHINESE_STOPWORDS.split())
-
-
-def terms(text: str) -> list[str]:
-    """Lower-cased content terms: words without stop words, plus CJK character bigrams.
-
-    CJK text has no spaces, so single characters are too ambiguous and whole runs too specific; bigrams are
-    the usual compromise for lexical matching in Chinese.
-    """
-    normalized = unicodedata.normalize("NFKC", text).lower()
-    out: list[str] = []
-    for run in re.findall(rf"[{_CJK_RANGES}]+|[^\W{_CJK_RANGES}]+", normalized):
-        if CJK_CHAR.match(run):
-            if len(run) == 1:
-                out.append(run)
-            else:
-                out.extend(run[i : i + 2] for i in range(len(run) - 1))
-        elif run not in _STOPWORDS and (len(run) > 1 or run.isdigit()):
-            out.append(run)
-    return [term for term in out if term not in _STOPWORDS]
 
 
 # Headings and list items ---------------------------------------------------------------------------------
@@ -220,3 +187,18 @@ def _too_long_for_heading(text: str) -> bool:
     if is_mostly_cjk(text):
         return len(text) > MAX_CJK_HEADING_CHARS
     return len(text.split()) > MAX_HEADING_WORDS or len(text) > 100
+
+
+def quotable_sentences(text: str) -> list[str]:
+    """The sentences of a chunk that may be quoted as an answer: not its headings and labels.
+
+    Chunks keep one line per heading, paragraph, list item and table row, so headings are told apart line
+    by line (a sentence splitter would cut "1. Purpose and scope" into "1." and a title). A list item or a
+    table row is one quotable line of its own.
+    """
+    return [
+        sentence
+        for line in text.splitlines()
+        if line.strip() and not is_heading(line)
+        for sentence in split_sentences(line)
+    ]

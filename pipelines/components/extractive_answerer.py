@@ -15,10 +15,14 @@ import numpy as np
 from haystack import Document, component
 
 from pipelines.analysis import content_terms
-from pipelines.text import is_mostly_cjk, split_sentences, word_count
+from pipelines.text import is_mostly_cjk, quotable_sentences, word_count
 
+#: Questions whose answer is a figure or a date: amounts, limits, prices, times.
 _QUANTITY_QUESTION = re.compile(
-    r"\b(how (many|much|long|often)|when|what time|deadline)\b|多少|几|多久|什么时候", re.I
+    r"\b(how (many|much|long|often|far|big)|when|what time|deadline|limits?|max(imum)?|min(imum)?|"
+    r"cost|price|budget|allowance|rate|fee|amount|salary|percent(age)?)\b"
+    r"|多少|几|多久|什么时候|上限|下限|最多|最少|最高|最低|费用|标准|额度|金额",
+    re.I,
 )
 _DIGIT = re.compile(r"\d")
 
@@ -65,7 +69,7 @@ class ExtractiveAnswerer:
         candidates: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
         seen: set[str] = set()  # overlapping chunks repeat sentences; quote each once, from the best passage
         for number, document in enumerate(documents[: self.max_passages], start=1):
-            for position, sentence in enumerate(split_sentences(document.content or "")):
+            for position, sentence in enumerate(quotable_sentences(document.content or "")):
                 key = " ".join(sentence.split())
                 if key not in seen:
                     seen.add(key)

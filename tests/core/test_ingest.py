@@ -174,3 +174,13 @@ def test_folders_are_expanded_to_supported_files(empty_service: NeedleService) -
     assert len(results) == len(list(HANDBOOK.iterdir()))
     assert {r.status for r in results} == {"indexed"}
     assert empty_service.stats()["sources"] == len(results)
+
+
+def test_a_new_conversion_version_reindexes_unchanged_files(service_factory, monkeypatch) -> None:
+    first = service_factory()
+    assert first.ingest_file(HANDBOOK / "leave-policy.md").status == "indexed"
+    assert first.ingest_file(HANDBOOK / "leave-policy.md").status == "unchanged"
+    monkeypatch.setattr("pipelines.service.CONVERSION_VERSION", 99)
+    upgraded = service_factory()
+    assert upgraded.ingest_file(HANDBOOK / "leave-policy.md").status == "indexed"
+    assert upgraded.ingest_file(HANDBOOK / "leave-policy.md").status == "unchanged"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from pipelines.text import is_mostly_cjk, split_sentences, terms, word_count
+from pipelines.analysis import content_terms
+from pipelines.text import is_mostly_cjk, split_sentences, word_count
 
 
 def test_english_sentences_split_on_punctuation_but_not_abbreviations() -> None:
@@ -31,9 +32,12 @@ def test_line_breaks_end_headings_and_list_items() -> None:
     ]
 
 
-def test_terms_drop_stop_words_and_use_cjk_bigrams() -> None:
-    assert terms("How many vacation days do I get?") == ["vacation", "days", "get"]
-    assert "年假" in terms("我每年有多少天年假？")
+def test_content_terms_keep_the_topic_and_drop_question_words() -> None:
+    assert content_terms("How many vacation days do I get?") == ("vacat", "day", "get")
+    terms = content_terms("I'm visiting Berlin, what's the hotel limit?")
+    assert terms == ("visit", "berlin", "hotel", "limit")
+    # The unit counted by 多少 goes with it: no "天年" bigram to match "28天年假" but not "25天带薪年假".
+    assert content_terms("我每年有多少天年假？") == ("每年", "年假")
 
 
 def test_word_count_weights_cjk_characters() -> None:
@@ -41,3 +45,19 @@ def test_word_count_weights_cjk_characters() -> None:
     assert 5 < word_count("每位全职员工每年享有带薪年假") < 10
     assert is_mostly_cjk("每位全职员工 VPN")
     assert not is_mostly_cjk("VPN settings 设置")
+
+
+def test_headings_are_context_never_quotable_sentences() -> None:
+    from pipelines.text import quotable_sentences
+
+    chunk = (
+        "2.3 Sick pay\nYou get full pay for 10 days. Then half pay.\n- Laptop and charger\n"
+        "Location: London; Maximum per night: 240 EUR.\n三、年假\n每位全职员工每年享有25天带薪年假。"
+    )
+    assert quotable_sentences(chunk) == [
+        "You get full pay for 10 days.",
+        "Then half pay.",
+        "- Laptop and charger",
+        "Location: London; Maximum per night: 240 EUR.",
+        "每位全职员工每年享有25天带薪年假。",
+    ]
