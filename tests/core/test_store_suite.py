@@ -32,6 +32,7 @@ from haystack.testing.document_store import (
 
 from pipelines.settings import Settings
 from pipelines.stores import EmbeddedDocumentStore, build_document_store
+from tests.core.test_store import _doc
 
 EMBEDDING_DIM = 768  # Haystack's filterable documents carry 768-dimensional embeddings
 
@@ -116,10 +117,6 @@ class TestHaystackDocumentStoreSuite(
 # ----------------------------------------------------------------------------------------------------
 # every mutation persists
 # ----------------------------------------------------------------------------------------------------
-def _doc(doc_id: str, text: str, vector: list[float], **meta) -> Document:
-    return Document(id=doc_id, content=text, meta={"source_id": doc_id[0], **meta}, embedding=vector)
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> EmbeddedDocumentStore:
     store = _build(tmp_path / "data")
