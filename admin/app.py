@@ -37,7 +37,7 @@ class PageActions:
         answering = "an LLM" if settings.llm_enabled else "extractive answers (no LLM configured)"
         line = (
             f"**{stats['sources']}** sources · **{stats['chunks']}** chunks · last indexed "
-            f"{render.timestamp(stats['last_updated']) or 'never'} · store: {settings.store} · "
+            f"{render.timestamp(stats['last_updated']) or 'never'} · store: {self.service.backend.kind} · "
             f"answers by {answering}"
         )
         return (line, *self.sources.refresh())

@@ -186,7 +186,7 @@ def retrieve_all(
     ranker = (
         build_ranker(settings, resolve_model(settings.reranker_model)) if settings.reranker_model else None
     )
-    pipeline = build_retrieval_pipeline(settings, service.store, build_text_embedder(model), ranker)
+    pipeline = build_retrieval_pipeline(settings, service.backend, build_text_embedder(model), ranker)
     pipeline.warm_up()
     lists = RetrievedLists({}, {}, {}, {} if ranker else None, [])
     for qid, text in queries.items():

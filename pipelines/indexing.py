@@ -27,6 +27,7 @@ from pipelines.components.source_writer import SourceWriter
 from pipelines.components.table_linearizer import TableLinearizer
 from pipelines.file_inspector import MIME_TYPES
 from pipelines.settings import Settings
+from pipelines.stores.backends import SearchBackend
 
 #: Bumped whenever conversion or chunking changes the text of chunks (2: labelled table rows, whole PDF
 #: sentences, no page headers or footers). It is part of every chunk's ``index_config``, so re-ingesting
@@ -64,7 +65,7 @@ def build_document_embedder(settings: Settings, model: str) -> SentenceTransform
     )
 
 
-def build_indexing_pipeline(settings: Settings, document_store: Any, embedder: Any) -> Pipeline:
+def build_indexing_pipeline(settings: Settings, backend: SearchBackend, embedder: Any) -> Pipeline:
     """The pipeline the service runs for every accepted file (one source per run).
 
     Sources arrive as ``ByteStream`` objects whose ``mime_type`` was set by the file inspector from the
@@ -104,7 +105,7 @@ def build_indexing_pipeline(settings: Settings, document_store: Any, embedder: A
         SentenceChunker(chunk_words=settings.chunk_words, overlap_words=settings.chunk_overlap_words),
     )
     pipeline.add_component("embedder", embedder)
-    pipeline.add_component("writer", SourceWriter(document_store=document_store))
+    pipeline.add_component("writer", SourceWriter(backend=backend))
     pipeline.connect("joiner.documents", "furniture_remover.documents")
     pipeline.connect("furniture_remover.documents", "table_linearizer.documents")
     pipeline.connect("table_linearizer.documents", "cleaner.documents")

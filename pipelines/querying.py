@@ -13,7 +13,7 @@ from pipelines.components import AnswerabilityGate, AnswerGenerator, ExtractiveA
 from pipelines.prompt import prompt_template
 from pipelines.sentence_vectors import CachedSentenceEncoder
 from pipelines.settings import Settings
-from pipelines.stores import build_retrievers
+from pipelines.stores.backends import SearchBackend
 
 #: Nodes whose outputs the service keeps for the trace and the admin debugger.
 TRACED_NODES = frozenset(
@@ -50,7 +50,7 @@ def build_ranker(settings: Settings, model: str) -> Any:
 
 def build_retrieval_pipeline(
     settings: Settings,
-    document_store: Any,
+    backend: SearchBackend,
     text_embedder: SentenceTransformersTextEmbedder,
     ranker: Any | None = None,
 ) -> Pipeline:
@@ -60,7 +60,7 @@ def build_retrieval_pipeline(
     fused copies. With a ranker, fusion passes ``reranker_top_k`` passages and the ranker keeps
     ``top_k``; without one, fusion keeps ``top_k`` itself. ``needle eval`` runs this pipeline as is.
     """
-    bm25_retriever, embedding_retriever = build_retrievers(document_store, settings)
+    bm25_retriever, embedding_retriever = backend.retrievers(settings)
     pipeline = Pipeline()
     pipeline.add_component("query_embedder", text_embedder)
     pipeline.add_component("bm25_retriever", bm25_retriever)
@@ -87,13 +87,13 @@ def build_retrieval_pipeline(
 
 def build_query_pipeline(
     settings: Settings,
-    document_store: Any,
+    backend: SearchBackend,
     text_embedder: SentenceTransformersTextEmbedder,
     generator: Any | None,
     ranker: Any | None = None,
 ) -> Pipeline:
     """The retrieval pipeline, the answerability gate, the chat prompt and the answer generator."""
-    pipeline = build_retrieval_pipeline(settings, document_store, text_embedder, ranker)
+    pipeline = build_retrieval_pipeline(settings, backend, text_embedder, ranker)
     sentence_encoder = _sentence_encoder(text_embedder)
     pipeline.add_component(
         "gate",

@@ -37,9 +37,9 @@ from pipelines.models import resolve_model
 from pipelines.prompt import render_messages
 from pipelines.querying import TRACED_NODES, build_query_pipeline, build_ranker, build_text_embedder
 from pipelines.settings import Settings
-from pipelines.stores import build_document_store, source_summaries
+from pipelines.stores import build_backend
 from pipelines.text import is_mostly_cjk
-from pipelines.traces import Rating, TraceStore
+from pipelines.traces import Rating
 
 logger = logging.getLogger(__name__)
 
@@ -165,8 +165,9 @@ class NeedleService:
             f"{settings.embedding_model}|{settings.chunk_words}|{settings.chunk_overlap_words}"
             f"|conversion-{CONVERSION_VERSION}"
         )
-        self.store = build_document_store(settings, self.embedding_dim)
-        self.traces = build_trace_store(settings)
+        self.backend = build_backend(settings, self.embedding_dim)
+        self.store = self.backend.documents
+        self.traces = self.backend.trace_store()
         ranker = None
         if settings.reranker_model:
             ranker = build_ranker(settings, resolve_model(settings.reranker_model))
@@ -176,17 +177,17 @@ class NeedleService:
             embedding_cache_path or settings.data_dir / "embedding-cache.sqlite3"
         )
         self.indexing_pipeline = build_indexing_pipeline(
-            settings, self.store, CachedDocumentEmbedder(self.document_embedder, self.embedding_cache)
+            settings, self.backend, CachedDocumentEmbedder(self.document_embedder, self.embedding_cache)
         )
         self.query_pipeline = build_query_pipeline(
-            settings, self.store, self.text_embedder, self.generator, ranker=ranker
+            settings, self.backend, self.text_embedder, self.generator, ranker=ranker
         )
         self.has_ranker = ranker is not None
         # With a reranker, a twin pipeline without it lets the debugger compare; its components are new
         # instances (a component belongs to one pipeline) but share the loaded model and the store.
         self._unranked_pipeline = (
             build_query_pipeline(
-                settings, self.store, build_text_embedder(model), build_chat_generator(settings)
+                settings, self.backend, build_text_embedder(model), build_chat_generator(settings)
             )
             if ranker is not None
             else self.query_pipeline
@@ -342,7 +343,7 @@ class NeedleService:
     def list_sources(self) -> list[SourceInfo]:
         """Every source with its chunk count, newest first."""
         with _store_read():
-            summaries = source_summaries(self.store)
+            summaries = self.backend.source_summaries()
         sources = [
             SourceInfo(
                 source_id=str(meta.get("source_id")),
@@ -618,16 +619,6 @@ class NeedleService:
 
     def feedback(self, limit: int = 100, rating: Rating | None = None) -> list[dict[str, Any]]:
         return self.traces.feedback(limit=limit, rating=rating)
-
-
-def build_trace_store(settings: Settings) -> Any:
-    """SQLite under the data dir; on Elasticsearch, shared indices so replicas hold no state of their own."""
-    if settings.store == "elasticsearch":
-        from pipelines.stores.elasticsearch import make_client
-        from pipelines.traces_es import ElasticsearchTraceStore
-
-        return ElasticsearchTraceStore(make_client(settings), settings.elasticsearch_index)
-    return TraceStore(settings.data_dir / "traces.sqlite3")
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:

@@ -35,7 +35,7 @@ from pipelines.evaluation import percentile, write_report
 from pipelines.models import resolve_model
 from pipelines.querying import build_retrieval_pipeline, build_text_embedder
 from pipelines.settings import load_settings
-from pipelines.stores import EmbeddedDocumentStore
+from pipelines.stores import EmbeddedBackend, EmbeddedDocumentStore
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 
@@ -98,7 +98,8 @@ def main() -> int:
             reloaded = EmbeddedDocumentStore(Path(scratch) / "store")
             load_seconds = time.perf_counter() - started
             assert reloaded.count_documents() == size
-            pipeline = build_retrieval_pipeline(settings, reloaded, embedder)
+            backend = EmbeddedBackend(settings, documents=reloaded)
+            pipeline = build_retrieval_pipeline(settings, backend, embedder)
             for query in queries[:5]:  # warm caches and lazy initialisation
                 pipeline.run({"query_embedder": {"text": query}, "bm25_retriever": {"query": query}})
             totals: list[float] = []

@@ -6,7 +6,7 @@ from typing import Any
 
 from haystack import Document, component
 
-from pipelines.stores import replace_sources
+from pipelines.stores.backends import SearchBackend
 
 
 @component
@@ -17,8 +17,8 @@ class SourceWriter:
     version (the service rejects such a file with a reason).
     """
 
-    def __init__(self, document_store: Any) -> None:
-        self.document_store = document_store
+    def __init__(self, backend: SearchBackend) -> None:
+        self.backend = backend
 
     @component.output_types(documents_written=int, source_ids=list[str])
     def run(self, documents: list[Document]) -> dict[str, Any]:
@@ -28,5 +28,5 @@ class SourceWriter:
             if not source_id:
                 raise ValueError(f"chunk {document.id} has no meta.source_id")
             groups.setdefault(source_id, []).append(document)
-        written = replace_sources(self.document_store, groups) if groups else 0
+        written = self.backend.replace_sources(groups) if groups else 0
         return {"documents_written": written, "source_ids": sorted(groups)}

@@ -15,7 +15,7 @@ import pytest
 from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
 
 from pipelines.settings import load_settings
-from pipelines.stores import build_retrievers
+from pipelines.stores import ElasticsearchBackend, EmbeddedBackend, SearchBackend, build_backend
 from pipelines.stores.elasticsearch import client_kwargs, index_definition
 
 LIVE_URL = os.environ.get("NEEDLE_ELASTICSEARCH_URL")
@@ -52,12 +52,31 @@ def test_credentials_are_passed_to_the_client(tmp_path) -> None:
 
 
 def test_retrievers_match_the_store(tmp_path) -> None:
-    from pipelines.stores import EmbeddedDocumentStore
-
     settings = load_settings(_env_file=None, data_dir=tmp_path)
-    store = EmbeddedDocumentStore(tmp_path / "s")
-    bm25, _ = build_retrievers(store, settings)
+    backend = build_backend(settings, 384)
+    assert isinstance(backend, EmbeddedBackend) and isinstance(backend, SearchBackend)
+    bm25, _ = backend.retrievers(settings)
     assert isinstance(bm25, InMemoryBM25Retriever) and bm25.top_k == settings.bm25_top_k
+
+
+def test_the_factory_picks_elasticsearch_and_its_retrievers(tmp_path) -> None:
+    """Through the real client against the local Elasticsearch-protocol server: the one factory."""
+    from haystack_integrations.components.retrievers.elasticsearch import ElasticsearchBM25Retriever
+
+    from tests.support.fake_elasticsearch import fake_elasticsearch
+
+    with fake_elasticsearch() as (url, state):
+        state.indices["needle"] = []
+        settings = load_settings(
+            _env_file=None, data_dir=tmp_path, store="elasticsearch", elasticsearch_url=url
+        )
+        backend = build_backend(settings, 384)
+        assert isinstance(backend, ElasticsearchBackend) and isinstance(backend, SearchBackend)
+        bm25, _ = backend.retrievers(settings)
+        assert isinstance(bm25, ElasticsearchBM25Retriever)
+        parameters = bm25.to_dict()["init_parameters"]
+        assert parameters["top_k"] == settings.bm25_top_k and parameters["fuzziness"] == "0"
+        backend.documents.client.close()
 
 
 @pytest.mark.elasticsearch
@@ -137,7 +156,6 @@ def test_live_reindex_swaps_the_alias_and_keeps_answering(service_factory) -> No
 def test_listing_sources_pages_an_aggregation_and_never_reads_text_or_vectors() -> None:
     """The real client against a local server speaking Elasticsearch's protocol (see its docstring)."""
     from pipelines.settings import load_settings
-    from pipelines.stores import source_summaries
     from pipelines.stores.elasticsearch import haystack_store
     from tests.support.fake_elasticsearch import fake_elasticsearch
 
@@ -157,7 +175,7 @@ def test_listing_sources_pages_an_aggregation_and_never_reads_text_or_vectors() 
         state.indices["needle"] = chunks
         settings = load_settings(_env_file=None, store="elasticsearch", elasticsearch_url=url)
         store = haystack_store(settings, "needle", 384)  # Haystack's store, as the service builds it
-        summaries = source_summaries(store, page_size=2)
+        summaries = ElasticsearchBackend(settings, 384, documents=store).source_summaries(page_size=2)
         store.client.close()
 
     assert [(meta["source_id"], count) for meta, count in summaries] == [
