@@ -74,7 +74,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for path in bar:
         bar.set_postfix_str(path.name[:30])
         result = service.ingest_file(
-            path, title=args.title, url=args.url, tags=_split_tags(args.tags), uploaded_by=args.uploaded_by
+            path,
+            title=args.title,
+            url=args.url,
+            tags=None if args.tags is None else _split_tags(args.tags),  # --tags "" clears them
+            uploaded_by=args.uploaded_by,
         )
         results.append(result)
         if not args.json:
@@ -307,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--samples", action="store_true", help="also index the bundled sample handbook")
     ingest.add_argument("--title", help="title for the source (default: the document's own title)")
     ingest.add_argument("--url", help="link shown with citations of this source")
-    ingest.add_argument("--tags", help="comma-separated tags, for per-channel filters")
+    ingest.add_argument(
+        "--tags", help="comma-separated tags for per-channel filters (default: keep the source's; '' clears)"
+    )
     ingest.add_argument("--uploaded-by", default=os.environ.get("USER"), help="who added the source")
     ingest.add_argument("--json", action="store_true", help="print results as JSON")
     ingest.set_defaults(handler=cmd_ingest)

@@ -229,7 +229,7 @@ class NeedleService:
         *,
         title: str | None = None,
         url: str | None = None,
-        tags: Iterable[str] = (),
+        tags: Iterable[str] | None = None,
         uploaded_by: str | None = None,
         source_id: str | None = None,
         force: bool = False,
@@ -237,7 +237,9 @@ class NeedleService:
         """Index one file as one source, replacing the source's earlier version.
 
         Identical bytes with identical title, URL, tags and index settings are a no-op ("unchanged")
-        unless ``force`` is set.
+        unless ``force`` is set. A title, URL or tags not given (``None`` or blank; tags ``None``) keep
+        what the source already has: re-uploading a new version does not wipe its tags. Tags given as an
+        empty list clear them.
 
         Rejections (unreadable, empty, unsupported, too large) come back as a result with a reason and
         leave the store exactly as it was; a store failure raises :class:`StoreUnavailableError`.
@@ -250,21 +252,26 @@ class NeedleService:
             return IngestResult(name, "rejected", reason=error.reason)
 
         sid = source_id or source_id_for(name)
-        clean_tags = sorted({tag.strip().lower() for tag in tags if tag.strip()})
-        meta = {
-            "source_id": sid,
-            "title": (title or "").strip() or guess_title(inspected) or title_from_file_name(name),
-            "file_name": name,
-            "file_type": inspected.kind,
-            "url": (url or "").strip() or None,
-            "tags": clean_tags,
-            "uploaded_by": uploaded_by,
-            "source_hash": inspected.sha256,
-            "size_bytes": len(data),
-            "index_config": self._index_config,
-        }
         with self._ingest_lock:
             existing = self._chunks_of(sid)
+            previous = existing[0].meta if existing else {}
+            meta = {
+                "source_id": sid,
+                "title": (title or "").strip()
+                or previous.get("title")
+                or guess_title(inspected)
+                or title_from_file_name(name),
+                "file_name": name,
+                "file_type": inspected.kind,
+                "url": (url or "").strip() or previous.get("url") or None,
+                "tags": sorted({tag.strip().lower() for tag in tags if tag.strip()})
+                if tags is not None
+                else list(previous.get("tags") or []),
+                "uploaded_by": uploaded_by,
+                "source_hash": inspected.sha256,
+                "size_bytes": len(data),
+                "index_config": self._index_config,
+            }
             unchanged = existing and all(existing[0].meta.get(key) == meta[key] for key in _IDENTITY_KEYS)
             if unchanged and not force:
                 # A crash between the store's write and the original's can leave the original missing.

@@ -73,7 +73,11 @@ class SourcesActions:
                 try:
                     results.append(
                         self.service.ingest_file(
-                            path, title=title, url=url, tags=render.parse_tags(tags), uploaded_by=user
+                            path,
+                            title=title,
+                            url=url,
+                            tags=render.parse_tags(tags) or None,  # none typed: keep the source's own
+                            uploaded_by=user,
                         )
                     )
                 except NeedleError as error:  # the store failed: this file is not indexed, say why

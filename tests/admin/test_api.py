@@ -264,3 +264,16 @@ def test_uploads_over_the_size_limit_are_refused_and_index_nothing(
     finally:
         limited.close()
     assert small.service.store.count_documents() == 0
+
+
+def test_uploading_a_new_version_without_tags_keeps_the_sources_tags(
+    client: Client, console: Console, tmp_path: Path
+) -> None:
+    original = (HANDBOOK / "it-setup-guide.md").read_text(encoding="utf-8")
+    (tmp_path / "v1").mkdir()
+    first = _write(tmp_path / "v1", "it-setup-guide.md", original)
+    _upload(client, [first], tags="it")
+    second = _write(tmp_path, "it-setup-guide.md", original + "\nUpdated: the VPN port is unchanged.\n")
+    results, _summary, sources_table, _choices = _upload(client, [second])
+    assert _rows(results)[0][1] == "✅ indexed"
+    assert {row[1]: row for row in _rows(sources_table)}["it-setup-guide.md"][5] == "it"

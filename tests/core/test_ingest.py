@@ -184,3 +184,17 @@ def test_a_new_conversion_version_reindexes_unchanged_files(service_factory, mon
     upgraded = service_factory()
     assert upgraded.ingest_file(HANDBOOK / "leave-policy.md").status == "indexed"
     assert upgraded.ingest_file(HANDBOOK / "leave-policy.md").status == "unchanged"
+
+
+def test_a_new_version_keeps_the_sources_title_url_and_tags_unless_changed(service_factory) -> None:
+    service = service_factory()
+    data = (HANDBOOK / "leave-policy.md").read_bytes()
+    service.ingest_bytes("leave.md", data, title="Leave rules", url="https://wiki/leave", tags=["hr"])
+    assert service.ingest_bytes("leave.md", data + b"\nUpdated.\n").status == "indexed"
+    source = service.list_sources()[0]
+    assert (source.title, source.url, source.tags) == ("Leave rules", "https://wiki/leave", ["hr"])
+    service.ingest_bytes("leave.md", data, tags=["people"], title="  ")
+    source = service.list_sources()[0]
+    assert (source.title, source.tags) == ("Leave rules", ["people"])
+    service.ingest_bytes("leave.md", data, tags=[])
+    assert service.list_sources()[0].tags == []
