@@ -73,6 +73,16 @@ def admin_auth(settings: Settings) -> Callable[[str, str], bool] | None:
     return check
 
 
+#: Gradio refuses a request with a file this many times over ``NEEDLE_MAX_UPLOAD_MB`` before it is stored.
+HARD_LIMIT_FACTOR = 4
+
+
 def max_file_size(settings: Settings) -> int:
-    """The upload limit in bytes, enforced by Gradio before a file reaches the core."""
-    return int(settings.max_upload_mb * 1024 * 1024)
+    """Gradio's own ceiling in bytes: a few times the upload limit.
+
+    Gradio refuses a whole multi-file selection when one file is over its ceiling, with a toast that
+    vanishes. Files between the upload limit and this ceiling therefore reach the core, which rejects
+    each one with a reason in the results while the others are indexed; the ceiling still keeps
+    absurdly large uploads off the disk.
+    """
+    return int(settings.max_upload_mb * 1024 * 1024 * HARD_LIMIT_FACTOR)

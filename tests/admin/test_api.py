@@ -251,15 +251,34 @@ def test_every_endpoint_refuses_unauthenticated_callers(console: Console, tmp_pa
     assert console.service.store.count_documents() == before
 
 
-def test_uploads_over_the_size_limit_are_refused_and_index_nothing(
+def test_a_file_over_the_limit_is_rejected_alone_and_the_others_are_indexed(
     console_factory: Callable[..., Console], tmp_path: Path
 ) -> None:
     small = console_factory(max_upload_mb=0.01)  # 10 KB
     big = _write(tmp_path, "big-notes.md", "# Notes\n" + "vacation days are counted in hours. " * 600)
+    fine = _write(tmp_path, "short-note.md", "# Short\n\nThe VPN port is 443.\n")
+    limited = Client(small.url, auth=(ADMIN_USER, ADMIN_PASSWORD), verbose=False)
+    try:
+        results, summary, sources_table, _choices = _upload(limited, [big, fine])
+    finally:
+        limited.close()
+    by_file = {row[0]: row for row in _rows(results)}
+    big_row = by_file["big-notes.md"]
+    assert big_row[1] == "❌ rejected" and "over the upload limit" in big_row[3]
+    assert by_file["short-note.md"][1] == "✅ indexed"
+    assert "1 indexed, 1 rejected" in summary
+    assert [row[1] for row in _rows(sources_table)] == ["short-note.md"]
+
+
+def test_a_file_far_over_the_limit_is_refused_before_it_is_stored(
+    console_factory: Callable[..., Console], tmp_path: Path
+) -> None:
+    small = console_factory(max_upload_mb=0.01)  # 10 KB; Gradio's ceiling is 40 KB
+    huge = _write(tmp_path, "huge-notes.md", "# Notes\n" + "vacation days are counted in hours. " * 2000)
     limited = Client(small.url, auth=(ADMIN_USER, ADMIN_PASSWORD), verbose=False)
     try:
         with pytest.raises(Exception, match=r"(?i)size|large|413"):
-            _upload(limited, [big])
+            _upload(limited, [huge])
         assert _rows(limited.predict(api_name="/list_sources")[0]) == []
     finally:
         limited.close()
