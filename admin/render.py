@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.answers import IngestResult, Passage, SourceInfo
+from pipelines.answers import Citation, IngestResult, Passage, SourceInfo
 
 SOURCE_HEADERS = [
     "Title",
@@ -185,22 +185,15 @@ def fused_rows(items: list[dict[str, Any]] | None) -> list[list[Any]]:
 
 
 def citation_rows(trace: dict[str, Any]) -> list[list[Any]]:
-    """Cited sources, or (when the answer found nothing) the "might be related" ones, numbered "-"."""
+    """Cited sources, or (when the answer found nothing) the "might be related" ones, marked as such."""
     answer = trace.get("answer", {})
     related = not answer.get("citations") and answer.get("related")
     rows = []
-    for citation in answer.get("citations") or answer.get("related") or []:
-        pages = citation.get("pages") or ([citation["page"]] if citation.get("page") else [])
-        label = ("page " if len(pages) == 1 else "pages ") + ", ".join(str(page) for page in pages)
-        where = citation.get("url") or (
-            f"{citation.get('file_name')}, {label}" if pages else citation.get("file_name")
-        )
-        if related:
-            where = f"{where} (might be related, not cited)"
-        chunk = citation.get("chunk_index")
-        rows.append(
-            [citation["number"], citation.get("title", ""), where or "", "" if chunk is None else chunk + 1]
-        )
+    for stored in answer.get("citations") or answer.get("related") or []:
+        citation = Citation.from_stored(stored)
+        where = f"{citation.location} (might be related, not cited)" if related else citation.location
+        chunk = citation.chunk_index
+        rows.append([citation.number, citation.title, where, "" if chunk is None else chunk + 1])
     return rows
 
 

@@ -12,8 +12,8 @@ def answer_from_trace(trace: dict[str, Any] | None) -> Answer | None:
         return None
     stored = trace.get("answer") or {}
     try:
-        citations = [Citation(**citation) for citation in stored.get("citations") or []]
-        related = [Citation(**citation) for citation in stored.get("related") or []]
+        citations = [Citation.from_stored(citation) for citation in stored.get("citations") or []]
+        related = [Citation.from_stored(citation) for citation in stored.get("related") or []]
     except TypeError:
         citations, related = [], []
     return Answer(

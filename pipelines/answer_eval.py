@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import NeedleError
+from pipelines.evaluation import percentile, replace_settings
 from pipelines.settings import Settings
 from pipelines.text import query_language
 
@@ -236,14 +237,9 @@ def summarize(results: list[CaseResult]) -> dict[str, Any]:
         "false_abstention": share(answerable, lambda r: not r.found),
         "latency_ms": {
             "p50": round(statistics.median(latencies), 1) if latencies else None,
-            "p95": round(_percentile(latencies, 0.95), 1) if latencies else None,
+            "p95": round(percentile(latencies, 0.95), 1) if latencies else None,
         },
     }
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def run_answer_eval(
@@ -254,7 +250,6 @@ def run_answer_eval(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Index ``dataset`` into a fresh store, ask every (sampled) question, and report per language."""
-    from pipelines.evaluation import replace_settings
     from pipelines.service import NeedleService
 
     say = progress or (lambda message: None)

@@ -27,6 +27,7 @@ import numpy as np
 from haystack import Document
 
 from pipelines.analysis import CJK_FILLERS, content_terms
+from pipelines.sentence_vectors import cosine_similarities
 from pipelines.text import CJK_CHAR, quotable_sentences
 
 #: Passages whose coverage and sentences are examined (the extractive answerer quotes from as many).
@@ -110,9 +111,9 @@ def character_coverage(question: str, passages: Sequence[str], pool: Sequence[st
     pool_sets = [_units(text) for text in pool] or [set()]
     weights = {unit: _idf(pool_sets, unit) for unit in units}
     total = sum(weights.values()) or 1.0
-    return max(
-        sum(weight for unit, weight in weights.items() if unit in _units(text)) / total for text in passages
-    )
+    passage_sets = [_units(text) for text in passages]
+    best = max(sum(weight for unit, weight in weights.items() if unit in found) for found in passage_sets)
+    return best / total
 
 
 def _units(text: str, fillers: bool = False) -> set[str]:
@@ -131,15 +132,32 @@ def best_sentence_similarity(
     sentences = [sentence for text in passages for sentence in quotable_sentences(text)]
     if not sentences:
         return 0.0
-    matrix = np.asarray(encode(sentences), dtype=np.float32)
-    query = np.asarray(query_embedding, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
-    return float(np.max(matrix @ query / np.where(norms == 0, 1.0, norms)))
+    return float(np.max(cosine_similarities(encode(sentences), query_embedding)))
 
 
-def _logistic(weights: Sequence[float], features: Sequence[float]) -> float:
+def logistic(weights: Sequence[float], features: Sequence[float]) -> float:
+    """``weights`` = (intercept, one weight per feature)."""
     z = weights[0] + sum(weight * value for weight, value in zip(weights[1:], features, strict=True))
     return 1 / (1 + math.exp(-z))
+
+
+def features(
+    coverage: float, similarity: float | None, characters: float | None
+) -> tuple[bool, tuple[float, float]]:
+    """Which model applies (``True``: with the meaning signal) and its two inputs.
+
+    Shared with ``scripts/calibrate_answerability.py``, so the weights are fitted on exactly what the gate
+    computes.
+    """
+    if similarity is not None:
+        return True, (coverage, similarity)
+    return False, (coverage, coverage if characters is None else characters)
+
+
+def score(coverage: float, similarity: float | None, characters: float | None) -> float:
+    """The answerability probability under the fitted weights."""
+    with_meaning, values = features(coverage, similarity, characters)
+    return logistic(WEIGHTS_WITH_MEANING if with_meaning else WEIGHTS_TERMS_ONLY, values)
 
 
 def assess(
@@ -166,10 +184,8 @@ def assess(
     similarity = None
     if query_embedding is not None and encode is not None:
         similarity = best_sentence_similarity(passages, query_embedding, encode)
-        score = _logistic(WEIGHTS_WITH_MEANING, (coverage, similarity))
-    else:
-        score = _logistic(WEIGHTS_TERMS_ONLY, (coverage, coverage if characters is None else characters))
-    answerable = score >= threshold
+    probability = score(coverage, similarity, characters)
+    answerable = probability >= threshold
     if threshold <= 0:
         reason = "the answerability gate is off"
     elif answerable:
@@ -180,7 +196,7 @@ def assess(
         reason = "the passages share the question's words but do not answer it"
     return Answerability(
         answerable=answerable,
-        score=round(score, 4),
+        score=round(probability, 4),
         threshold=threshold,
         coverage=round(coverage, 4),
         sentence_similarity=None if similarity is None else round(similarity, 4),

@@ -33,6 +33,12 @@ class Citation:
     pages: list[int] = field(default_factory=list)
     modified_at: str | None = None
 
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> Citation:
+        """A citation as a trace stored it; traces written before ``pages`` existed had only ``page``."""
+        page = stored.get("page")
+        return cls(**{**stored, "pages": stored.get("pages") or ([page] if page else [])})
+
     @property
     def location(self) -> str:
         """Where to look: the URL if the source has one, else the file name and pages."""

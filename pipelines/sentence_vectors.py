@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+
+def cosine_similarities(vectors: Sequence[Sequence[float]], query: Sequence[float]) -> np.ndarray:
+    """The cosine of each of ``vectors`` with ``query`` (0 for a zero vector)."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    target = np.asarray(query, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(target) or 1.0)
+    return matrix @ target / np.where(norms == 0, 1.0, norms)
 
 
 class CachedSentenceEncoder:

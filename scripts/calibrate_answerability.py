@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +27,11 @@ import numpy as np
 from pipelines import answerability
 
 
-def features(evidence: dict, with_meaning: bool) -> list[float]:
-    coverage = float(evidence["coverage"])
-    if with_meaning:
-        return [coverage, float(evidence["sentence_similarity"])]
-    characters = evidence.get("character_coverage")
-    return [coverage, coverage if characters is None else float(characters)]
+def features(evidence: dict) -> tuple[bool, tuple[float, float]]:
+    """The gate's own model choice and inputs, from a case's recorded evidence."""
+    return answerability.features(
+        evidence["coverage"], evidence.get("sentence_similarity"), evidence.get("character_coverage")
+    )
 
 
 def fit_logistic(
@@ -51,11 +49,6 @@ def fit_logistic(
     return weights
 
 
-def score(weights: list[float], values: list[float]) -> float:
-    z = weights[0] + sum(w * v for w, v in zip(weights[1:], values, strict=True))
-    return 1 / (1 + math.exp(-z))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("reports", nargs="+", help="eval-answers reports, run with the gate off")
@@ -69,8 +62,8 @@ def main() -> None:
         for report in reports.values():
             start = len(rows)
             for case in report["cases"]:
-                evidence = case["answerability"]
-                if (evidence.get("sentence_similarity") is not None) != with_meaning:
+                case_with_meaning, values = features(case["answerability"])
+                if case_with_meaning != with_meaning:
                     continue
                 if case["unanswerable"]:
                     label = 0.0
@@ -78,7 +71,7 @@ def main() -> None:
                     label = 1.0
                 else:
                     continue
-                rows.append(features(evidence, with_meaning))
+                rows.append(values)
                 labels.append(label)
             # Each report weighs the same in the fit, so 25 handbook questions are not drowned by 250
             # encyclopaedia questions worded like their paragraphs.
@@ -101,9 +94,8 @@ def main() -> None:
                 unanswerable = [case for case in cases if case["unanswerable"]]
 
                 def passes(case: dict, threshold: float = threshold) -> bool:
-                    evidence = case["answerability"]
-                    with_meaning = evidence.get("sentence_similarity") is not None
-                    return score(fitted[with_meaning], features(evidence, with_meaning)) >= threshold
+                    with_meaning, values = features(case["answerability"])
+                    return answerability.logistic(fitted[with_meaning], values) >= threshold
 
                 accuracy = sum(1 for c in answerable if c["correct"] and passes(c)) / max(1, len(answerable))
                 before = sum(1 for c in answerable if c["correct"]) / max(1, len(answerable))

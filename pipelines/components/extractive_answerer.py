@@ -15,6 +15,8 @@ import numpy as np
 from haystack import Document, component
 
 from pipelines.analysis import content_terms
+from pipelines.answerability import EXAMINED_PASSAGES
+from pipelines.sentence_vectors import cosine_similarities
 from pipelines.text import is_mostly_cjk, quotable_sentences, word_count
 
 #: Questions whose answer is a figure or a date: amounts, limits, prices, times.
@@ -51,7 +53,7 @@ class ExtractiveAnswerer:
     def __init__(
         self,
         max_sentences: int = 3,
-        max_passages: int = 3,
+        max_passages: int = EXAMINED_PASSAGES,
         sentence_encoder: Callable[[list[str]], list[list[float]]] | None = None,
     ) -> None:
         if max_sentences < 1 or max_passages < 1:
@@ -113,10 +115,7 @@ class ExtractiveAnswerer:
 
     def _similarities(self, sentences: list[str], query_embedding: list[float]) -> np.ndarray:
         assert self.sentence_encoder is not None
-        matrix = np.asarray(self.sentence_encoder(sentences), dtype=np.float32)
-        query = np.asarray(query_embedding, dtype=np.float32)
-        norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
-        return np.clip(matrix @ query / np.where(norms == 0, 1.0, norms), 0.0, 1.0)
+        return np.clip(cosine_similarities(self.sentence_encoder(sentences), query_embedding), 0.0, 1.0)
 
     @staticmethod
     def _not_found(chinese: bool) -> dict[str, object]:

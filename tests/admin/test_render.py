@@ -33,3 +33,22 @@ def test_timings_are_slowest_first_with_total_last() -> None:
 
 def test_tags_split_on_commas_and_lines() -> None:
     assert render.parse_tags(" HR, policies\n,travel ") == ["HR", "policies", "travel"]
+
+
+def test_citation_rows_read_old_and_new_traces_and_mark_related_sources() -> None:
+    base = {
+        "number": 1,
+        "source_id": "travel",
+        "title": "Travel",
+        "file_name": "travel.pdf",
+        "url": None,
+        "page": 2,
+        "chunk_index": 4,
+        "indexed_at": "2026-11-20T10:00:00+00:00",
+    }
+    old = {"answer": {"citations": [base]}}  # written before citations had "pages"
+    assert render.citation_rows(old) == [[1, "Travel", "travel.pdf, page 2", 5]]
+    new = {"answer": {"citations": [{**base, "pages": [2, 4], "modified_at": None}]}}
+    assert render.citation_rows(new)[0][2] == "travel.pdf, pages 2, 4"
+    not_found = {"answer": {"citations": [], "related": [base]}}
+    assert render.citation_rows(not_found)[0][2] == "travel.pdf, page 2 (might be related, not cited)"
