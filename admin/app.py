@@ -10,13 +10,17 @@ from typing import Any
 
 import gradio as gr
 
-from admin import render
 from admin.jobs import IndexingJobs
-from admin.security import admin_auth, check_exposure, max_file_size
+from admin.roles import enforce_roles
+from admin.security import AUTH_MESSAGE, admin_auth, check_exposure, max_file_size
+from admin.tabs.audit import build_audit_tab
+from admin.tabs.channels import build_channels_tab
 from admin.tabs.chunks import build_chunks_tab
 from admin.tabs.debugger import DEBUGGER_TAB, DebuggerTab, build_debugger_tab
 from admin.tabs.feedback import build_feedback_tab
+from admin.tabs.lab import build_lab_tab
 from admin.tabs.sources import SourcesTab, build_sources_tab
+from admin.tabs.tables import TABLE_CSS
 from admin.tabs.traces import build_traces_tab
 from pipelines.service import NeedleService
 
@@ -32,15 +36,9 @@ class PageActions:
         self.debugger = debugger
 
     def overview(self) -> tuple[Any, ...]:
-        stats = self.service.stats()
-        settings = self.service.settings
-        answering = "an LLM" if settings.llm_enabled else "extractive answers (no LLM configured)"
-        line = (
-            f"**{stats['sources']}** sources · **{stats['chunks']}** chunks · last indexed "
-            f"{render.timestamp(stats['last_updated']) or 'never'} · store: {self.service.backend.kind} · "
-            f"answers by {answering}"
-        )
-        return (line, *self.sources.refresh())
+        """The header's counts, the sources table and the source picker, as they are now."""
+        table, picker, line = self.sources.refresh()
+        return line, table, picker
 
     def open_linked_trace(self, request: gr.Request) -> tuple[Any, ...]:
         """``?trace=<id>`` (Slack's "Debug this answer" link) opens that trace in the debugger."""
@@ -59,16 +57,20 @@ def build_admin(service: NeedleService) -> gr.Blocks:
         gr.Markdown(f"# {TITLE}")
         overview = gr.Markdown(elem_id="overview")
         with gr.Tabs() as tabs:
-            sources = build_sources_tab(service, jobs)
+            sources = build_sources_tab(service, jobs, overview)
             build_chunks_tab(service)
             debugger = build_debugger_tab(service)
             build_traces_tab(service, debugger, tabs)
-            build_feedback_tab(service, debugger, tabs)
+            feedback = build_feedback_tab(service, debugger, tabs)
+            build_lab_tab(service, tabs, feedback)
+            build_channels_tab(service)
+            build_audit_tab(service)
         page = PageActions(service, sources, debugger)
         blocks.load(
             page.overview, None, [overview, sources.table, sources.selected], api_visibility="private"
         )
         blocks.load(page.open_linked_trace, None, [tabs, *debugger.outputs], api_visibility="private")
+    enforce_roles(blocks, service.accounts)
     return blocks
 
 
@@ -83,14 +85,15 @@ def launch(
     settings = service.settings
     if host is not None and host != settings.host:
         settings = settings.model_copy(update={"host": host})
-    check_exposure(settings)
+    check_exposure(settings, has_accounts=bool(service.accounts.list()))
     blocks = build_admin(service)
     blocks.launch(
         server_name=settings.host,
         server_port=port,
-        auth=admin_auth(settings),
-        auth_message="Needle admin: sign in with NEEDLE_ADMIN_USERNAME and NEEDLE_ADMIN_PASSWORD.",
+        auth=admin_auth(settings, service.accounts),
+        auth_message=AUTH_MESSAGE,
         max_file_size=max_file_size(settings),
+        css=TABLE_CSS,
         prevent_thread_lock=not block,
         ssr_mode=False,
         footer_links=[],

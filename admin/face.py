@@ -6,7 +6,8 @@ import gradio as gr
 from fastapi import FastAPI
 
 from admin.app import build_admin
-from admin.security import admin_auth, check_exposure, max_file_size
+from admin.security import AUTH_MESSAGE, admin_auth, check_exposure, max_file_size
+from admin.tabs.tables import TABLE_CSS
 from pipelines.links import ADMIN_PATH
 from pipelines.service import NeedleService
 
@@ -17,7 +18,7 @@ def mount(app: FastAPI, service: NeedleService) -> None:
     :raises admin.security.AdminConfigError: no NEEDLE_ADMIN_PASSWORD and a non-loopback host or URL.
     """
     settings = service.settings
-    check_exposure(settings)
+    check_exposure(settings, has_accounts=bool(service.accounts.list()))
     gr.mount_gradio_app(
         app,
         build_admin(service),
@@ -25,9 +26,10 @@ def mount(app: FastAPI, service: NeedleService) -> None:
         server_name=settings.host,
         server_port=settings.port,
         footer_links=[],
-        auth=admin_auth(settings),
-        auth_message="Needle admin: sign in with NEEDLE_ADMIN_USERNAME and NEEDLE_ADMIN_PASSWORD.",
+        auth=admin_auth(settings, service.accounts),
+        auth_message=AUTH_MESSAGE,
         max_file_size=max_file_size(settings),
+        css=TABLE_CSS,
         ssr_mode=False,
         show_error=False,
     )

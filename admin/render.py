@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.answers import Citation, IngestResult, Passage, SourceInfo
+from pipelines.audience import describe as describe_audience
 
 SOURCE_HEADERS = [
     "Title",
@@ -21,11 +22,17 @@ SOURCE_HEADERS = [
     "Chunks",
     "Size",
     "Tags",
+    "Audience",
     "Uploaded by",
     "Indexed at (UTC)",
     "Source id",
 ]
-INGEST_HEADERS = ["File", "Result", "Chunks", "Reason", "Source id"]
+#: Widths that fit the sources table in a 1280 px window: every column on screen, every header unbroken.
+SOURCE_COLUMN_WIDTHS = ["14%", "12%", "8%", "7%", "7%", "8%", "15%", "9%", "10%", "10%"]
+#: Columns holding numbers: they sort as numbers (the size by its bytes, shown as "4.5 KB").
+SOURCE_DATATYPES = ["str", "str", "str", "number", "number", "str", "str", "str", "str", "str"]
+INGEST_HEADERS = ["File", "Result", "Chunks", "Notes", "Source id"]
+INGEST_COLUMN_WIDTHS = ["18%", "14%", "7%", "45%", "16%"]
 CHUNK_HEADERS = ["#", "Page", "Position", "Words", "Content hash", "Text"]
 RANKED_HEADERS = ["Rank", "Score", "Source", "Page", "Chunk", "Text"]
 FUSED_HEADERS = [
@@ -84,15 +91,38 @@ def parse_tags(text: str | None) -> list[str]:
     return [tag.strip() for tag in re.split(r"[,\n]", text or "") if tag.strip()]
 
 
+def overview_line(stats: dict[str, Any], store_kind: str, llm_enabled: bool) -> str:
+    """The console's header: what is indexed, where, and how answers are made."""
+    answering = "an LLM" if llm_enabled else "extractive answers (no LLM configured)"
+    return (
+        f"**{stats['sources']}** sources · **{stats['chunks']}** chunks · last indexed "
+        f"{timestamp(stats['last_updated']) or 'never'} · store: {md_text(store_kind)} · "
+        f"answers by {answering}"
+    )
+
+
+def source_table(sources: list[SourceInfo]) -> dict[str, Any]:
+    """The sources table: sizes are bytes underneath (so sorting is by size) and shown as "4.5 KB"."""
+    rows = source_rows(sources)
+    shown = [[*row[:4], human_size(row[4]), *row[5:]] for row in rows]
+    return {
+        "headers": SOURCE_HEADERS,
+        "data": rows,
+        "metadata": {"display_value": shown, "styling": [["" for _ in row] for row in rows]},
+    }
+
+
 def source_rows(sources: list[SourceInfo]) -> list[list[Any]]:
+    """One row per source; the size in bytes (see :func:`source_table` for how it is shown)."""
     return [
         [
             source.title,
             source.file_name,
             source.file_type,
             source.chunks,
-            human_size(source.size_bytes),
+            source.size_bytes,
             ", ".join(source.tags),
+            describe_audience(source.audience),
             source.uploaded_by or "",
             timestamp(source.indexed_at),
             source.source_id,
@@ -110,12 +140,23 @@ def tag_choices(sources: list[SourceInfo]) -> list[str]:
     return sorted({tag for source in sources for tag in source.tags})
 
 
+INGEST_LABELS = {
+    "indexed": "✅ indexed",
+    "unchanged": "➖ unchanged",
+    "rejected": "❌ rejected",
+    "conflict": "⚠️ same name",
+}
+
+
 def ingest_rows(results: list[IngestResult]) -> list[list[Any]]:
-    labels = {"indexed": "✅ indexed", "unchanged": "➖ unchanged", "rejected": "❌ rejected"}
-    return [
-        [result.file_name, labels[result.status], result.chunks, result.reason, result.source_id or ""]
-        for result in results
-    ]
+    """One row per file: what happened, and in Notes why (a rejection's reason, a conflict, warnings)."""
+    rows = []
+    for result in results:
+        label = "🔁 replaced" if result.replaced else INGEST_LABELS[result.status]
+        notes = [result.reason] if result.reason else []
+        notes += [f"⚠️ {warning}" for warning in result.warnings]
+        rows.append([result.file_name, label, result.chunks, "\n".join(notes), result.source_id or ""])
+    return rows
 
 
 def chunk_rows(passages: list[Passage], contains: str | None = None) -> list[list[Any]]:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from pipelines.accounts import AccountStore, LoginThrottled
 from pipelines.errors import NeedleError
 from pipelines.settings import Settings
 
@@ -33,7 +34,7 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
-def check_exposure(settings: Settings) -> None:
+def check_exposure(settings: Settings, has_accounts: bool = False) -> None:
     """Refuse to serve an open console on anything but loopback.
 
     A public base URL counts too: behind a reverse proxy the process listens on 127.0.0.1 but the
@@ -41,7 +42,7 @@ def check_exposure(settings: Settings) -> None:
 
     :raises AdminConfigError: no password is set and the console would be reachable from elsewhere.
     """
-    if settings.admin_password is not None and settings.admin_password.get_secret_value():
+    if has_accounts or (settings.admin_password is not None and settings.admin_password.get_secret_value()):
         return
     public_host = urlsplit(settings.public_base_url).hostname if settings.public_base_url else None
     if not is_loopback_host(settings.host):
@@ -57,8 +58,27 @@ def check_exposure(settings: Settings) -> None:
     )
 
 
-def admin_auth(settings: Settings) -> Callable[[str, str], bool] | None:
-    """Gradio's ``auth=`` check for the configured admin, or ``None`` when no password is set."""
+#: The login page's words: for staff, not for whoever set the environment variables.
+AUTH_MESSAGE = "Sign in to Needle's admin console with your admin account."
+
+
+def admin_auth(settings: Settings, accounts: AccountStore | None = None) -> Callable[[str, str], bool] | None:
+    """Gradio's ``auth=`` check: the admin accounts (``needle admins``) and the login set in the
+    environment, which is an owner; ``None`` (an open console, loopback only) when there is neither.
+
+    Too many failed sign-ins for an account are refused for a while (see :mod:`pipelines.accounts`),
+    even with the right password.
+    """
+    if accounts is not None and accounts.list():
+
+        def check_account(username: str, password: str) -> bool:
+            try:
+                return accounts.authenticate(username, password) is not None
+            except LoginThrottled:
+                logger.warning("admin sign-in throttled for %r", username[:64])
+                return False
+
+        return check_account
     if settings.admin_password is None or not settings.admin_password.get_secret_value():
         return None
     expected_user = settings.admin_username.encode("utf-8")

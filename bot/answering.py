@@ -1,14 +1,17 @@
-"""Answering one question in Slack: placeholder at once, the core's answer after, errors in plain words.
+"""Answering one question in Slack: something visible at once, the core's answer after, errors in plain
+words.
 
-Listeners call :func:`answer_in_conversation` (mentions, DMs, follow-ups) or :func:`answer_privately`
-(the slash command). Both return quickly; the core runs on the runtime's worker pool.
+Listeners call :func:`answer_in_conversation` (mentions, DMs, follow-ups, assistant threads) or
+:func:`answer_privately` (the slash command). Both return quickly; the core runs on the runtime's worker
+pool. Where the workspace offers them, the answer is native: the assistant status shows what Needle is
+doing and the text streams into the thread (:class:`~bot.writers.StreamWriter`). Otherwise a placeholder
+is posted and edited (:class:`~bot.writers.UpdateWriter`); which path a workspace gets is decided by
+Slack's first refusal and remembered (:mod:`bot.features`).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +20,15 @@ from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks, messages
+from bot import blocks, messages, status
+from bot.features import STREAMING
 from bot.history import thread_history
 from bot.runtime import BotRuntime
+from bot.writers import FinalReply, StreamWriter, UpdateWriter, placeholder
 from pipelines.answers import Answer
+from pipelines.audience import Viewer
+from pipelines.channel_settings import ChannelSettings
 from pipelines.errors import NeedleError, StoreUnavailableError
-from pipelines.links import trace_url
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +48,12 @@ class Conversation:
     private: bool
     bot_user_id: str | None = None
     bot_id: str | None = None
+    #: The asker's workspace: Slack's streaming methods need it outside DMs.
+    team_id: str | None = None
+    #: The channel answers privately by default: the answer is an ephemeral only the asker sees.
+    ephemeral: bool = False
+    #: The channel's user group that "Ask a person" calls in (channel answers only).
+    escalation_usergroup: str | None = None
 
     @classmethod
     def from_event(
@@ -51,8 +63,13 @@ class Conversation:
         question: str,
         reply_thread_ts: str | None,
         private: bool,
+        channel_settings: ChannelSettings | None = None,
     ) -> Conversation:
-        """The conversation of a Slack message event: a mention, a DM or a reply in a thread."""
+        """The conversation of a Slack message event: a mention, a DM or a reply in a thread.
+
+        :param channel_settings: the channel's settings as the gate read them (ephemeral, escalation).
+        """
+        ephemeral = bool(channel_settings and channel_settings.ephemeral) and not private
         return cls(
             question=question,
             user_id=event["user"],
@@ -63,19 +80,46 @@ class Conversation:
             private=private,
             bot_user_id=context.bot_user_id,
             bot_id=context.bot_id,
+            team_id=event.get("team") or context.team_id or context.enterprise_id,
+            ephemeral=ephemeral,
+            escalation_usergroup=None
+            if private or ephemeral or channel_settings is None
+            else channel_settings.escalation_usergroup,
         )
+
+    def viewer(self, runtime: BotRuntime, client: WebClient) -> Viewer:
+        """Who will read the answer: the asker alone (with Slack memberships) or everyone in the channel.
+
+        :raises NeedleError: the store cannot say which audiences exist.
+        """
+        if self.private or self.ephemeral:
+            return runtime.private_viewer(client, self.user_id, self.channel)
+        return runtime.channel_viewer(self.user_id, self.channel)
+
+    def quick_viewer(self) -> Viewer:
+        """The viewer without asking Slack about memberships: enough to count sources for the status."""
+        if self.private or self.ephemeral:
+            return Viewer(user_id=self.user_id, private=True)
+        return Viewer(user_id=self.user_id, channel_id=self.channel)
 
 
 def ask_core(
-    runtime: BotRuntime, question: str, user_id: str, channel: str, **kwargs: object
+    runtime: BotRuntime,
+    question: str,
+    user_id: str,
+    channel: str,
+    viewer: Callable[[], Viewer],
+    **kwargs: object,
 ) -> Answer | str:
-    """The core's answer, or the one sentence to show instead; the cause of a failure is logged."""
+    """The core's answer for ``viewer`` (built here, so a failure to build it is told like any other),
+    or the one sentence to show instead; the cause of a failure is logged."""
     try:
         return runtime.service.ask(
             question,
             tags=runtime.channel_tags(channel),
             origin="slack",
             user_id=user_id,
+            viewer=viewer(),
             **kwargs,  # type: ignore[arg-type]
         )
     except StoreUnavailableError:
@@ -90,24 +134,48 @@ def ask_core(
 
 
 def answer_in_conversation(runtime: BotRuntime, client: WebClient, conversation: Conversation) -> None:
-    """Post the placeholder now (so the user sees something within a second) and answer on the pool."""
-    try:
-        posted = client.chat_postMessage(
-            channel=conversation.channel,
-            thread_ts=conversation.reply_thread_ts,
-            text=messages.PLACEHOLDER,
-            blocks=blocks.placeholder_blocks(),
-        )
-    except SlackApiError as error:
-        logger.error("could not post in %s: %s", conversation.channel, error.response.get("error"))
+    """Show that Needle is on it (status, or a placeholder) now, and answer on the worker pool."""
+    channel = conversation.channel
+    if conversation.ephemeral:
+        runtime.submit(_complete_ephemeral, runtime, client, conversation)
         return
-    if conversation.reply_thread_ts:
-        runtime.threads.claim(f"{conversation.channel}:{conversation.reply_thread_ts}")
-    runtime.submit(_complete, runtime, client, conversation, str(posted["ts"]))
+    # Slack streams only into threads: a DM outside a thread is answered in the question's own thread.
+    stream_thread = conversation.reply_thread_ts or conversation.message_ts
+    native = runtime.features.offered(STREAMING) and status.show_searching(
+        client,
+        runtime.features,
+        channel,
+        stream_thread,
+        runtime.source_count(channel, conversation.quick_viewer()),
+    )
+    if native:
+        writer: StreamWriter | UpdateWriter = StreamWriter(
+            client,
+            runtime.features,
+            channel=channel,
+            thread_ts=stream_thread,
+            recipient_user_id=conversation.user_id,
+            recipient_team_id=conversation.team_id,
+            interval=runtime.settings.slack_stream_update_seconds,
+        )
+        reply_thread: str | None = stream_thread
+    else:
+        placeholder_ts = placeholder(client, channel, conversation.reply_thread_ts)
+        if placeholder_ts is None:
+            return
+        writer = UpdateWriter(client, channel, placeholder_ts, runtime.settings.slack_stream_update_seconds)
+        reply_thread = conversation.reply_thread_ts
+    if reply_thread:
+        _follow(runtime, f"{channel}:{reply_thread}")
+    runtime.submit(_complete, runtime, client, conversation, writer, reply_thread)
 
 
 def _complete(
-    runtime: BotRuntime, client: WebClient, conversation: Conversation, placeholder_ts: str
+    runtime: BotRuntime,
+    client: WebClient,
+    conversation: Conversation,
+    writer: StreamWriter | UpdateWriter,
+    reply_thread: str | None,
 ) -> None:
     history = []
     if conversation.history_thread_ts:
@@ -119,115 +187,127 @@ def _complete(
             bot_user_id=conversation.bot_user_id,
             bot_id=conversation.bot_id,
         )
-    updater = StreamingUpdater(
-        lambda partial: _update(
-            client, conversation.channel, placeholder_ts, partial, blocks.streaming_blocks(partial)
-        ),
-        runtime.settings.slack_stream_update_seconds,
-    )
     result = ask_core(
         runtime,
         conversation.question,
         conversation.user_id,
         conversation.channel,
+        lambda: conversation.viewer(runtime, client),
         history=history,
-        on_text=updater.on_text,
+        on_text=writer.on_text,
     )
-    updater.close()
     if isinstance(result, str):
-        _update(client, conversation.channel, placeholder_ts, result, blocks.text_blocks(result))
-        return
-    admin = runtime.is_admin(conversation.user_id)
-    debug_url = trace_url(runtime.settings, result.trace_id) if admin else None
-    _update(
-        client,
-        conversation.channel,
-        placeholder_ts,
-        blocks.answer_text(result),
-        blocks.answer_blocks(result, debug_url=debug_url if conversation.private else None),
-        final=True,
+        delivered = writer.finish(FinalReply(result, blocks.text_blocks(result)))
+    else:
+        delivered = _deliver_answer(runtime, client, conversation, writer, result, reply_thread)
+    if not delivered and isinstance(writer, StreamWriter):
+        status.clear(client, conversation.channel, reply_thread or conversation.message_ts)
+
+
+def _deliver_answer(
+    runtime: BotRuntime,
+    client: WebClient,
+    conversation: Conversation,
+    writer: StreamWriter | UpdateWriter,
+    answer: Answer,
+    reply_thread: str | None,
+) -> bool:
+    debug_url, trace_hint = runtime.debug_for(conversation.user_id, answer.trace_id)
+    # In a channel the debug link or trace id is for the admin alone: sent as an ephemeral, not shown to all.
+    in_message = conversation.private
+    shown: dict[str, Any] = {"debug_url": debug_url, "trace_hint": trace_hint} if in_message else {}
+    # Slack's feedback_buttons come with the AI-app features; a workspace without streaming keeps the
+    # classic buttons its messages always had.
+    shown["native_feedback"] = isinstance(writer, StreamWriter) and not writer.fell_back
+    shown["escalate"] = bool(conversation.escalation_usergroup) and answer.found
+    delivered = writer.finish(
+        FinalReply(
+            text=blocks.answer_text(answer),
+            blocks=blocks.answer_blocks(answer, **shown),
+            tail=blocks.answer_tail_blocks(answer, **shown),
+            markdown=answer.text,
+        )
     )
-    if debug_url and not conversation.private:
-        try:  # the link is for the admin, not for everyone in the channel
+    if delivered:
+        runtime.links.remember(
+            client, answer.trace_id, conversation.channel, conversation.message_ts, reply_thread
+        )
+    if (debug_url or trace_hint) and not in_message:
+        hint = blocks.debug_blocks(debug_url) if debug_url else blocks.trace_hint_blocks(answer.trace_id)
+        try:
             client.chat_postEphemeral(
                 channel=conversation.channel,
                 user=conversation.user_id,
-                thread_ts=conversation.reply_thread_ts,
+                thread_ts=reply_thread,
                 text="Debug this answer",
-                blocks=blocks.debug_blocks(debug_url),
+                blocks=hint,
             )
         except SlackApiError as error:
             logger.warning("could not send the debug link: %s", error.response.get("error"))
-
-
-def _update(
-    client: WebClient, channel: str, ts: str, text: str, message_blocks: list[dict], *, final: bool = False
-) -> None:
-    attempts = 3 if final else 1
-    for attempt in range(attempts):
-        try:
-            client.chat_update(channel=channel, ts=ts, text=text, blocks=message_blocks)
-            return
-        except SlackApiError as error:
-            code = error.response.get("error")
-            if code == "ratelimited" and attempt + 1 < attempts:
-                time.sleep(float(error.response.headers.get("Retry-After", 1)))
-                continue
-            log = logger.error if final else logger.warning
-            log("chat.update failed in %s: %s", channel, code)
-            return
-
-
-class StreamingUpdater:
-    """Shows streamed LLM text by editing the placeholder, at most once per ``interval`` seconds.
-
-    Slack allows about one message edit per second per channel; editing on every token would be throttled
-    and would make the final answer arrive late.
-    """
-
-    def __init__(self, publish: Callable[[str], None], interval: float) -> None:
-        self._publish = publish
-        self._interval = interval
-        self._text = ""
-        self._last = time.monotonic()
-        self._lock = threading.Lock()
-        self._closed = False
-        self.updates = 0
-
-    def on_text(self, delta: str) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._text += delta
-            now = time.monotonic()
-            if now - self._last < self._interval or not self._text.strip():
-                return
-            self._last = now
-            text = self._text
-        self._publish(text)
-        self.updates += 1
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
+    return delivered
 
 
 def answer_privately(
-    runtime: BotRuntime, respond: Respond, question: str, user_id: str, channel: str
+    runtime: BotRuntime, client: WebClient, respond: Respond, question: str, user_id: str, channel: str
 ) -> None:
     """The slash command's answer, replacing its ephemeral placeholder via the response URL.
 
     A response URL allows five messages, and ephemeral messages cannot be edited with chat.update, so
     the private answer arrives whole rather than streamed.
     """
-    result = ask_core(runtime, question, user_id, channel)
+    result = ask_core(
+        runtime, question, user_id, channel, lambda: runtime.private_viewer(client, user_id, channel)
+    )
     if isinstance(result, str):
         respond(text=result, blocks=blocks.text_blocks(result), replace_original=True)
         return
-    debug_url = trace_url(runtime.settings, result.trace_id) if runtime.is_admin(user_id) else None
+    debug_url, trace_hint = runtime.debug_for(user_id, result.trace_id)
     respond(
         text=blocks.answer_text(result),
-        blocks=blocks.answer_blocks(result, show_question=True, share_button=True, debug_url=debug_url),
+        blocks=blocks.answer_blocks(
+            result,
+            show_question=True,
+            share_button=True,
+            debug_url=debug_url,
+            trace_hint=trace_hint,
+            native_feedback=False,  # an ephemeral message: classic buttons
+        ),
         replace_original=True,
         response_type="ephemeral",
     )
+
+
+def _follow(runtime: BotRuntime, key: str) -> None:
+    """Remember a thread the bot answers in (shared by replicas); a store failure only costs follow-ups."""
+    try:
+        runtime.threads.remember(key)
+    except Exception:
+        logger.warning("could not remember thread %s for follow-ups", key, exc_info=True)
+
+
+def _complete_ephemeral(runtime: BotRuntime, client: WebClient, conversation: Conversation) -> None:
+    """A channel whose answers are private by default: the asker alone gets the answer, as an ephemeral
+    with "Share in channel" (which re-checks what the channel may see)."""
+    channel, user_id = conversation.channel, conversation.user_id
+    result = ask_core(
+        runtime, conversation.question, user_id, channel, lambda: conversation.viewer(runtime, client)
+    )
+    if isinstance(result, str):
+        text, shown = result, blocks.text_blocks(result)
+    else:
+        text = blocks.answer_text(result)
+        debug_url, trace_hint = runtime.debug_for(user_id, result.trace_id)
+        shown = blocks.answer_blocks(
+            result,
+            show_question=True,
+            share_button=True,
+            debug_url=debug_url,
+            trace_hint=trace_hint,
+            native_feedback=False,
+        )
+    try:
+        client.chat_postEphemeral(
+            channel=channel, user=user_id, thread_ts=conversation.reply_thread_ts, text=text, blocks=shown
+        )
+    except SlackApiError as error:
+        logger.error("could not send a private answer in %s: %s", channel, error.response.get("error"))

@@ -7,6 +7,8 @@ touching the code that talks to Slack.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from bot import messages
@@ -15,9 +17,16 @@ from pipelines.answers import Answer, Citation, SourceInfo
 
 Block = dict[str, Any]
 
+#: Classic 👍/👎 buttons: kept for ephemeral answers (slash command), where Slack's ``feedback_buttons``
+#: element is not documented to work.
 FEEDBACK_UP = "feedback_up"
 FEEDBACK_DOWN = "feedback_down"
+#: Slack's ``feedback_buttons`` element (in a ``context_actions`` block) on posted and streamed answers;
+#: its values are ``up:<trace id>`` and ``down:<trace id>``.
+FEEDBACK = "feedback"
 SHARE_ANSWER = "share_answer"
+ESCALATE = "ask_a_person"
+ESCALATE_LABEL = ":raising_hand: Ask a person"
 DEBUG_LINK = "debug_answer"
 FEEDBACK_VIEW = "feedback_reason"
 REASON_BLOCK = "reason"
@@ -76,12 +85,19 @@ def answer_blocks(
     shared_by: str | None = None,
     share_button: bool = False,
     debug_url: str | None = None,
+    trace_hint: bool = False,
+    native_feedback: bool = True,
+    escalate: bool = False,
 ) -> list[Block]:
-    """The finished answer: text, numbered sources, feedback buttons and, where wanted, share and debug.
+    """The finished answer: text, numbered sources, feedback and, where wanted, share and debug.
 
     :param show_question: repeat the question (ephemeral and shared answers have no visible question).
     :param shared_by: the user id who shared an ephemeral answer to the channel.
     :param debug_url: the admin console's trace view, for admins only.
+    :param trace_hint: show the trace id instead of a link (an admin where no console link can be made).
+    :param native_feedback: Slack's ``feedback_buttons`` element (posted and streamed messages); ``False``
+        gives classic buttons, which also work in ephemeral messages.
+    :param escalate: an "Ask a person" button (channels with an escalation user group).
     """
     blocks: list[Block] = []
     if shared_by:
@@ -89,26 +105,91 @@ def answer_blocks(
     if show_question:
         blocks.append(_context(f"*Question:* {escape(answer.question)}"))
     blocks.extend(_section(piece) for piece in split_for_blocks(to_mrkdwn(answer.text)))
+    blocks.extend(
+        answer_tail_blocks(
+            answer,
+            share_button=share_button,
+            debug_url=debug_url,
+            trace_hint=trace_hint,
+            native_feedback=native_feedback,
+            escalate=escalate,
+        )
+    )
+    return blocks[:50]
+
+
+def answer_tail_blocks(
+    answer: Answer,
+    *,
+    share_button: bool = False,
+    debug_url: str | None = None,
+    trace_hint: bool = False,
+    native_feedback: bool = True,
+    escalate: bool = False,
+) -> list[Block]:
+    """Everything under the answer's text: sources, feedback, share, debug.
+
+    A streamed answer's text is already in the message; ``chat.stopStream`` adds these blocks under it.
+    """
+    blocks: list[Block] = []
     if answer.citations:
         lines = "\n".join(citation_line(citation) for citation in answer.citations)
         blocks.append(_context(f"*Sources*\n{lines}"))
     elif answer.related:
         lines = "\n".join(citation_line(citation, numbered=False) for citation in answer.related)
         blocks.append(_context(f"*Might be related* (not quoted: they do not seem to answer this)\n{lines}"))
-    buttons: list[Block] = [
-        _button(":thumbsup: Helpful", FEEDBACK_UP, answer.trace_id),
-        _button(":thumbsdown: Not helpful", FEEDBACK_DOWN, answer.trace_id),
-    ]
-    if share_button:
-        buttons.append(_button("Share in channel", SHARE_ANSWER, answer.trace_id, style="primary"))
-    blocks.append({"type": "actions", "block_id": f"answer:{answer.trace_id}", "elements": buttons})
+    if native_feedback:
+        blocks.append(feedback_buttons_block(answer.trace_id))
+    if not native_feedback or share_button or escalate:
+        buttons: list[Block] = []
+        if not native_feedback:
+            buttons += [
+                _button(":thumbsup: Helpful", FEEDBACK_UP, answer.trace_id),
+                _button(":thumbsdown: Not helpful", FEEDBACK_DOWN, answer.trace_id),
+            ]
+        if share_button:
+            buttons.append(_button("Share in channel", SHARE_ANSWER, answer.trace_id, style="primary"))
+        if escalate:
+            buttons.append(_button(ESCALATE_LABEL, ESCALATE, answer.trace_id))
+        blocks.append({"type": "actions", "block_id": f"answer:{answer.trace_id}", "elements": buttons})
     if debug_url:
-        blocks.append(debug_blocks(debug_url)[0])
-    return blocks[:50]
+        blocks.extend(debug_blocks(debug_url))
+    elif trace_hint:
+        blocks.extend(trace_hint_blocks(answer.trace_id))
+    return blocks
+
+
+def feedback_buttons_block(trace_id: str) -> Block:
+    """Slack's native 👍/👎 (``feedback_buttons`` in a ``context_actions`` block) for one answer."""
+    return {
+        "type": "context_actions",
+        "block_id": f"feedback:{trace_id}",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": FEEDBACK,
+                "positive_button": {
+                    "text": {"type": "plain_text", "text": "👍"},
+                    "accessibility_label": "This answer was helpful",
+                    "value": f"up:{trace_id}",
+                },
+                "negative_button": {
+                    "text": {"type": "plain_text", "text": "👎"},
+                    "accessibility_label": "This answer was not helpful",
+                    "value": f"down:{trace_id}",
+                },
+            }
+        ],
+    }
 
 
 def debug_blocks(debug_url: str) -> list[Block]:
     return [_context(f":wrench: {link(debug_url, 'Debug this answer')} (admins only)")]
+
+
+def trace_hint_blocks(trace_id: str) -> list[Block]:
+    """For an admin where no console link can be made: the id to paste into the console's debugger."""
+    return [_context(f":wrench: Trace `{escape(trace_id)}`: paste it into the admin console's debugger")]
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
@@ -137,9 +218,18 @@ def help_blocks(command: str) -> list[Block]:
     ]
 
 
-def sources_blocks(sources: list[SourceInfo], limit: int = 40) -> list[Block]:
-    """What the bot knows: one line per source (title, file, last indexed), newest first."""
+def sources_blocks(
+    sources: list[SourceInfo], limit: int = 40, header: str | None = None, tags: list[str] | None = None
+) -> list[Block]:
+    """What the bot knows: one line per source (title, file, last indexed), newest first.
+
+    :param header: a heading instead of "I know N sources" (a channel's own sources).
+    :param tags: the channel's tags, named in the heading.
+    """
     if not sources:
+        if tags:
+            named = escape(", ".join(tags))
+            return text_blocks(f"No source tagged {named} is available in this channel yet.")
         return text_blocks("I don't know any documents yet. An admin can add them in the admin console.")
     last = max(source.indexed_at for source in sources)[:10]
     lines = []
@@ -148,12 +238,34 @@ def sources_blocks(sources: list[SourceInfo], limit: int = 40) -> list[Block]:
         tags = f" · tags: {escape(', '.join(source.tags))}" if source.tags else ""
         lines.append(f"• {title} ({escape(source.file_name)}) · updated {source.indexed_at[:10]}{tags}")
     more = f"\n...and {len(sources) - limit} more." if len(sources) > limit else ""
-    header = f"*I know {len(sources)} sources* (last updated {last}):"
+    if header:
+        tagged = f", tagged {escape(', '.join(tags))}" if tags else ""
+        header = f"*{escape(header)}* ({len(sources)}{tagged}; last updated {last}):"
+    else:
+        header = f"*I know {len(sources)} sources* (last updated {last}):"
     return [_section(piece) for piece in split_for_blocks(header + "\n" + "\n".join(lines) + more)]
 
 
-def home_view(stats: dict[str, Any] | None, command: str) -> dict[str, Any]:
-    """The App Home tab; ``stats`` is ``None`` when the store cannot be read."""
+@dataclass(frozen=True)
+class AskedQuestion:
+    """One of a user's earlier questions, for the App Home; ``link`` is its Slack thread when known."""
+
+    question: str
+    asked_at: float
+    link: str | None = None
+
+
+def home_view(
+    stats: dict[str, Any] | None,
+    command: str,
+    sources: list[SourceInfo] | None = None,
+    questions: list[AskedQuestion] | None = None,
+    source_limit: int = 20,
+) -> dict[str, Any]:
+    """The App Home tab: counts, the sources the user may see, the user's last questions, how to ask.
+
+    ``stats`` and ``sources`` are ``None`` when the store cannot be read.
+    """
     if stats is None:
         status = ":warning: I can't reach the document store right now."
     else:
@@ -162,29 +274,47 @@ def home_view(stats: dict[str, Any] | None, command: str) -> dict[str, Any]:
             f":books: I know *{stats['sources']}* sources (*{stats['chunks']}* passages). "
             f"Last updated: *{updated}*."
         )
-    return {
-        "type": "home",
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": "Needle", "emoji": True}},
-            _section(status),
-            {"type": "divider"},
-            *help_blocks(command),
-        ],
-    }
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Needle", "emoji": True}},
+        _section(status),
+    ]
+    if questions:
+        lines = []
+        for asked in questions:
+            when = datetime.fromtimestamp(asked.asked_at, tz=UTC).strftime("%Y-%m-%d")
+            short = _shorten(asked.question, 150)
+            lines.append(f"• {link(asked.link, short) if asked.link else escape(short)} · {when}")
+        blocks += [{"type": "divider"}, _section("*Your last questions*\n" + "\n".join(lines))]
+    if sources:
+        lines = []
+        for source in sources[:source_limit]:
+            title = link(source.url, source.title) if source.url else f"*{escape(source.title)}*"
+            lines.append(f"• {title} ({escape(source.file_name)}) · updated {source.indexed_at[:10]}")
+        more = f"\n...and {len(sources) - source_limit} more." if len(sources) > source_limit else ""
+        text = "*What I can answer from*\n" + "\n".join(lines) + more
+        blocks += [{"type": "divider"}, *(_section(piece) for piece in split_for_blocks(text))]
+    blocks += [{"type": "divider"}, *help_blocks(command)]
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def feedback_modal(trace_id: str, channel_id: str | None, thread_ts: str | None) -> dict[str, Any]:
-    """Asks why an answer was not helpful; closing it still records the 👎 (without a reason)."""
+    """Asks why an answer was not helpful. The 👎 is already recorded when this opens: sending a reason
+    adds it to that vote, and skipping or closing the modal changes nothing."""
     metadata = json.dumps({"trace_id": trace_id, "channel": channel_id, "thread_ts": thread_ts})
     return {
         "type": "modal",
         "callback_id": FEEDBACK_VIEW,
         "private_metadata": metadata,
-        "notify_on_close": True,
         "title": {"type": "plain_text", "text": "Not helpful"},
         "submit": {"type": "plain_text", "text": "Send"},
         "close": {"type": "plain_text", "text": "Skip"},
         "blocks": [
+            _context(messages.VOTE_DOWN_RECORDED),
             {
                 "type": "input",
                 "block_id": REASON_BLOCK,
@@ -197,7 +327,7 @@ def feedback_modal(trace_id: str, channel_id: str | None, thread_ts: str | None)
                     "max_length": 500,
                     "placeholder": {"type": "plain_text", "text": "e.g. the policy changed last month"},
                 },
-            }
+            },
         ],
     }
 

@@ -10,9 +10,18 @@ from bot.app import build_app
 from bot.http import EVENTS_PATH, add_routes
 from bot.runtime import BotRuntime, tune_interpreter
 from bot.socket import socket_mode_handler
+from pipelines.links import ADMIN_PATH
 from pipelines.service import NeedleService
 
 logger = logging.getLogger(__name__)
+
+
+def admin_mounted(app: FastAPI) -> bool:
+    """Whether the admin console is served by this app (so a "Debug this answer" link can work).
+
+    Asked when an answer is made, not at mount time: faces may be mounted in any order.
+    """
+    return any(str(getattr(route, "path", "")).startswith(ADMIN_PATH) for route in app.routes)
 
 
 def mount(app: FastAPI, service: NeedleService) -> None:
@@ -32,8 +41,10 @@ def mount(app: FastAPI, service: NeedleService) -> None:
     )
     bolt = build_app(service, runtime=runtime)
     app.state.slack_runtime = runtime
+    runtime.admin_console = lambda: admin_mounted(app)
     if settings.slack_mode == "http":
-        add_routes(app, bolt)
+        assert settings.slack_signing_secret is not None  # build_app refused to start without it
+        add_routes(app, bolt, settings.slack_signing_secret.get_secret_value())
         logger.info("Slack bot listening on %s (HTTP mode)", EVENTS_PATH)
     else:
         handler = socket_mode_handler(bolt, settings)

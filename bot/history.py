@@ -43,9 +43,9 @@ def history_from_replies(
 ) -> list[dict[str, str]]:
     """Turn ``conversations.replies`` messages into user/assistant turns, oldest first.
 
-    The current question, the bot's placeholders, other bots' messages, thanks and reactions, and messages
-    addressed to someone else are left out. Of a long thread the first user turn (the thread's topic) and
-    the last turns are kept, ``MAX_TURNS`` in all.
+    The current question, the bot's placeholders and greeting, other bots' messages, thanks and
+    reactions, and messages addressed to someone else are left out. Of a long thread the first user turn
+    (the thread's topic) and the last turns are kept, ``MAX_TURNS`` in all.
     """
     turns: list[dict[str, str]] = []
     for message in replies:
@@ -60,7 +60,7 @@ def history_from_replies(
             bot_id and message.get("bot_id") == bot_id
         )
         if from_bot:
-            if text and text != messages.PLACEHOLDER:
+            if text and text not in (messages.PLACEHOLDER, messages.ASSISTANT_GREETING):
                 turns.append({"role": "assistant", "text": text})
         elif not message.get("bot_id"):
             question = strip_mentions(text)

@@ -91,3 +91,16 @@ def split_for_blocks(text: str, limit: int = 2900) -> list[str]:
     if rest:
         chunks.append(rest)
     return chunks
+
+
+_SPECIAL = re.compile(r"<([!@#])")
+
+
+def safe_markdown(markdown: str) -> str:
+    """Markdown for Slack's streaming methods (``markdown_text``), with Slack's special sequences defused.
+
+    Streamed text is Markdown, not mrkdwn, so it is sent as written; but a document quoting ``<!channel>``
+    or ``<@U123>`` must not notify anyone, so a zero-width space breaks those sequences up (the reader
+    sees the same characters).
+    """
+    return _SPECIAL.sub("<\u200b\\1", markdown)

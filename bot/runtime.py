@@ -19,15 +19,27 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.ratelimit import RateLimiter
-from bot.recent import RecentKeys
+from slack_sdk import WebClient
+
+from bot.asked import QuestionLinks
+from bot.features import SlackFeatures
+from bot.memberships import Memberships
+from bot.shared import HANDLED, THREADS, SharedKeys, SharedRateLimiter
+from pipelines.answers import SourceInfo
+from pipelines.audience import ADMIN, Viewer
+from pipelines.audit import AuditLog
+from pipelines.channel_settings import ChannelSettings, ChannelSettingsStore
+from pipelines.errors import NeedleError
+from pipelines.links import trace_url
 from pipelines.service import NeedleService
 from pipelines.settings import Settings
+from pipelines.stores.records import RecordStore
 
 logger = logging.getLogger(__name__)
 
@@ -56,22 +68,54 @@ def _lower_priority(niceness: int) -> None:
         logger.warning("could not lower the answer threads' priority: %s", error)
 
 
+#: Seconds a count of sources is reused for the status line ("searching 15 sources").
+SOURCE_COUNT_SECONDS = 60.0
+
+
+def _no_console() -> bool:
+    return False
+
+
 @dataclass
 class BotRuntime:
+    """One Bolt app's share of the core: the service, settings, worker pool and shared memories.
+
+    ``records`` is where the state every replica must share lives (channel settings, handled events, the
+    rate-limit counters, threads the bot answered in): the service's record store, unless a test opens a
+    second connection to it to play a second process.
+    """
+
     service: NeedleService
     settings: Settings
     executor: ThreadPoolExecutor
-    limiter: RateLimiter
+    records: RecordStore
+    channels: ChannelSettingsStore
+    limiter: SharedRateLimiter
     #: Event ids and ``channel:ts`` of messages already answered: Slack retries must not answer twice.
-    handled: RecentKeys = field(default_factory=RecentKeys)
+    handled: SharedKeys
     #: ``channel:thread_ts`` of threads the bot answered in, where follow-ups need no mention.
-    threads: RecentKeys = field(default_factory=lambda: RecentKeys(ttl_seconds=7 * 24 * 3600))
+    threads: SharedKeys
+    memberships: Memberships
+    #: Which of Slack's AI-app methods the workspace accepts (learnt once, remembered).
+    features: SlackFeatures = field(default_factory=SlackFeatures)
+    #: Whether the admin console is served by this deployment (``bot.face`` looks at the routes).
+    admin_console: Callable[[], bool] = _no_console
+    #: Where each recent answer's question was asked, for the App Home's links.
+    links: QuestionLinks = field(default_factory=QuestionLinks)
     _pending: set[Future[Any]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _source_counts: dict[tuple[Any, ...], tuple[float, int]] = field(default_factory=dict)
+    _count_lock: threading.Lock = field(default_factory=threading.Lock)
+    _principals: tuple[float, frozenset[str]] | None = None
 
     @classmethod
-    def create(cls, service: NeedleService, settings: Settings | None = None) -> BotRuntime:
+    def create(
+        cls, service: NeedleService, settings: Settings | None = None, records: RecordStore | None = None
+    ) -> BotRuntime:
+        """:param settings: default the service's; their Slack variables are the channel defaults.
+        :param records: default the service's record store."""
         settings = settings or service.settings
+        records = records or service.records
         return cls(
             service=service,
             settings=settings,
@@ -81,7 +125,12 @@ class BotRuntime:
                 initializer=_lower_priority,
                 initargs=(settings.slack_answer_niceness,),
             ),
-            limiter=RateLimiter(settings.slack_rate_limit_per_minute),
+            records=records,
+            channels=ChannelSettingsStore(records, settings, AuditLog(records)),
+            limiter=SharedRateLimiter(records, settings.slack_rate_limit_per_minute),
+            handled=SharedKeys(records, HANDLED, ttl_seconds=3600.0),
+            threads=SharedKeys(records, THREADS, ttl_seconds=7 * 24 * 3600.0),
+            memberships=Memberships(settings.slack_membership_cache_seconds),
         )
 
     def submit(self, job: Callable[..., None], *args: Any) -> Future[Any]:
@@ -111,10 +160,88 @@ class BotRuntime:
     def is_admin(self, user_id: str | None) -> bool:
         return bool(user_id) and user_id in self.settings.slack_admin_user_ids
 
+    def channel(self, channel_id: str) -> ChannelSettings:
+        """The channel's settings as stored now (read per event: a change applies to the next one, in
+        every process). :raises Exception: whatever the record store raises when it cannot be read."""
+        return self.channels.get(channel_id)
+
     def channel_allowed(self, channel_id: str) -> bool:
-        """DMs are always allowed; channels only if listed (an empty list allows every channel)."""
-        allowed = self.settings.slack_allowed_channels
-        return not allowed or channel_id.startswith("D") or channel_id in allowed
+        return self.channel(channel_id).enabled
 
     def channel_tags(self, channel_id: str) -> list[str] | None:
-        return self.settings.slack_channel_tags.get(channel_id) or None
+        return self.channel(channel_id).tags or None
+
+    def channel_viewer(self, user_id: str | None, channel_id: str) -> Viewer:
+        """Who reads an answer posted in ``channel_id``: everyone in it, whoever asked."""
+        return Viewer(user_id=user_id, channel_id=channel_id)
+
+    def private_viewer(self, client: WebClient, user_id: str, channel_id: str | None = None) -> Viewer:
+        """Who reads a DM, an ephemeral reply or an assistant thread: the asker, with the user groups and
+        channels (among those some source is shared with) Slack says they belong to."""
+        return self.memberships.viewer(client, user_id, self.audience_principals(), channel_id)
+
+    def audience_principals(self) -> frozenset[str]:
+        """Every audience member some source names (``usergroup:S1``, ``channel:C1``, ...), reused for as
+        long as memberships are. :raises NeedleError: the store cannot be read."""
+        cached = self._principals
+        ttl = self.settings.slack_membership_cache_seconds
+        if cached and time.monotonic() - cached[0] < ttl:
+            return cached[1]
+        principals = frozenset(
+            member for source in self.service.list_sources(ADMIN) for member in source.audience
+        )
+        self._principals = (time.monotonic(), principals)
+        return principals
+
+    def visible_sources(self, viewer: Viewer, tags: list[str] | None = None) -> list[SourceInfo]:
+        """The sources ``viewer`` may see (the store filters them), limited to ``tags`` when given."""
+        sources = self.service.list_sources(viewer)
+        return [source for source in sources if not tags or set(tags) & set(source.tags)]
+
+    def debug_for(self, user_id: str | None, trace_id: str) -> tuple[str | None, bool]:
+        """What an answer shows its asker for debugging: ``(link, show_trace_id)``.
+
+        Only admins get either. A link needs a public URL (``NEEDLE_PUBLIC_BASE_URL``) and the console
+        in this deployment; otherwise the admin gets the trace id to paste into the console.
+        """
+        if not self.is_admin(user_id):
+            return None, False
+        if self.settings.public_base_url and self.admin_console():
+            return trace_url(self.settings, trace_id), False
+        return None, True
+
+    def source_count(self, channel_id: str, viewer: Viewer) -> int | None:
+        """How many sources a question in ``channel_id`` searches for ``viewer`` (its tags, what it may
+        see), reused for a minute; ``None`` while unknown.
+
+        Counted by one thread at a time, and nobody waits for it: in a burst of mentions the first
+        counts while the others show the last count (or "the handbook"), so fifty listener threads do
+        not list the sources fifty times over, competing for the interpreter with the threads that
+        acknowledge Slack.
+        """
+        try:
+            tags = tuple(sorted(self.channel_tags(channel_id) or ()))
+        except Exception:
+            logger.warning("could not read the channel settings for the status line", exc_info=True)
+            return None
+        key = (tags, tuple(viewer.principals()))
+        cached = self._source_counts.get(key)
+        if cached and time.monotonic() - cached[0] < SOURCE_COUNT_SECONDS:
+            return cached[1]
+        if not self._count_lock.acquire(blocking=False):
+            return cached[1] if cached else None
+        try:
+            count = len(self.visible_sources(viewer, list(tags)))
+        except NeedleError:
+            logger.warning("could not count the sources for the status line", exc_info=True)
+            return None
+        finally:
+            self._count_lock.release()
+        self._source_counts[key] = (time.monotonic(), count)
+        return count
+
+    def purge_if_due(self) -> None:
+        """Now and then (per process), delete expired shared keys on the worker pool."""
+        if self.handled.purge_due():
+            for keys in (self.handled, self.threads, self.limiter.keys):
+                self.submit(keys.purge)

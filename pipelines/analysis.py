@@ -106,7 +106,7 @@ them themselves then thence there thereafter thereby therefore therein thereupon
 though through throughout thru thus to together too toward towards under until up upon us very via was we
 well were what whatever when whence whenever where whereafter whereas whereby wherein whereupon wherever
 whether which while whither who whoever whole whom whose why will with within without would yet you your
-yours yourself yourselves did does tell know just
+yours yourself yourselves did does tell know just anymore
 """
 _QUESTION_WORDS = frozenset(_QUESTION_WORD_LIST.split())
 
@@ -121,6 +121,20 @@ CJK_FILLERS = re.compile(
 #: figure carries, not a topic, so it goes with the question word; otherwise the question yields "天年", a
 #: bigram that matches "28天年假" but not "25天带薪年假".
 _CJK_COUNTED_UNIT = re.compile(f"(?:多少|几){CJK_CHAR.pattern}")
+
+#: "How long", "how often": the adjective asks for the kind of answer (a duration, a frequency), as 多少
+#: does, and is no more a topic than "how" ("How long is the password valid?" is about the password).
+_ENGLISH_MEASURE = re.compile(r"\bhow\s+(?:long|often|soon|far|late|early|big|old)\b", re.IGNORECASE)
+
+#: "doesn't", "can't", "won't": the negation of a filler is a filler ("doesn't" would otherwise stay as
+#: the term "doesn").
+_NEGATED = re.compile(r"\b(?:(ca)|(wo)|(\w+?))n['’]t\b", re.IGNORECASE)
+
+
+def _negation_stem(match: re.Match[str]) -> str:
+    if match[1]:
+        return "can"
+    return "will" if match[2] else match[3]
 
 
 @lru_cache(maxsize=1)
@@ -137,6 +151,7 @@ def content_terms(text: str) -> tuple[str, ...]:
     passages come back for many questions.
     """
     without_fillers = CJK_FILLERS.sub(" ", _CJK_COUNTED_UNIT.sub(" ", text))
+    without_fillers = _NEGATED.sub(_negation_stem, _ENGLISH_MEASURE.sub(" ", without_fillers))
     skip = _stemmed_question_words()
     # "i'm", "don't": a contraction of a filler is a filler.
     return tuple(

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.audience import ADMIN
 from pipelines.errors import NeedleError
 from pipelines.evaluation import percentile, replace_settings
 from pipelines.settings import Settings
@@ -132,7 +133,7 @@ def load_squad(path: Path, holdout: float = DEFAULT_HOLDOUT) -> AnswerDataset:
 
 def load_question_file(path: Path, corpus: Path) -> AnswerDataset:
     """Read Needle's JSON-lines question file; the corpus is every supported file in ``corpus``."""
-    from pipelines.service import expand_paths
+    from pipelines.sources import expand_paths
 
     if not corpus.is_dir():
         raise NeedleError(f"corpus folder {corpus} not found (give it with --corpus)")
@@ -183,9 +184,7 @@ def normalize(text: str) -> str:
 def contains_gold(answer: str, gold: Iterable[str]) -> bool:
     normalized = normalize(answer)
     compact = normalized.replace(" ", "")
-    return any(
-        normalize(item) in normalized or normalize(item).replace(" ", "") in compact for item in gold
-    )
+    return any(normalize(item) in normalized or normalize(item).replace(" ", "") in compact for item in gold)
 
 
 def sample_cases(cases: list[AnswerCase], limit: int | None) -> list[AnswerCase]:
@@ -202,7 +201,7 @@ def sample_cases(cases: list[AnswerCase], limit: int | None) -> list[AnswerCase]
 def answer_case(service: Any, case: AnswerCase) -> CaseResult:
     """Ask one question through the service and judge the answer."""
     started = time.perf_counter()
-    answer = service.ask(case.question, origin="eval")
+    answer = service.ask(case.question, origin="eval", viewer=ADMIN)
     ms = (time.perf_counter() - started) * 1000
     cited = [citation.file_name for citation in answer.citations]
     found = bool(answer.found)

@@ -132,13 +132,21 @@ class Answer:
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What happened to one file: indexed, unchanged (same bytes as before), or rejected with a reason."""
+    """What happened to one file: indexed, unchanged (same bytes as before), rejected with a reason, or
+    not indexed because a different document with the same file name is indexed (``conflict``: the
+    ``source_id`` is that document's, the ``reason`` describes it).
+
+    ``warnings`` say what the admin should check although the file was read (a guessed text encoding,
+    bytes replaced); ``replaced`` is true when an earlier, different version of the source was replaced.
+    """
 
     file_name: str
-    status: Literal["indexed", "unchanged", "rejected"]
+    status: Literal["indexed", "unchanged", "rejected", "conflict"]
     source_id: str | None = None
     chunks: int = 0
     reason: str = ""
+    warnings: tuple[str, ...] = ()
+    replaced: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -159,6 +167,8 @@ class SourceInfo:
     uploaded_by: str | None
     indexed_at: str
     source_hash: str
+    #: Who may see it: ``["everyone"]`` or channel/usergroup/user members (see ``pipelines.audience``).
+    audience: list[str] = dataclasses.field(default_factory=lambda: ["everyone"])
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

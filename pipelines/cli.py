@@ -52,7 +52,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from pipelines.samples import handbook_dir
-    from pipelines.service import expand_paths
+    from pipelines.sources import expand_paths
 
     paths = list(args.paths) + ([str(handbook_dir())] if args.samples else [])
     if not paths:
@@ -66,6 +66,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if missing:
         print(f"needle ingest: no such file: {', '.join(missing)}", file=sys.stderr)
         return EXIT_ERROR
+    if args.audience is not None:
+        from pipelines.audience import parse_audience
+
+        parse_audience(args.audience)  # a typo fails before any model is loaded or file indexed
+    if args.background:
+        return _queue_files(files, args)
     service = _service()
     results = []
     bar = tqdm(
@@ -78,19 +84,99 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             title=args.title,
             url=args.url,
             tags=None if args.tags is None else _split_tags(args.tags),  # --tags "" clears them
+            audience=args.audience,
             uploaded_by=args.uploaded_by,
+            on_conflict=args.on_conflict.replace("-", "_"),
         )
         results.append(result)
         if not args.json:
-            if result.status == "rejected":
-                print(f"rejected   {result.file_name}: {result.reason}", file=sys.stderr)
-            else:
-                print(
-                    f"{result.status:<10} {result.file_name} -> {result.source_id} ({result.chunks} chunks)"
-                )
+            _print_ingest_result(result)
     if args.json:
         _print_json([result.to_dict() for result in results])
-    return EXIT_ERROR if any(result.status == "rejected" for result in results) else EXIT_OK
+    # A conflict (with --on-conflict report) left a file out, as a rejection does: scripts must notice.
+    return EXIT_ERROR if any(result.status in ("rejected", "conflict") for result in results) else EXIT_OK
+
+
+def _queue_files(files: list[Any], args: argparse.Namespace) -> int:
+    """``needle ingest --background``: each file becomes a job in the shared queue; a worker (``needle
+    serve`` or ``needle worker``, on any replica) indexes it."""
+    from pipelines.jobs import JobQueue
+    from pipelines.settings import get_settings
+    from pipelines.stores import build_record_store
+
+    queue = JobQueue(build_record_store(get_settings()))
+    options = {
+        "title": args.title,
+        "url": args.url,
+        "tags": None if args.tags is None else _split_tags(args.tags),
+        "audience": args.audience,
+        "uploaded_by": args.uploaded_by,
+        "on_conflict": args.on_conflict.replace("-", "_"),
+    }
+    jobs = [
+        queue.submit(path.name, path.read_bytes(), submitted_by=args.uploaded_by, **options) for path in files
+    ]
+    if args.json:
+        _print_json([job.to_dict() for job in jobs])
+    for job in [] if args.json else jobs:
+        print(f"queued     {job.file_name} as job {job.job_id}")
+    if not args.json:
+        print("Follow them with: needle jobs list")
+    return EXIT_OK
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """Background ingest jobs: list them, cancel one, retry one."""
+    from datetime import UTC, datetime
+
+    from pipelines.jobs import JobQueue
+    from pipelines.settings import get_settings
+    from pipelines.stores import build_record_store
+
+    queue = JobQueue(build_record_store(get_settings()))
+    if args.action == "list":
+        jobs = queue.list()
+        if args.json:
+            _print_json([job.to_dict() for job in jobs])
+            return EXIT_OK
+        if not jobs:
+            print("No jobs. Queue files with: needle ingest --background PATH")
+        for job in jobs:
+            when = datetime.fromtimestamp(job.created_at, UTC).strftime("%Y-%m-%d %H:%M")
+            detail = job.error or (job.result or {}).get("source_id") or ""
+            print(f"{job.job_id}  {when}  {job.progress:<22} {job.file_name}  {detail}")
+        return EXIT_OK
+    if not args.job_id:
+        print(f"needle jobs {args.action}: give a job id", file=sys.stderr)
+        return EXIT_USAGE
+    job = queue.cancel(args.job_id) if args.action == "cancel" else queue.retry(args.job_id)
+    state = "cancelling" if job.cancel_requested else job.status
+    print(f"{job.job_id}: {state}")
+    return EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Work background ingest jobs until stopped (Ctrl-C); run as many as the machines allow."""
+    service = _service()
+    worker = service.ingest_worker()
+    if args.once:
+        job = worker.run_once()
+        print("no queued job" if job is None else f"{job.job_id}: {job.status}")
+        return EXIT_OK
+    print(f"ingest worker {worker.name} waiting for jobs (Ctrl-C stops it)", file=sys.stderr)
+    worker.run_forever()
+    return EXIT_OK
+
+
+def _print_ingest_result(result: Any) -> None:
+    """One line per file on stdout; rejections, conflicts and warnings on stderr, where they stand out."""
+    if result.status in ("rejected", "conflict"):
+        print(f"{result.status:<10} {result.file_name}: {result.reason}", file=sys.stderr)
+    else:
+        status = "replaced" if result.replaced else result.status
+        print(f"{status:<10} {result.file_name} -> {result.source_id} ({result.chunks} chunks)")
+    for warning in result.warnings:
+        print(f"warning    {result.file_name}: {warning}", file=sys.stderr)
 
 
 def _format_answer(answer: Any) -> str:
@@ -131,6 +217,20 @@ def _read_questions(path: str) -> list[str]:
     return questions
 
 
+def _viewer(args: argparse.Namespace) -> Any:
+    """Who the answer is for: an admin at the terminal (every source), or ``--as-user``/``--channel``:
+    the sources that person may see there. Group and channel memberships come from Slack, which the core
+    does not call: from the command line a user sees sources shared with them directly or with the
+    channel given."""
+    from pipelines.audience import ADMIN, Viewer
+
+    if not args.as_user and not args.channel:
+        return ADMIN
+    private = not args.channel or args.channel.startswith("D")
+    channel = None if private else args.channel
+    return Viewer(user_id=args.as_user, channel_id=channel, private=private)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     if args.questions:
         return _ask_many(args)
@@ -144,7 +244,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         def stream(text: str) -> None:
             print(text, end="", flush=True, file=sys.stderr)
 
-    answer = service.ask(args.question, tags=_split_tags(args.tags), origin="cli", on_text=stream)
+    answer = service.ask(
+        args.question, tags=_split_tags(args.tags), origin="cli", on_text=stream, viewer=_viewer(args)
+    )
     if args.json:
         _print_json(answer.to_dict())
     else:
@@ -164,7 +266,7 @@ def _ask_many(args: argparse.Namespace) -> int:
     failed = False
     for question in questions:
         try:
-            answer = service.ask(question, tags=_split_tags(args.tags), origin="cli")
+            answer = service.ask(question, tags=_split_tags(args.tags), origin="cli", viewer=_viewer(args))
         except NeedleError as error:
             failed = True
             payload: dict[str, Any] = {"question": question, "error": str(error)}
@@ -195,8 +297,10 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return EXIT_OK
-    print(f"{report['dataset']}: {report['documents']} documents, mode {report['mode']}, "
-          f"threshold {report['answerability_threshold']}")
+    print(
+        f"{report['dataset']}: {report['documents']} documents, mode {report['mode']}, "
+        f"threshold {report['answerability_threshold']}"
+    )
     print(f"{'':<8} {'n':>5} {'accuracy':>9} {'cited':>7} {'abstain':>8} {'false-abst':>10} {'p50 ms':>7}")
     rows = {**report["languages"], "all": report["overall"]}
     for name, row in rows.items():
@@ -225,13 +329,31 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    removed = _service().delete_source(args.source_id)
+    removed = _service().delete_source(args.source_id, actor=args.by)
     print(f"deleted {args.source_id} ({removed} chunks)")
+    return EXIT_OK
+
+
+def cmd_audience(args: argparse.Namespace) -> int:
+    """Show or change who may see a source; the chunks are updated in place, nothing is re-indexed."""
+    from pipelines.audience import describe
+
+    service = _service()
+    if args.members is None:
+        found = [s for s in service.list_sources() if s.source_id == args.source_id]
+        if not found:
+            print(f"needle: no source with id {args.source_id!r}", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"{args.source_id}: {describe(found[0].audience)}")
+        return EXIT_OK
+    source = service.set_source_audience(args.source_id, args.members, actor=args.by)
+    print(f"{source.source_id}: {describe(source.audience)}")
     return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Index the bundled handbook and answer a few questions from it: the README's first command."""
+    from pipelines.audience import ADMIN
     from pipelines.samples import handbook_dir
 
     service = _service()
@@ -241,7 +363,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"  {result.status:<10} {result.file_name} ({detail})")
     for question in args.questions or DEMO_QUESTIONS:
         print(f"\nQ: {question}")
-        print(_format_answer(service.ask(question, origin="cli")))
+        print(_format_answer(service.ask(question, origin="cli", viewer=ADMIN)))
     stats = service.stats()
     print(
         f"\n{stats['sources']} sources, {stats['chunks']} chunks in {service.settings.data_dir}.\n"
@@ -286,6 +408,276 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _records_only() -> tuple[Any, Any]:
+    """Channel settings and the audit log over the configured store, without loading models or the corpus
+    (these commands change records only)."""
+    from pipelines.audit import AuditLog
+    from pipelines.channel_settings import ChannelSettingsStore
+    from pipelines.settings import get_settings
+    from pipelines.stores import build_record_store
+
+    settings = get_settings()
+    audit = AuditLog(build_record_store(settings))
+    return ChannelSettingsStore(audit.records, settings, audit), audit
+
+
+def _yes_no(raw: str | None) -> bool | None:
+    if raw is None:
+        return None
+    return raw.strip().lower() in ("yes", "true", "on", "1")
+
+
+def _print_channels(channels: list[Any]) -> None:
+    header = ("CHANNEL", "NAME", "ON", "FOLLOWUPS", "PRIVATE", "ESCALATE", "TAGS (FROM)")
+    rows = [
+        (
+            c.channel_id,
+            (c.name or "-")[:20],
+            "yes" if c.enabled else "no",
+            c.followups,
+            "yes" if c.ephemeral else "no",
+            c.escalation_usergroup or "-",
+            f"{','.join(c.tags) or 'all sources'} ({c.origin})",
+        )
+        for c in channels
+    ]
+    for row in (header, *rows):
+        print("{:<14} {:<20} {:<4} {:<13} {:<8} {:<12} {}".format(*row))
+
+
+def cmd_channels(args: argparse.Namespace) -> int:
+    """Per-channel Slack settings: applied to the next question in every process, no restart."""
+    from pipelines.channel_settings import ChannelChange
+
+    channels, _ = _records_only()
+    actor = args.by or "cli"
+    if args.action == "list":
+        listed = channels.list()
+        if args.json:
+            _print_json([c.to_dict() for c in listed])
+        elif not listed:
+            print("No channel has its own settings; every channel follows the defaults (see the README).")
+        else:
+            _print_channels(listed)
+        return EXIT_OK
+    if not args.channel_id:
+        print(f"needle channels {args.action}: give a channel id (C0123ABCD)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.action == "show":
+        shown = channels.get(args.channel_id)
+        _print_json(shown.to_dict()) if args.json else _print_channels([shown])
+        return EXIT_OK
+    if args.action == "unset":
+        removed = channels.unset(args.channel_id, actor)
+        print(f"{args.channel_id}: {'back to the defaults' if removed else 'had no settings of its own'}")
+        return EXIT_OK
+    change = ChannelChange(
+        name=args.name,
+        enabled=_yes_no(args.enabled),
+        tags=None if args.tags is None else _split_tags(args.tags),
+        followups=args.followups,
+        ephemeral=_yes_no(args.ephemeral),
+        escalation_usergroup=args.escalation,
+    )
+    updated = channels.set(args.channel_id, change, actor)
+    _print_json(updated.to_dict()) if args.json else _print_channels([updated])
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Read the audit log: newest first, filtered; CSV for spreadsheets."""
+    import time
+
+    from pipelines.audit import to_csv
+
+    _, audit = _records_only()
+    since = time.time() - args.days * 86400 if args.days else None
+    entries = audit.entries(actor=args.actor, action=args.action, since=since, limit=args.limit)
+    if args.csv:
+        sys.stdout.write(to_csv(entries))
+    elif args.json:
+        _print_json([entry.__dict__ for entry in entries])
+    else:
+        from datetime import UTC, datetime
+
+        for entry in entries:
+            when = datetime.fromtimestamp(entry.at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            print(f"{when}  {entry.actor:<16} {entry.action:<16} {entry.target}")
+    return EXIT_OK
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    """Retrieval test cases: add, list, remove, import and export (JSON lines)."""
+    from pathlib import Path
+
+    from pipelines.cases import CaseStore, RetrievalCase
+    from pipelines.settings import get_settings
+    from pipelines.stores import build_record_store
+
+    cases = CaseStore(build_record_store(get_settings()))
+    if args.action == "add":
+        if not args.question:
+            print("needle cases add: give the question", file=sys.stderr)
+            return EXIT_USAGE
+        case = cases.add(
+            RetrievalCase(
+                question=args.question,
+                expected_sources=_split_tags(args.source),
+                expected_chunks=_split_tags(args.chunk),
+                added_by=args.by,
+                note=args.note,
+            )
+        )
+        print(f"added case {case.case_id}")
+    elif args.action == "list":
+        listed = cases.list()
+        if args.json:
+            _print_json([case.to_dict() for case in listed])
+        for case in [] if args.json else listed:
+            expected = ", ".join(case.expected_chunks or case.expected_sources)
+            print(f"{case.case_id}  {case.question}  ->  {expected}")
+        if not listed and not args.json:
+            print('No test cases yet. Add one: needle cases add "question" --source SOURCE_ID')
+    elif args.action == "remove":
+        if not cases.remove(args.question or ""):
+            print(f"needle: no case {args.question!r}", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"removed case {args.question}")
+    elif args.action == "import":
+        lines = Path(args.question or "").read_text(encoding="utf-8").splitlines()
+        print(f"imported {len(cases.import_lines(lines, added_by=args.by))} cases")
+    else:  # export
+        for line in cases.export_lines():
+            print(line)
+    return EXIT_OK
+
+
+def _print_comparison(comparison: Any) -> None:
+    names = list(comparison.live_metrics)
+    print(f"{'':<10} " + " ".join(f"{name:>10}" for name in names))
+    for label, metrics in (("live", comparison.live_metrics), ("candidate", comparison.candidate_metrics)):
+        print(f"{label:<10} " + " ".join(f"{metrics[name]:>10.4f}" for name in names))
+    print()
+    for case in comparison.cases:
+        flag = "  LOST" if case.lost else ""
+        ranks = f"{case.live_rank or '-'} -> {case.candidate_rank or '-'}"
+        print(f"{case.outcome:<7} {ranks:<10} {case.case_id}  {case.question}{flag}")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Live configuration against a candidate: on the test cases, or on a BEIR dataset (as needle eval)."""
+    from pipelines.compare import compare_cases, compare_dataset
+    from pipelines.retrieval_config import parse_assignments
+
+    candidate = parse_assignments(args.candidate)
+    if args.dataset:
+        from pipelines.settings import get_settings
+
+        report = compare_dataset(
+            args.dataset, args.split, get_settings(), candidate, progress=lambda m: print(m, file=sys.stderr)
+        )
+        _print_json(report)
+        return EXIT_OK
+    comparison = compare_cases(_service(), candidate)
+    if args.json:
+        _print_json(comparison.to_dict())
+    else:
+        _print_comparison(comparison)
+    return EXIT_ERROR if comparison.lost else EXIT_OK
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """The live retrieval configuration: show, history, promote a candidate, roll back."""
+    from datetime import UTC, datetime
+
+    from pipelines.compare import promote
+    from pipelines.retrieval_config import effective_values, parse_assignments
+
+    service = _service()
+    if args.action == "show":
+        live = service.configs.live()
+        _print_json(
+            {
+                "config_id": live.config_id if live else "default",
+                "values": effective_values(service.configs.live_settings()),
+                "promoted_by": live.promoted_by if live else None,
+                "note": live.note if live else "the environment's settings",
+            }
+        )
+    elif args.action == "history":
+        for item in service.configs.history():
+            when = datetime.fromtimestamp(item.at, UTC).strftime("%Y-%m-%d %H:%M")
+            print(f"{item.config_id}  {when}  {item.promoted_by or '-':<12} {item.values}  {item.note}")
+    elif args.action == "promote":
+        promoted, comparison = promote(
+            service, parse_assignments(args.values or ""), args.by, args.note or "", confirm=args.confirm
+        )
+        if comparison is not None:
+            _print_comparison(comparison)
+        print(f"promoted {promoted.config_id}: {promoted.values}")
+    else:  # rollback
+        promoted = service.configs.rollback(args.values or "default", args.by, note=args.note)
+        print(f"rolled back: {promoted.config_id} is live with {promoted.values or 'the defaults'}")
+    return EXIT_OK
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    """Why a source or chunk was, or was not, given to the answerer for a question."""
+    from pipelines.why import explain, format_explanation
+
+    explanation = explain(
+        _service(), args.question, args.target, tags=_split_tags(args.tags), viewer=_viewer(args)
+    )
+    if args.json:
+        _print_json(explanation.to_dict())
+    else:
+        print(format_explanation(explanation))
+    return EXIT_OK
+
+
+def cmd_admins(args: argparse.Namespace) -> int:
+    """Console accounts: add, remove, change a password or a role, list. Passwords are read from the
+    terminal (or one line of stdin with --password-stdin), never from the command line."""
+    import getpass
+
+    from pipelines.accounts import AccountStore
+    from pipelines.errors import NeedleError
+    from pipelines.settings import get_settings
+
+    _, audit = _records_only()
+    accounts = AccountStore(audit.records, get_settings(), audit)
+    if args.action == "list":
+        for account in accounts.list():
+            origin = " (NEEDLE_ADMIN_USERNAME)" if account.from_environment else ""
+            print(f"{account.username:<32} {account.role}{origin}")
+        return EXIT_OK
+    if not args.username:
+        print(f"needle admins {args.action}: give a username", file=sys.stderr)
+        return EXIT_USAGE
+
+    def password() -> str:
+        if args.password_stdin:
+            return sys.stdin.readline().rstrip("\n")
+        first = getpass.getpass(f"Password for {args.username}: ")
+        if getpass.getpass("Again: ") != first:
+            raise NeedleError("the two passwords differ")
+        return first
+
+    if args.action == "add":
+        account = accounts.add(args.username, password(), args.role or "viewer", actor=args.by)
+        print(f"added {account.username} ({account.role})")
+    elif args.action == "remove":
+        accounts.remove(args.username, actor=args.by)
+        print(f"removed {args.username}")
+    elif args.action == "passwd":
+        accounts.set_password(args.username, password(), actor=args.by)
+        print(f"changed the password of {args.username}")
+    else:  # role
+        account = accounts.set_role(args.username, args.role or "", actor=args.by)
+        print(f"{account.username} is now {account.role}")
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the HTTP server with every installed face (admin console, Slack bot) over one core."""
     from pipelines import server
@@ -314,7 +706,22 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--tags", help="comma-separated tags for per-channel filters (default: keep the source's; '' clears)"
     )
+    ingest.add_argument(
+        "--audience",
+        help="who may see the sources: 'everyone' (default for new sources) or comma-separated "
+        "channel:C…, usergroup:S…, user:U… (default: keep the source's)",
+    )
     ingest.add_argument("--uploaded-by", default=os.environ.get("USER"), help="who added the source")
+    ingest.add_argument(
+        "--on-conflict",
+        choices=["replace", "keep-both", "report"],
+        default="replace",
+        help="a file named like an indexed source but with other content: replace that source (default, "
+        "a new version), keep both (a new source id), or report the conflict and index nothing",
+    )
+    ingest.add_argument(
+        "--background", action="store_true", help="queue the files as jobs for a worker and return at once"
+    )
     ingest.add_argument("--json", action="store_true", help="print results as JSON")
     ingest.set_defaults(handler=cmd_ingest)
 
@@ -326,6 +733,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--tags", help="answer only from sources with any of these comma-separated tags")
     ask.add_argument("--json", action="store_true", help="print the answer, citations and passages as JSON")
     ask.add_argument("--stream", action="store_true", help="show LLM text as it arrives (on stderr)")
+    ask.add_argument("--as-user", metavar="USER_ID", help="answer as this Slack user would be answered")
+    ask.add_argument(
+        "--channel", metavar="CHANNEL_ID", help="answer as if posted in this channel (its audience applies)"
+    )
     ask.set_defaults(handler=cmd_ask)
 
     sources = commands.add_parser("sources", help="list indexed sources with their chunk counts")
@@ -334,7 +745,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     delete = commands.add_parser("delete", help="remove a source and all its chunks")
     delete.add_argument("source_id")
+    delete.add_argument("--by", default=os.environ.get("USER"), help="who deletes it (audit log)")
     delete.set_defaults(handler=cmd_delete)
+
+    audience = commands.add_parser("audience", help="show or change who may see a source (no re-indexing)")
+    audience.add_argument("source_id")
+    audience.add_argument(
+        "members", nargs="?", help="'everyone' or comma-separated channel:C…, usergroup:S…, user:U…"
+    )
+    audience.add_argument("--by", default=os.environ.get("USER"), help="who makes the change (audit log)")
+    audience.set_defaults(handler=cmd_audience)
 
     demo = commands.add_parser("demo", help="index the sample handbook and answer questions from it")
     demo.add_argument("questions", nargs="*", metavar="QUESTION")
@@ -361,6 +781,93 @@ def build_parser() -> argparse.ArgumentParser:
     reindex = commands.add_parser("reindex", help="rebuild the index under the current settings, no downtime")
     reindex.add_argument("--delete-old", action="store_true", help="delete the previous Elasticsearch index")
     reindex.set_defaults(handler=cmd_reindex)
+
+    channels = commands.add_parser("channels", help="per-channel Slack settings (no restart needed)")
+    channels.add_argument("action", choices=["list", "show", "set", "unset"])
+    channels.add_argument("channel_id", nargs="?", metavar="CHANNEL_ID", help="a Slack channel id, C0123ABCD")
+    channels.add_argument("--name", help="the channel's name, for people reading the list")
+    channels.add_argument("--enabled", choices=["yes", "no"], help="whether Needle answers in the channel")
+    channels.add_argument(
+        "--tags", help="answer only from sources with these comma-separated tags ('' = all)"
+    )
+    channels.add_argument(
+        "--followups", choices=["questions", "all", "mention-only"], help="later messages in answered threads"
+    )
+    channels.add_argument(
+        "--ephemeral", choices=["yes", "no"], help="answers only the asker sees, by default"
+    )
+    channels.add_argument(
+        "--escalation", metavar="USERGROUP_ID", help="user group for 'Ask a person' ('' = none)"
+    )
+    channels.add_argument("--by", default=os.environ.get("USER"), help="who makes the change (audit log)")
+    channels.add_argument("--json", action="store_true")
+    channels.set_defaults(handler=cmd_channels)
+
+    audit = commands.add_parser("audit", help="read the audit log of admin changes")
+    audit.add_argument("--actor", help="only changes by this person")
+    audit.add_argument("--action", help="only this action, e.g. channel.set, source.delete")
+    audit.add_argument("--days", type=float, help="only the last N days")
+    audit.add_argument("--limit", type=int, default=200)
+    audit.add_argument("--csv", action="store_true", help="print CSV")
+    audit.add_argument("--json", action="store_true")
+    audit.set_defaults(handler=cmd_audit)
+
+    cases = commands.add_parser("cases", help="retrieval test cases: add, list, remove, import, export")
+    cases.add_argument("action", choices=["add", "list", "remove", "import", "export"])
+    cases.add_argument(
+        "question", nargs="?", help="the question (add), a case id (remove) or a file (import)"
+    )
+    cases.add_argument("--source", help="comma-separated source ids that should answer it")
+    cases.add_argument("--chunk", help="comma-separated chunk ids that should answer it")
+    cases.add_argument("--note", help="why this case matters")
+    cases.add_argument("--by", default=os.environ.get("USER"), help="who adds it")
+    cases.add_argument("--json", action="store_true")
+    cases.set_defaults(handler=cmd_cases)
+
+    compare = commands.add_parser("compare", help="the live retrieval configuration against a candidate")
+    compare.add_argument("--cases", action="store_true", help="run the test cases (the default)")
+    compare.add_argument("--dataset", help="a BEIR folder: run needle eval under both configurations instead")
+    compare.add_argument("--split", default="test")
+    compare.add_argument("--candidate", required=True, help="KEY=VALUE,... e.g. dense_weight=0,fusion=rrf")
+    compare.add_argument("--json", action="store_true")
+    compare.set_defaults(handler=cmd_compare)
+
+    config = commands.add_parser("config", help="the live retrieval configuration: show, promote, roll back")
+    config.add_argument("action", choices=["show", "history", "promote", "rollback"])
+    config.add_argument("values", nargs="?", help="KEY=VALUE,... (promote) or a configuration id (rollback)")
+    config.add_argument("--note", help="why (kept with the promotion)")
+    config.add_argument("--confirm", action="store_true", help="promote even if the candidate loses cases")
+    config.add_argument("--by", default=os.environ.get("USER"), help="who promotes (audit log)")
+    config.set_defaults(handler=cmd_config)
+
+    why = commands.add_parser("why", help="why a source or chunk was (not) retrieved for a question")
+    why.add_argument("question")
+    why.add_argument("target", metavar="SOURCE_OR_CHUNK_ID")
+    why.add_argument("--tags", help="the question's tag filter (comma-separated), as a channel's")
+    why.add_argument("--as-user", metavar="USER_ID", help="explain for this Slack user's view")
+    why.add_argument("--channel", metavar="CHANNEL_ID", help="explain for an answer posted in this channel")
+    why.add_argument("--json", action="store_true")
+    why.set_defaults(handler=cmd_why)
+
+    admins = commands.add_parser("admins", help="console accounts and roles: add, remove, passwd, role, list")
+    admins.add_argument("action", choices=["add", "remove", "passwd", "role", "list"])
+    admins.add_argument("username", nargs="?")
+    admins.add_argument(
+        "--role", choices=["viewer", "editor", "owner"], help="for add (default viewer) and role"
+    )
+    admins.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    admins.add_argument("--by", default=os.environ.get("USER"), help="who makes the change (audit log)")
+    admins.set_defaults(handler=cmd_admins)
+
+    jobs = commands.add_parser("jobs", help="background ingest jobs: list, cancel, retry")
+    jobs.add_argument("action", choices=["list", "cancel", "retry"])
+    jobs.add_argument("job_id", nargs="?")
+    jobs.add_argument("--json", action="store_true")
+    jobs.set_defaults(handler=cmd_jobs)
+
+    worker = commands.add_parser("worker", help="index queued background jobs until stopped")
+    worker.add_argument("--once", action="store_true", help="run at most one job, then exit")
+    worker.set_defaults(handler=cmd_worker)
 
     serve = commands.add_parser("serve", help="run the admin console and, when configured, the Slack bot")
     serve.add_argument("--faces", help="comma-separated faces to mount (default: all installed)")

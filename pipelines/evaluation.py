@@ -180,13 +180,13 @@ def retrieve_all(
 ) -> RetrievedLists:
     """Run every query through a retrieval pipeline built like the service's, over the service's store."""
     from pipelines.models import resolve_model
-    from pipelines.querying import build_ranker, build_retrieval_pipeline, build_text_embedder
+    from pipelines.querying import build_ranker, build_retrieval_pipeline
 
-    model = resolve_model(settings.embedding_model)
     ranker = (
         build_ranker(settings, resolve_model(settings.reranker_model)) if settings.reranker_model else None
     )
-    pipeline = build_retrieval_pipeline(settings, service.backend, build_text_embedder(model), ranker)
+    text_embedder = service.embedders.new_text_embedder()
+    pipeline = build_retrieval_pipeline(settings, service.backend, text_embedder, ranker)
     pipeline.warm_up()
     lists = RetrievedLists({}, {}, {}, {} if ranker else None, [])
     for qid, text in queries.items():

@@ -18,6 +18,8 @@ from pathlib import PurePath
 from typing import Literal
 
 from pipelines.errors import RejectedFileError
+from pipelines.text_decoding import DecodedText
+from pipelines.text_decoding import decode_text as read_text
 
 FileKind = Literal["pdf", "docx", "html", "markdown", "text"]
 
@@ -57,6 +59,8 @@ class InspectedFile:
     kind: FileKind
     data: bytes
     sha256: str
+    #: What the admin should know about how the text was read (a guessed encoding, replaced bytes).
+    warnings: tuple[str, ...] = ()
 
     @property
     def mime_type(self) -> str:
@@ -89,65 +93,61 @@ def inspect_file(name: str, data: bytes, *, max_bytes: int) -> InspectedFile:
     if len(data) > max_bytes:
         raise RejectedFileError(
             file_name,
-            f"the file is {len(data) / 1e6:.1f} MB, over the upload limit of {max_bytes / 1e6:.1f} MB",
+            f"the file is {_megabytes(len(data))}, over the upload limit of {_megabytes(max_bytes)}",
         )
-    kind = _sniff_kind(file_name, data)
+    kind, decoded = _sniff_kind(file_name, data)
     digest = hashlib.sha256(data).hexdigest()
     if kind == "pdf":
         _check_pdf(file_name, data)
     elif kind == "docx":
         _check_docx(file_name, data)
-    else:  # the converters read UTF-8; hand them UTF-8 whatever the file's own encoding was
-        data = decode_text(file_name, data).encode("utf-8")
-    return InspectedFile(file_name=file_name, kind=kind, data=data, sha256=digest)
+    if decoded is None:
+        return InspectedFile(file_name=file_name, kind=kind, data=data, sha256=digest)
+    # The converters read UTF-8; hand them UTF-8 whatever the file's own encoding was.
+    return InspectedFile(
+        file_name=file_name,
+        kind=kind,
+        data=decoded.text.encode("utf-8"),
+        sha256=digest,
+        warnings=decoded.warnings,
+    )
 
 
-def _sniff_kind(file_name: str, data: bytes) -> FileKind:
+def _sniff_kind(file_name: str, data: bytes) -> tuple[FileKind, DecodedText | None]:
+    """The file's kind from its bytes, and for text kinds its decoded text (decoded once, used twice)."""
     extension = PurePath(file_name).suffix.lower()
     declared = SUPPORTED_EXTENSIONS.get(extension)
     head = data[:1024]
     if head.lstrip()[:5] == b"%PDF-":
-        return "pdf"
+        return "pdf", None
     if head.startswith(b"PK\x03\x04"):
-        return "docx"  # checked in detail by _check_docx, which rejects other archives
+        return "docx", None  # checked in detail by _check_docx, which rejects other archives
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise RejectedFileError(
             file_name, "this is a legacy Office file (.doc/.xls); save it as .docx or PDF and upload that"
         )
-    text = decode_text(file_name, data, declared=declared)
-    if not text.strip():
+    decoded = decode_text(file_name, data, declared=declared)
+    if not decoded.text.strip():
         raise RejectedFileError(file_name, "the file contains only whitespace, no text")
     if declared in ("html", "markdown", "text"):
-        return declared
-    if _HTML_SNIFF.match(head):
-        return "html"
+        return declared, decoded
+    if _HTML_SNIFF.match(decoded.text[:1024].encode("utf-8")):
+        return "html", decoded
     if declared is None and extension:
         raise RejectedFileError(
             file_name, f"'{extension}' files are not supported; Needle reads {SUPPORTED_DESCRIPTION}"
         )
-    return "text"
+    return "text", decoded
 
 
-def decode_text(file_name: str, data: bytes, *, declared: FileKind | None = None) -> str:
-    """Decode a text file as UTF-8 (or UTF-16 with a byte-order mark), refusing binary content."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise RejectedFileError(file_name, "the file claims to be UTF-16 text but is not") from None
-    if b"\x00" in data[:8192]:
-        what = f"'{PurePath(file_name).suffix}' " if declared is None and PurePath(file_name).suffix else ""
-        raise RejectedFileError(
-            file_name, f"this {what}file is binary, not text; Needle reads {SUPPORTED_DESCRIPTION}"
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise RejectedFileError(
-            file_name,
-            f"the file is not valid UTF-8 text (bad byte at position {error.start}); "
-            "save it with UTF-8 encoding and upload it again",
-        ) from None
+def decode_text(file_name: str, data: bytes, *, declared: FileKind | None = None) -> DecodedText:
+    """Decode a text file in whatever encoding it was saved in; see :mod:`pipelines.text_decoding`.
+
+    :raises RejectedFileError: binary content, or text in no recognisable encoding.
+    """
+    what = f"'{PurePath(file_name).suffix}' " if declared is None and PurePath(file_name).suffix else ""
+    reason = f"this {what}file is binary, not text; Needle reads {SUPPORTED_DESCRIPTION}"
+    return read_text(file_name, data, binary_reason=reason)
 
 
 def _check_pdf(file_name: str, data: bytes) -> None:
@@ -213,6 +213,11 @@ def _check_docx(file_name: str, data: bytes) -> None:
         ) from None
 
 
+def _megabytes(size: int) -> str:
+    """``12.3 MB``, or ``30.5 KB`` under a megabyte (a 0.02 MB limit must not read as "0.0 MB")."""
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} KB"
+
+
 def _short(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text[:160]
@@ -236,10 +241,10 @@ def guess_title(inspected: InspectedFile) -> str | None:
 
 def _guess_title(inspected: InspectedFile) -> str | None:
     if inspected.kind == "markdown":
-        match = _MARKDOWN_HEADING.search(decode_text(inspected.file_name, inspected.data))
+        match = _MARKDOWN_HEADING.search(inspected.data.decode("utf-8"))
         return match.group(1) if match else None
     if inspected.kind == "html":
-        match = _HTML_TITLE.search(decode_text(inspected.file_name, inspected.data))
+        match = _HTML_TITLE.search(inspected.data.decode("utf-8"))
         return _TAG.sub("", match.group(1) or match.group(2)) if match else None
     if inspected.kind == "docx":
         import docx
@@ -256,5 +261,5 @@ def _guess_title(inspected: InspectedFile) -> str | None:
 
         metadata = PdfReader(io.BytesIO(inspected.data)).metadata
         return metadata.title if metadata else None
-    first = decode_text(inspected.file_name, inspected.data).strip().splitlines()[0].strip()
+    first = inspected.data.decode("utf-8").strip().splitlines()[0].strip()
     return first if len(first) <= 80 and not first.endswith((".", "。", ":", "：")) else None

@@ -27,7 +27,7 @@ def build_text_embedder(model: str) -> SentenceTransformersTextEmbedder:
     )
 
 
-def _sentence_encoder(
+def local_sentence_encoder(
     text_embedder: SentenceTransformersTextEmbedder,
 ) -> Callable[[list[str]], list[list[float]]]:
     """Encode sentences with the query embedder's model (loaded once, on first use), cached per sentence
@@ -51,7 +51,7 @@ def build_ranker(settings: Settings, model: str) -> Any:
 def build_retrieval_pipeline(
     settings: Settings,
     backend: SearchBackend,
-    text_embedder: SentenceTransformersTextEmbedder,
+    text_embedder: Any,
     ranker: Any | None = None,
 ) -> Pipeline:
     """Retrieval alone: query embedder, BM25 and embedding retrievers over one store, fusion, ranker.
@@ -88,13 +88,17 @@ def build_retrieval_pipeline(
 def build_query_pipeline(
     settings: Settings,
     backend: SearchBackend,
-    text_embedder: SentenceTransformersTextEmbedder,
+    text_embedder: Any,
     generator: Any | None,
     ranker: Any | None = None,
+    sentence_encoder: Callable[[list[str]], list[list[float]]] | None = None,
 ) -> Pipeline:
-    """The retrieval pipeline, the answerability gate, the chat prompt and the answer generator."""
+    """The retrieval pipeline, the answerability gate, the chat prompt and the answer generator.
+
+    ``sentence_encoder`` embeds passage sentences for the gate and the extract (default: the local text
+    embedder's model)."""
     pipeline = build_retrieval_pipeline(settings, backend, text_embedder, ranker)
-    sentence_encoder = _sentence_encoder(text_embedder)
+    sentence_encoder = sentence_encoder or local_sentence_encoder(text_embedder)
     pipeline.add_component(
         "gate",
         AnswerabilityGate(

@@ -80,6 +80,10 @@ def run(service: NeedleService, app: Any) -> None:
     settings = service.settings
     if settings.torch_threads is None:
         torch.set_num_threads(1)
+    # Background ingest jobs run beside the server; `needle worker` adds more, on any replica.
+    workers = [service.ingest_worker() for _ in range(settings.ingest_workers)]
+    for worker in workers:
+        worker.start_thread()
     # log_config=None: uvicorn's own loggers go through Needle's handler (JSON, redacted) like the rest.
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), log_config=None

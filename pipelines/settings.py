@@ -55,9 +55,20 @@ class Settings(BaseSettings):
         description="A Hugging Face model id, a local folder, or the bundled all-MiniLM-L6-v2.",
     )
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    embedding_api: Literal["local", "tei", "inference_endpoint", "serverless"] = Field(
+        default="local",
+        description="Where chunks and questions are embedded: the local model, or a Hugging Face-hosted "
+        "one (text-embeddings-inference, an Inference Endpoint, or the serverless API).",
+    )
+    embedding_url: str | None = Field(
+        default=None, description="URL of the embedding server (tei, inference_endpoint)."
+    )
     chunk_words: int = Field(default=200, ge=30, le=2000, description="Target words per chunk.")
     chunk_overlap_words: int = Field(default=40, ge=0, le=1000)
     max_upload_mb: float = Field(default=50.0, gt=0, le=10_000)
+    ingest_workers: int = Field(
+        default=1, ge=0, le=16, description="Background ingest workers in `needle serve` (0: none)."
+    )
 
     # --- retrieval ---------------------------------------------------------------------------------
     bm25_k1: float = Field(
@@ -169,6 +180,23 @@ class Settings(BaseSettings):
         le=19,
         description="Added to the answer threads' nice value, so acks get a core first.",
     )
+    slack_suggested_prompts: list[str] = Field(
+        default_factory=list,
+        max_length=4,  # Slack shows at most four
+        description="Prompts offered in a new assistant thread (JSON list); empty: drawn from the newest "
+        "sources' titles.",
+    )
+    slack_home_sources: int = Field(default=20, ge=0, le=80, description="Sources listed in the App Home.")
+    slack_home_questions: int = Field(
+        default=5, ge=0, le=20, description="The user's last questions listed in the App Home."
+    )
+    slack_membership_cache_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=3600,
+        description="How long Slack user-group and channel memberships are reused for private answers "
+        "(0: asked for every answer).",
+    )
 
     # --- admin console -----------------------------------------------------------------------------
     admin_username: str = "admin"
@@ -189,6 +217,17 @@ class Settings(BaseSettings):
         if self.store == "elasticsearch" and not self.elasticsearch_url:
             raise ValueError(
                 f"{ENV_PREFIX}ELASTICSEARCH_URL is required when {ENV_PREFIX}STORE=elasticsearch"
+            )
+        url_ok = bool(self.embedding_url) and str(self.embedding_url).startswith(("http://", "https://"))
+        if self.embedding_api in ("tei", "inference_endpoint") and not url_ok:
+            raise ValueError(
+                f"{ENV_PREFIX}EMBEDDING_URL (an http(s) URL) is required when "
+                f"{ENV_PREFIX}EMBEDDING_API={self.embedding_api}"
+            )
+        if self.embedding_api == "serverless" and self.embedding_model == BUNDLED_EMBEDDING_MODEL:
+            raise ValueError(
+                f"{ENV_PREFIX}EMBEDDING_MODEL must name a Hugging Face model id when "
+                f"{ENV_PREFIX}EMBEDDING_API=serverless"
             )
         if self.llm_api == "serverless" and not self.llm_model:
             raise ValueError(f"{ENV_PREFIX}LLM_MODEL is required when {ENV_PREFIX}LLM_API=serverless")
@@ -218,6 +257,7 @@ class Settings(BaseSettings):
         return {
             "store": self.store,
             "embedding_model": self.embedding_model,
+            "embedding_api": self.embedding_api,
             "bm25_top_k": self.bm25_top_k,
             "dense_top_k": self.dense_top_k,
             "top_k": self.top_k,

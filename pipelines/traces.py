@@ -8,17 +8,127 @@ Slack's "Debug this answer" link and the admin console both read traces by id.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypedDict
 
-from pipelines.sqlite import open_shared
+from pipelines.sqlite import SharedDatabase
 
 Rating = Literal["up", "down"]
+
+
+class RankedEntry(TypedDict):
+    """One chunk of a retriever's (or the fused) list, as kept in a trace: never the whole text."""
+
+    rank: int
+    id: str
+    score: float | None
+    source_id: str | None
+    title: str | None
+    page: int | None
+    chunk_index: int | None
+    retrieval: dict[str, Any] | None
+    preview: str
+
+
+class TracedAnswer(TypedDict):
+    text: str
+    kind: str
+    found: bool
+    notice: str | None
+    cited: bool
+    model: str | None
+    reply: str
+    citations: list[dict[str, Any]]
+    related: list[dict[str, Any]]
+
+
+class FeedbackEntry(TypedDict):
+    user_id: str | None
+    rating: Rating
+    reason: str | None
+    created_at: float
+
+
+class Trace(TypedDict, total=False):
+    """Everything recorded about one answer; the same shape in SQLite and in Elasticsearch (stored as
+    JSON), read back by the console's debugger and the bot. ``feedback`` is added when read."""
+
+    trace_id: str
+    created_at: float
+    origin: str
+    user_id: str | None
+    question: str
+    retrieval_query: str
+    retrieval_query_method: str
+    history: list[dict[str, str]]
+    filters: dict[str, Any] | None
+    viewer: dict[str, Any]
+    context: dict[str, str]  # where the question was asked (Slack channel, message and thread ts)
+    retrieval_config: str
+    settings: dict[str, Any]
+    bm25: list[RankedEntry]
+    dense: list[RankedEntry]
+    fused: list[RankedEntry]
+    reranked: list[RankedEntry] | None
+    prompt: str
+    llm_used: bool
+    answerability: dict[str, Any]
+    answer: TracedAnswer
+    passages: list[dict[str, Any]]
+    timings_ms: dict[str, float]
+    feedback: list[FeedbackEntry]
+
+
+class TraceSummary(TypedDict):
+    """A trace as listed (no retrieval lists), with its current votes."""
+
+    trace_id: str
+    created_at: float
+    origin: str
+    user_id: str | None
+    question: str
+    answer: str
+    kind: str
+    up: int
+    down: int
+
+
+class FeedbackItem(TypedDict):
+    """A vote as listed in the feedback view, with its trace's question and answer."""
+
+    trace_id: str
+    user_id: str | None
+    rating: Rating
+    reason: str | None
+    created_at: float
+    question: str
+    answer: str
+
+
+class TraceStore(Protocol):
+    """Traces and votes, implemented over SQLite (:class:`SqliteTraceStore`) and Elasticsearch
+    (:class:`pipelines.traces_es.ElasticsearchTraceStore`). One vote per user per answer: the latest
+    replaces the earlier one (a 👎's reason is kept when the same vote comes again without one)."""
+
+    def save(self, trace: Trace) -> None: ...
+
+    def get(self, trace_id: str) -> Trace | None: ...
+
+    def recent(
+        self, limit: int = 50, origin: str | None = None, user_id: str | None = None
+    ) -> list[TraceSummary]: ...
+
+    def add_feedback(
+        self, trace_id: str, rating: Rating, user_id: str | None = None, reason: str | None = None
+    ) -> None: ...
+
+    def feedback_for(self, trace_id: str) -> list[FeedbackEntry]: ...
+
+    def feedback(self, limit: int = 100, rating: Rating | None = None) -> list[FeedbackItem]: ...
+
+    def close(self) -> None: ...
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS traces (
@@ -44,31 +154,13 @@ CREATE INDEX IF NOT EXISTS feedback_trace ON feedback (trace_id);
 """
 
 
-class TraceStore:
+class SqliteTraceStore(SharedDatabase):
     """A small SQLite database of traces and feedback; safe to share between threads."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._connection = open_shared(self.path)
-        self._connection.row_factory = sqlite3.Row
-        with self._cursor() as cursor:
-            cursor.executescript(_SCHEMA)
+        super().__init__(path, _SCHEMA)
 
-    @contextmanager
-    def _cursor(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
-            cursor = self._connection.cursor()
-            try:
-                yield cursor
-            finally:
-                cursor.close()
-
-    def close(self) -> None:
-        with self._lock:
-            self._connection.close()
-
-    def save(self, trace: dict[str, Any]) -> None:
+    def save(self, trace: Trace) -> None:
         with self._cursor() as cursor:
             cursor.execute(
                 "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -84,51 +176,73 @@ class TraceStore:
                 ),
             )
 
-    def get(self, trace_id: str) -> dict[str, Any] | None:
+    def get(self, trace_id: str) -> Trace | None:
         with self._cursor() as cursor:
             row = cursor.execute("SELECT payload FROM traces WHERE trace_id = ?", (trace_id,)).fetchone()
         if row is None:
             return None
-        trace = json.loads(row["payload"])
+        trace: Trace = json.loads(row["payload"])
         trace["feedback"] = self.feedback_for(trace_id)
         return trace
 
-    def recent(self, limit: int = 50, origin: str | None = None) -> list[dict[str, Any]]:
-        """Newest traces first, as summaries (no retrieval lists), with their feedback counts."""
+    def recent(
+        self, limit: int = 50, origin: str | None = None, user_id: str | None = None
+    ) -> list[TraceSummary]:
+        """Newest traces first, as summaries (no retrieval lists), with their vote counts; optionally
+        only one origin's or one asker's."""
         query = (
             "SELECT t.trace_id, t.created_at, t.origin, t.user_id, t.question, t.answer, t.kind,"
             " SUM(f.rating = 'up') AS up, SUM(f.rating = 'down') AS down"
             " FROM traces t LEFT JOIN feedback f ON f.trace_id = t.trace_id"
-            " WHERE (:origin IS NULL OR t.origin = :origin)"
+            " WHERE (:origin IS NULL OR t.origin = :origin) AND (:user IS NULL OR t.user_id = :user)"
             " GROUP BY t.trace_id ORDER BY t.created_at DESC LIMIT :limit"
         )
-        params = {"origin": origin, "limit": limit}
+        params = {"origin": origin, "user": user_id, "limit": limit}
         with self._cursor() as cursor:
             rows = cursor.execute(query, params).fetchall()
-        return [{**dict(row), "up": row["up"] or 0, "down": row["down"] or 0} for row in rows]
+        return [{**dict(row), "up": row["up"] or 0, "down": row["down"] or 0} for row in rows]  # type: ignore[typeddict-item]
 
     def add_feedback(
         self, trace_id: str, rating: Rating, user_id: str | None = None, reason: str | None = None
     ) -> None:
         if rating not in ("up", "down"):
             raise ValueError("rating must be 'up' or 'down'")
+        reason = (reason or "").strip()[:1000] or None
         with self._cursor() as cursor:
             if cursor.execute("SELECT 1 FROM traces WHERE trace_id = ?", (trace_id,)).fetchone() is None:
                 raise KeyError(trace_id)
-            cursor.execute(
-                "INSERT INTO feedback (trace_id, user_id, rating, reason, created_at) VALUES (?, ?, ?, ?, ?)",
-                (trace_id, user_id, rating, (reason or "").strip()[:1000] or None, time.time()),
-            )
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                if user_id is not None:  # one vote per user and answer: the latest replaces the earlier
+                    earlier = cursor.execute(
+                        "SELECT rating, reason FROM feedback WHERE trace_id = ? AND user_id = ?"
+                        " ORDER BY id DESC LIMIT 1",
+                        (trace_id, user_id),
+                    ).fetchone()
+                    if earlier is not None and earlier["rating"] == rating and reason is None:
+                        reason = earlier["reason"]
+                    cursor.execute(
+                        "DELETE FROM feedback WHERE trace_id = ? AND user_id = ?", (trace_id, user_id)
+                    )
+                cursor.execute(
+                    "INSERT INTO feedback (trace_id, user_id, rating, reason, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (trace_id, user_id, rating, reason, time.time()),
+                )
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
 
-    def feedback_for(self, trace_id: str) -> list[dict[str, Any]]:
+    def feedback_for(self, trace_id: str) -> list[FeedbackEntry]:
         with self._cursor() as cursor:
             rows = cursor.execute(
                 "SELECT user_id, rating, reason, created_at FROM feedback WHERE trace_id = ? ORDER BY id",
                 (trace_id,),
             ).fetchall()
-        return [dict(row) for row in rows]
+        return [dict(row) for row in rows]  # type: ignore[misc]
 
-    def feedback(self, limit: int = 100, rating: Rating | None = None) -> list[dict[str, Any]]:
+    def feedback(self, limit: int = 100, rating: Rating | None = None) -> list[FeedbackItem]:
         """Newest feedback first, each with its trace's question and answer."""
         query = (
             "SELECT f.trace_id, f.user_id, f.rating, f.reason, f.created_at, t.question, t.answer"
@@ -138,4 +252,4 @@ class TraceStore:
         )
         params = {"rating": rating, "limit": limit}
         with self._cursor() as cursor:
-            return [dict(row) for row in cursor.execute(query, params).fetchall()]
+            return [dict(row) for row in cursor.execute(query, params).fetchall()]  # type: ignore[misc]

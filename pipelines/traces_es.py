@@ -1,9 +1,9 @@
 """Traces and feedback in Elasticsearch, so several Needle processes share them and keep no state.
 
 With ``NEEDLE_STORE=elasticsearch`` every replica (bot, admin, CLI) writes traces to and reads them from
-the same cluster: the "Debug this answer" link works whichever replica answered. Same interface as the
-SQLite :class:`pipelines.traces.TraceStore`. The request bodies are built by small functions so they can
-be unit-tested without a cluster.
+the same cluster: the "Debug this answer" link works whichever replica answered. Same interface
+(:class:`pipelines.traces.TraceStore`) as the SQLite store. The request bodies are built by small
+functions so they can be unit-tested without a cluster.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from pipelines.traces import Rating
+from pipelines.traces import FeedbackEntry, FeedbackItem, Rating, Trace, TraceSummary
 
 TRACES_MAPPING: dict[str, Any] = {
     "dynamic": False,
@@ -41,7 +41,7 @@ FEEDBACK_MAPPING: dict[str, Any] = {
 }
 
 
-def trace_document(trace: dict[str, Any]) -> dict[str, Any]:
+def trace_document(trace: Trace) -> dict[str, Any]:
     """The indexed form of a trace: searchable summary fields plus the whole trace as JSON."""
     return {
         "trace_id": trace["trace_id"],
@@ -55,8 +55,9 @@ def trace_document(trace: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def recent_query(limit: int, origin: str | None) -> dict[str, Any]:
-    query: dict[str, Any] = {"term": {"origin": origin}} if origin else {"match_all": {}}
+def recent_query(limit: int, origin: str | None, user_id: str | None = None) -> dict[str, Any]:
+    terms = [{"term": {name: value}} for name, value in (("origin", origin), ("user_id", user_id)) if value]
+    query: dict[str, Any] = {"bool": {"filter": terms}} if terms else {"match_all": {}}
     return {
         "query": query,
         "sort": [{"created_at": "desc"}],
@@ -94,19 +95,22 @@ class ElasticsearchTraceStore:
     def close(self) -> None:
         self.client.close()
 
-    def save(self, trace: dict[str, Any]) -> None:
+    def save(self, trace: Trace) -> None:
         self.client.index(index=self.traces_index, id=trace["trace_id"], document=trace_document(trace))
 
-    def get(self, trace_id: str) -> dict[str, Any] | None:
+    def get(self, trace_id: str) -> Trace | None:
         response = self.client.options(ignore_status=404).get(index=self.traces_index, id=trace_id)
         if not response.get("found"):
             return None
-        trace = json.loads(response["_source"]["payload"])
+        trace: Trace = json.loads(response["_source"]["payload"])
         trace["feedback"] = self.feedback_for(trace_id)
         return trace
 
-    def recent(self, limit: int = 50, origin: str | None = None) -> list[dict[str, Any]]:
-        hits = self.client.search(index=self.traces_index, **recent_query(limit, origin))["hits"]["hits"]
+    def recent(
+        self, limit: int = 50, origin: str | None = None, user_id: str | None = None
+    ) -> list[TraceSummary]:
+        body = recent_query(limit, origin, user_id)
+        hits = self.client.search(index=self.traces_index, **body)["hits"]["hits"]
         summaries = [hit["_source"] for hit in hits]
         counts: dict[str, dict[str, int]] = {}
         if summaries:
@@ -114,7 +118,7 @@ class ElasticsearchTraceStore:
             for hit in self.client.search(index=self.feedback_index, **body)["hits"]["hits"]:
                 entry = counts.setdefault(hit["_source"]["trace_id"], {"up": 0, "down": 0})
                 entry[hit["_source"]["rating"]] += 1
-        return [{**s, **counts.get(s["trace_id"], {"up": 0, "down": 0})} for s in summaries]
+        return [{**s, **counts.get(s["trace_id"], {"up": 0, "down": 0})} for s in summaries]  # type: ignore[misc]
 
     def add_feedback(
         self, trace_id: str, rating: Rating, user_id: str | None = None, reason: str | None = None
@@ -124,13 +128,21 @@ class ElasticsearchTraceStore:
         trace = self.client.options(ignore_status=404).get(index=self.traces_index, id=trace_id)
         if not trace.get("found"):
             raise KeyError(trace_id)
+        reason = (reason or "").strip()[:1000] or None
+        # One vote per user and answer: the vote's id is (answer, user), so the latest replaces the earlier.
+        vote_id = f"{trace_id}:{user_id}" if user_id is not None else None
+        if vote_id is not None and reason is None:
+            earlier = self.client.options(ignore_status=404).get(index=self.feedback_index, id=vote_id)
+            if earlier.get("found") and earlier["_source"].get("rating") == rating:
+                reason = earlier["_source"].get("reason")
         self.client.index(
             index=self.feedback_index,
+            id=vote_id,
             document={
                 "trace_id": trace_id,
                 "user_id": user_id,
                 "rating": rating,
-                "reason": (reason or "").strip()[:1000] or None,
+                "reason": reason,
                 "created_at": time.time(),
                 "question": trace["_source"]["question"],
                 "answer": trace["_source"]["answer"],
@@ -138,14 +150,14 @@ class ElasticsearchTraceStore:
             refresh="wait_for",
         )
 
-    def feedback_for(self, trace_id: str) -> list[dict[str, Any]]:
+    def feedback_for(self, trace_id: str) -> list[FeedbackEntry]:
         body = feedback_query(1000, trace_ids=[trace_id])
         hits = self.client.search(index=self.feedback_index, **body)["hits"]["hits"]
         return [
-            {key: hit["_source"].get(key) for key in ("user_id", "rating", "reason", "created_at")}
+            {key: hit["_source"].get(key) for key in ("user_id", "rating", "reason", "created_at")}  # type: ignore[misc]
             for hit in hits
         ]
 
-    def feedback(self, limit: int = 100, rating: Rating | None = None) -> list[dict[str, Any]]:
+    def feedback(self, limit: int = 100, rating: Rating | None = None) -> list[FeedbackItem]:
         hits = self.client.search(index=self.feedback_index, **feedback_query(limit, rating))["hits"]["hits"]
         return [hit["_source"] for hit in hits]

@@ -2,12 +2,21 @@
 
 Not a test: it prints and saves figures (``results/slack_bench.json``). The bot runs in its own process,
 exactly as deployed (``python -m bot``, HTTP mode, the real core on the embedded store with the whole
-sample handbook indexed first by ``needle ingest --samples``, extractive answers, no LLM). This process
-plays Slack: it runs the recording Web API server from ``tests/bot/slack_api.py`` (the bot's
-``NEEDLE_SLACK_API_URL``) and sends the signed requests, so the load generator and the fake Slack do not
-share the bot's interpreter (its GIL), though they do share the machine's cores.
+sample handbook indexed first by ``needle ingest --samples``). By default it answers with an LLM: the
+local text-generation-inference stand-in of ``tests/support/fake_tgi.py`` streaming a fixed reply word by
+word (``--token-ms`` apart), so there is text to stream; ``--llm none`` gives extractive answers. This
+process plays Slack: it runs the recording Web API server from ``tests/bot/slack_api.py`` (the bot's
+``NEEDLE_SLACK_API_URL``), as a workspace with the AI-app methods (streaming, status) or, with
+``--workspace legacy``, one that refuses them (the ``chat.update`` fallback), and sends the signed
+requests, so the load generator and the fake Slack do not share the bot's interpreter (its GIL), though
+they do share the machine's cores.
+
+Figures: ack p50/p99 of all deliveries (originals and retries); time from a mention to the first text of
+its answer in Slack (a stream's start, or the first edit with text) and to the finished answer (the call
+that put its sources and feedback in place); and the time to refuse a 20 MB body without a signature.
 
     .venv/bin/python scripts/bench_slack.py [--mentions 50] [--retries 2] [--workers N]
+        [--llm fake|none] [--token-ms 20] [--workspace ai|legacy]
         [--switch-interval SECONDS] [--niceness N] [--out results/slack_bench.json]
 """
 
@@ -30,10 +39,20 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot import messages  # noqa: E402
 from pipelines.evaluation import write_report  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
+from tests.bot.replies import trace_of  # noqa: E402
 from tests.bot.slack_api import APP_TOKEN, BOT_TOKEN, SlackState, slack_api_server  # noqa: E402
 from tests.bot.slack_requests import SIGNING_SECRET, event_envelope, mention, signed_headers  # noqa: E402
+from tests.support import fake_tgi  # noqa: E402
+
+#: What the stand-in LLM answers every question with (cites the first passage, as a real answer would).
+REPLY = (
+    "Full-time employees get **25 vacation days** per calendar year [1]. After five full years of "
+    "service they receive one extra day per year, up to three extra days [1]. Up to 5 unused days "
+    "can be carried over into the next calendar year [1]."
+)
 
 EVENTS_PATH = "/slack/events"
 
@@ -49,7 +68,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def bot_env(slack: SlackState, data_dir: str, port: int, args: argparse.Namespace) -> dict[str, str]:
+def bot_env(
+    slack: SlackState, data_dir: str, port: int, args: argparse.Namespace, llm_url: str | None = None
+) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("NEEDLE_")}
     env |= {
         "NEEDLE_DATA_DIR": data_dir,
@@ -62,6 +83,8 @@ def bot_env(slack: SlackState, data_dir: str, port: int, args: argparse.Namespac
         "NEEDLE_SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "NEEDLE_SLACK_API_URL": f"{slack.url}/api/",
     }
+    if llm_url:
+        env |= {"NEEDLE_LLM_API": "tgi", "NEEDLE_LLM_URL": llm_url, "NEEDLE_LLM_TIMEOUT_SECONDS": "30"}
     if args.workers:
         env["NEEDLE_SLACK_WORKERS"] = str(args.workers)
     if args.switch_interval is not None:
@@ -124,13 +147,54 @@ async def send_all(url: str, bodies: list[tuple[int, str, int | None]], retry_de
 
 
 def finals(slack: SlackState, channels: set[str] | dict[str, int]) -> list:
-    """The chat.update calls that carry a finished answer (its feedback buttons) in ``channels``."""
+    """The calls that finished an answer in ``channels``: they put its feedback in place (a stream's stop,
+    a whole post, or the last edit of the fallback path)."""
     return [
         call
-        for call in slack.of("chat.update")
-        if call.args.get("channel") in channels
-        and any(block["type"] == "actions" for block in call.args.get("blocks", []))
+        for call in slack.calls
+        if call.method in ("chat.stopStream", "chat.update", "chat.postMessage")
+        and call.args.get("channel") in channels
+        and call.response.get("ok")
+        and trace_of(call.args.get("blocks") or [])
     ]
+
+
+def first_texts(slack: SlackState, channels: dict[str, int]) -> dict[str, float]:
+    """When the first words of each channel's answer reached Slack (a stream's start, the fallback's
+    first edit with text, or a whole post)."""
+    first: dict[str, float] = {}
+    for call in slack.calls:
+        channel = call.args.get("channel")
+        if channel not in channels or channel in first or not call.response.get("ok"):
+            continue
+        text = call.args.get("markdown_text") or call.args.get("text") or ""
+        writes = ("chat.startStream", "chat.update", "chat.postMessage")
+        if call.method in writes and text.strip() and text != messages.PLACEHOLDER:
+            first[channel] = call.at
+    return first
+
+
+def refuse_big_body(url: str, megabytes: int = 20, tries: int = 5) -> dict[str, object]:
+    """Post ``megabytes`` of JSON without a signature; how long until the 413 (ms, each try)."""
+    body = b"{" + b" " * (megabytes * 1024 * 1024 - 2) + b"}"
+    times, statuses = [], []
+    with httpx.Client(timeout=30) as client:
+        for _ in range(tries):
+            started = time.monotonic()
+            try:
+                status = client.post(
+                    url, content=body, headers={"Content-Type": "application/json"}
+                ).status_code
+            except httpx.HTTPError as error:  # the server closed the connection while the body was sent
+                status = type(error).__name__
+            times.append((time.monotonic() - started) * 1000)
+            statuses.append(status)
+    return {
+        "megabytes": megabytes,
+        "ms": [round(t, 1) for t in times],
+        "max_ms": round(max(times), 1),
+        "status": statuses,
+    }
 
 
 SWITCH_INTERVAL_ENV = "NEEDLE_SLACK_SWITCH_INTERVAL"
@@ -149,13 +213,22 @@ def main() -> int:
     parser.add_argument(
         "--niceness", type=int, default=None, help=f"{ANSWER_NICENESS_ENV} (0: answer threads not niced)"
     )
+    parser.add_argument("--llm", choices=["fake", "none"], default="fake")
+    parser.add_argument("--token-ms", type=float, default=20.0, help="the stand-in LLM's pause per word")
+    parser.add_argument("--workspace", choices=["ai", "legacy"], default="ai")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "slack_bench.json")
     args = parser.parse_args()
     questions = [q["question"] for q in json.loads((ROOT / "tests/data/handbook_questions.json").read_text())]
 
-    with slack_api_server() as slack, tempfile.TemporaryDirectory() as data_dir:
+    with (
+        slack_api_server(ai_apps=args.workspace == "ai") as slack,
+        fake_tgi.fake_tgi_server() as (llm_url, llm_state),
+        tempfile.TemporaryDirectory() as data_dir,
+    ):
+        llm_state.reply = lambda _messages: REPLY
+        llm_state.token_delay_seconds = args.token_ms / 1000
         port = free_port()
-        env = bot_env(slack, data_dir, port, args)
+        env = bot_env(slack, data_dir, port, args, llm_url if args.llm == "fake" else None)
         started = time.monotonic()
         ingest = [str(Path(sys.executable).with_name("needle")), "ingest", "--samples", "--json"]
         done = subprocess.run(ingest, env=env, cwd=data_dir, capture_output=True, text=True)
@@ -181,12 +254,16 @@ def main() -> int:
                 channel_of[channel] = index
                 bodies.extend((index, body, retry or None) for retry in range(args.retries + 1))
 
+            # The machine is shared: the load around the burst says how much to trust the figures.
+            load_before = os.getloadavg()[0]
             results = asyncio.run(send_all(url, bodies, args.retry_delay))
+            load_after = os.getloadavg()[0]
             sent = {r["index"]: r["sent"] for r in results if r["retry"] == 0}
             deadline = time.monotonic() + 600
             while len(finals(slack, channel_of)) < args.mentions and time.monotonic() < deadline:
                 time.sleep(0.1)
             slack.settle(quiet=2.0, timeout=30)  # anything doubled would arrive now
+            big_body = refuse_big_body(url)
         finally:
             bot.terminate()
             try:
@@ -195,9 +272,18 @@ def main() -> int:
                 bot.kill()
         errors = [line for line in log.read_text().splitlines() if " ERROR " in line]
 
-    placeholders = [c for c in slack.of("chat.postMessage") if c.args.get("channel") in channel_of]
+    placeholders = [
+        c
+        for c in slack.of("chat.postMessage")
+        if c.args.get("channel") in channel_of and c.args.get("text") == messages.PLACEHOLDER
+    ]
+    statuses = [c for c in slack.of("assistant.threads.setStatus") if c.args.get("channel_id") in channel_of]
     final_updates = finals(slack, channel_of)
     to_placeholder = [(c.at - sent[channel_of[c.args["channel"]]]) * 1000 for c in placeholders]
+    to_status = [
+        (c.at - sent[channel_of[c.args["channel_id"]]]) * 1000 for c in statuses if c.response.get("ok")
+    ]
+    to_first_text = [(at - sent[channel_of[ch]]) * 1000 for ch, at in first_texts(slack, channel_of).items()]
     to_final = [(c.at - sent[channel_of[c.args["channel"]]]) * 1000 for c in final_updates]
     per_channel = [sum(1 for c in final_updates if c.args["channel"] == ch) for ch in channel_of]
     acks = [r["ack_ms"] for r in results]
@@ -226,8 +312,17 @@ def main() -> int:
                 env.get(ANSWER_NICENESS_ENV, defaults["slack_answer_niceness"].default)
             ),
             "cpu_count": os.cpu_count(),
-            "core": "embedded store, sample handbook, bundled MiniLM embedder, extractive answers (no LLM)",
+            "core": "embedded store, sample handbook, bundled MiniLM embedder, "
+            + (
+                f"LLM answers (local TGI stand-in, one word per {args.token_ms:g} ms)"
+                if args.llm == "fake"
+                else "extractive answers (no LLM)"
+            ),
+            "workspace": "AI-app methods offered (status, streaming)"
+            if args.workspace == "ai"
+            else "AI-app methods refused (placeholder and chat.update)",
             "python": sys.version.split()[0],
+            "load_average_1min": {"before_burst": round(load_before, 2), "after_burst": round(load_after, 2)},
         },
         "mentions": args.mentions,
         "retries_per_mention": args.retries,
@@ -243,7 +338,10 @@ def main() -> int:
         "channels_answered_exactly_once": sum(1 for n in per_channel if n == 1),
         "channels_answered_twice_or_more": sum(1 for n in per_channel if n > 1),
         "time_to_placeholder_ms": spread(to_placeholder),
+        "time_to_status_ms": spread(to_status),
+        "time_to_first_streamed_text_ms": spread(to_first_text),
         "time_to_final_answer_ms": spread(to_final),
+        "unsigned_20mb_body_refused": big_body,
         "bot_errors_logged": len(errors),
     }
     write_report(args.out, report)

@@ -47,7 +47,10 @@ def build_chunks_tab(service: NeedleService) -> gr.Tab:
             show_button = gr.Button("Show chunks", variant="primary", scale=1)
         summary = gr.Markdown()
         table = readonly_table(
-            render.CHUNK_HEADERS, "chunks-table", column_widths=["5%", "6%", "8%", "6%", "15%", "60%"]
+            render.CHUNK_HEADERS,
+            "chunks-table",
+            column_widths=["5%", "6%", "8%", "7%", "14%", "60%"],
+            max_height="75vh",  # room for several whole chunks, not one and a half
         )
     tab.select(actions.source_list, None, [source], api_visibility="private")
     show_button.click(actions.show, [source, contains], [table, summary], api_name="source_chunks")

@@ -1,7 +1,9 @@
-"""Feedback tab: the 👍/👎 people gave, with their reasons; each opens the answer's trace."""
+"""Feedback tab: the 👍/👎 people gave, with their reasons. A row selects an answer, which opens in the
+debugger or becomes a retrieval test case (the Retrieval lab's form, opened on its question)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -35,27 +37,53 @@ class FeedbackActions:
             ]
         return render.feedback_rows(items)
 
-    def open_row(self, event: gr.SelectData) -> tuple[Any, ...]:
+    def select_row(self, event: gr.SelectData) -> tuple[str, str]:
+        """A click on a row selects its answer (the trace id is the last column)."""
         row = event.row_value or []
         if not row:
             raise gr.Error("Click a row with feedback.")
-        return (gr.Tabs(selected=DEBUGGER_TAB), *self.debugger.show_trace(str(row[-1])))
+        rating, question = row[1], row[4]
+        return str(row[-1]), f"Selected: {rating} “{render.md_text(question)}”"
+
+    def open_selected(self, trace_id: str) -> tuple[Any, ...]:
+        if not (trace_id or "").strip():
+            raise gr.Error("Click a row first.")
+        return (gr.Tabs(selected=DEBUGGER_TAB), *self.debugger.show_trace(trace_id))
 
 
-def build_feedback_tab(service: NeedleService, debugger: DebuggerTab, tabs: gr.Tabs) -> gr.Tab:
+@dataclass
+class FeedbackTab:
+    """The selected answer and the button that turns it into a test case (wired by the lab tab)."""
+
+    selected: gr.Textbox
+    add_case: gr.Button
+
+
+def build_feedback_tab(service: NeedleService, debugger: DebuggerTab, tabs: gr.Tabs) -> FeedbackTab:
     actions = FeedbackActions(service, debugger)
     with gr.Tab("Feedback", id="feedback") as tab:
-        gr.Markdown("What people said about answers. Click a row to open the answer's trace in the debugger.")
+        gr.Markdown(
+            "What people said about answers. Click a row to select the answer, then open its trace in the "
+            "debugger, or turn a 👎 into a retrieval test case."
+        )
         with gr.Row():
             rating = gr.Radio(RATINGS, value="all", label="Rating", scale=2)
             contains = gr.Textbox(label="Containing", max_lines=1, scale=2)
             refresh_button = gr.Button("Refresh", scale=1)
         table = readonly_table(
-            render.FEEDBACK_HEADERS, "feedback-table", "Feedback (click a row to debug the answer)"
+            render.FEEDBACK_HEADERS, "feedback-table", "Feedback (click a row to select it)"
         )
+        with gr.Row():
+            chosen = gr.Markdown("Selected: nothing yet.", elem_id="feedback-selected-text")
+            selected = gr.Textbox(label="Trace id", max_lines=1, elem_id="feedback-selected", scale=2)
+            open_button = gr.Button("Open in debugger", scale=1, elem_id="feedback-open")
+            add_case = gr.Button(
+                "Add as a test case", variant="primary", scale=1, elem_id="feedback-add-case"
+            )
     tab.select(actions.filtered, [rating, contains], [table], api_visibility="private")
     refresh_button.click(actions.filtered, [rating, contains], [table], api_name="feedback")
     rating.input(actions.filtered, [rating, contains], [table], api_visibility="private")
     contains.submit(actions.filtered, [rating, contains], [table], api_visibility="private")
-    table.select(actions.open_row, None, [tabs, *debugger.outputs], api_visibility="private")
-    return tab
+    table.select(actions.select_row, None, [selected, chosen], api_visibility="private")
+    open_button.click(actions.open_selected, [selected], [tabs, *debugger.outputs], api_visibility="private")
+    return FeedbackTab(selected=selected, add_case=add_case)

@@ -1,8 +1,8 @@
-"""Sources tab: upload files, see what is indexed, delete or re-index a source."""
+"""Sources tab: upload files, see what is indexed and who may see it, delete or re-index a source."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,9 +13,19 @@ from admin import render
 from admin.jobs import INDEXING_QUEUE, IndexingJobs
 from admin.tabs.tables import readonly_table
 from pipelines.answers import IngestResult
+from pipelines.audience import describe as describe_audience
+from pipelines.audience import parse_audience
 from pipelines.errors import NeedleError
 from pipelines.file_inspector import SUPPORTED_EXTENSIONS
 from pipelines.service import NeedleService
+from pipelines.sources import ConflictPolicy
+
+#: The upload form's choice for a file named like an indexed document whose content differs.
+CONFLICT_CHOICES = [
+    ("Ask me", "report"),
+    ("Replace", "replace"),
+    ("Keep both", "keep_both"),
+]
 
 
 @dataclass
@@ -24,19 +34,31 @@ class SourcesTab:
 
     table: gr.Dataframe
     selected: gr.Dropdown
-    refresh: Callable[[], tuple[list[list[Any]], gr.Dropdown]]
+    refresh: Callable[[], tuple[dict[str, Any], gr.Dropdown, str]]
+
+
+@dataclass
+class PendingFile:
+    """An uploaded file held back by a name conflict until the admin decides (kept in the session)."""
+
+    path: str
+    file_name: str
+    reason: str
 
 
 class SourcesActions:
-    """The tab's event handlers: each a few lines around one call to the core."""
+    """The tab's event handlers: each a few lines around calls to the core."""
 
     def __init__(self, service: NeedleService, jobs: IndexingJobs) -> None:
         self.service = service
         self.jobs = jobs
 
-    def refresh(self) -> tuple[list[list[Any]], gr.Dropdown]:
+    def refresh(self) -> tuple[dict[str, Any], gr.Dropdown, str]:
+        """The sources table, the source picker and the page header's counts, as they are now."""
         sources = self.service.list_sources()
-        return render.source_rows(sources), gr.Dropdown(choices=render.source_choices(sources))
+        settings = self.service.settings
+        overview = render.overview_line(self.service.stats(), self.service.backend.kind, settings.llm_enabled)
+        return render.source_table(sources), gr.Dropdown(choices=render.source_choices(sources)), overview
 
     def announce_upload(self, files: list[str] | None) -> str:
         if not files:
@@ -53,38 +75,130 @@ class SourcesActions:
         title: str,
         url: str,
         tags: str,
+        on_conflict: ConflictPolicy,
+        audience: str,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way to get a progress bar
-    ) -> tuple[list[list[Any]], str, list[list[Any]], gr.Dropdown]:
-        """Index every file; one bad file is reported and skipped, never blocks the others."""
+    ) -> Iterator[tuple[Any, ...]]:
+        """Index every file; one bad file is reported and skipped, never blocks the others. A file named
+        like an indexed document with other content waits for the admin's decision (``on_conflict``).
+        ``audience`` blank keeps each source's audience (a new source is for everyone)."""
         if not files:
             raise gr.Error("Choose one or more files to upload first.")
-        if len(files) > 1 and (title.strip() or url.strip()):
+        batch = [(path, Path(path).name) for path in files]
+        yield from self._index(batch, title, url, tags, audience, on_conflict or "report", request, progress)
+
+    def replace_conflicts(
+        self,
+        pending: list[PendingFile] | None,
+        picked: list[str] | None,
+        title: str,
+        url: str,
+        tags: str,
+        audience: str,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> Iterator[tuple[Any, ...]]:
+        """The picked held-back files become the new versions of the documents they are named like."""
+        batch, _rest = _pick(pending, picked)
+        yield from self._index(batch, title, url, tags, audience, "replace", request, progress, _rest)
+
+    def keep_both(
+        self,
+        pending: list[PendingFile] | None,
+        picked: list[str] | None,
+        title: str,
+        url: str,
+        tags: str,
+        audience: str,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> Iterator[tuple[Any, ...]]:
+        """The picked held-back files are added as new sources beside the documents they are named like."""
+        batch, _rest = _pick(pending, picked)
+        yield from self._index(batch, title, url, tags, audience, "keep_both", request, progress, _rest)
+
+    def skip_conflicts(self, pending: list[PendingFile] | None, picked: list[str] | None) -> tuple[Any, ...]:
+        """Drop the picked held-back files: the indexed documents stay as they are."""
+        batch, rest = _pick(pending, picked)
+        kept = "skipped: the indexed document was kept as it is"
+        skipped = [IngestResult(name, "unchanged", reason=kept) for _, name in batch]
+        return (render.ingest_rows(skipped), f"➖ {len(skipped)} file(s) skipped.", *_conflict_outputs(rest))
+
+    def _index(
+        self,
+        batch: list[tuple[str, str]],
+        title: str,
+        url: str,
+        tags: str,
+        audience: str,
+        policy: ConflictPolicy,
+        request: gr.Request,
+        progress: gr.Progress,
+        still_pending: list[PendingFile] | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Index ``batch`` file by file, yielding after each so the results, the sources table and the
+        header counts follow along; progress advances chunk by chunk within each file."""
+        if len(batch) > 1 and (title.strip() or url.strip()):
             raise gr.Error(
                 "A title or URL describes one document: upload files one at a time to give each its own "
                 "title or URL (tags apply to every file)."
             )
+        # Checked before any file is indexed: a typo must not index a restricted document for everyone.
+        members = _upload_audience(audience)
         user = request.username if request else None
         results: list[IngestResult] = []
-        with self.jobs.running(f"indexing {len(files)} file(s)", user):
-            for number, path in enumerate(files):
-                name = Path(path).name
-                progress(number / len(files), desc=f"Indexing {name} ({number + 1} of {len(files)})")
-                try:
-                    results.append(
-                        self.service.ingest_file(
-                            path,
-                            title=title,
-                            url=url,
-                            tags=render.parse_tags(tags) or None,  # none typed: keep the source's own
-                            uploaded_by=user,
-                        )
+        pending = list(still_pending or [])
+        total = len(batch)
+        with self.jobs.running(f"indexing {total} file(s)", user):
+            for number, (path, name) in enumerate(batch):
+                progress(number / total, desc=f"Indexing {name} ({number + 1} of {total})")
+
+                def chunks(done: int, count: int, number: int = number, name: str = name) -> None:
+                    progress(
+                        (number + done / max(count, 1)) / total,
+                        desc=f"Indexing {name} ({number + 1} of {total}): chunk {done} of {count} embedded",
                     )
-                except NeedleError as error:  # the store failed: this file is not indexed, say why
-                    results.append(IngestResult(name, "rejected", reason=str(error)))
+
+                result = self._ingest_one(path, name, title, url, tags, members, policy, user, chunks)
+                results.append(result)
+                if result.status == "conflict":
+                    pending.append(PendingFile(path, name, result.reason))
+                yield (
+                    render.ingest_rows(results),
+                    _summary(results, done=number + 1 == total),
+                    *self.refresh(),
+                    *_conflict_outputs(pending),
+                )
             progress(1.0, desc="Done")
-        table, dropdown = self.refresh()
-        return render.ingest_rows(results), _summary(results), table, dropdown
+
+    def _ingest_one(
+        self,
+        path: str,
+        name: str,
+        title: str,
+        url: str,
+        tags: str,
+        audience: list[str] | None,
+        policy: ConflictPolicy,
+        user: str | None,
+        on_chunks: Callable[[int, int], None],
+    ) -> IngestResult:
+        if not Path(path).is_file():
+            return IngestResult(name, "rejected", reason="the uploaded copy is gone; upload the file again")
+        try:
+            return self.service.ingest_file(
+                path,
+                title=title,
+                url=url,
+                tags=render.parse_tags(tags) or None,  # none typed: keep the source's own
+                audience=audience,  # None: keep the source's own
+                uploaded_by=user,
+                on_conflict=policy,
+                progress=on_chunks,
+            )
+        except NeedleError as error:  # the store failed: this file is not indexed, say why
+            return IngestResult(name, "rejected", reason=str(error))
 
     def ask_delete(self, source_id: str | None) -> tuple[gr.Group, str]:
         source = self._source(source_id)
@@ -97,28 +211,57 @@ class SourcesActions:
     def cancel_delete(self) -> gr.Group:
         return gr.Group(visible=False)
 
-    def delete(
-        self, source_id: str | None, request: gr.Request
-    ) -> tuple[gr.Group, str, list[list[Any]], gr.Dropdown]:
+    def delete(self, source_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         source_id = _require_source(source_id)
         user = request.username if request else None
         with self.jobs.running(f"deleting {source_id}", user):
-            removed = _call(self.service.delete_source, source_id)
-        table, dropdown = self.refresh()
+            removed = _call(self.service.delete_source, source_id, actor=user)
+        table, dropdown, overview = self.refresh()
         return (
             gr.Group(visible=False),
             f"🗑️ Deleted `{source_id}` ({removed} chunks).",
             table,
             gr.Dropdown(choices=dropdown.choices, value=None),
+            overview,
         )
 
-    def reindex(self, source_id: str | None, request: gr.Request) -> tuple[str, list[list[Any]], gr.Dropdown]:
+    def reindex(self, source_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         source_id = _require_source(source_id)
         user = request.username if request else None
         with self.jobs.running(f"re-indexing {source_id}", user):
-            result = _call(self.service.reindex_source, source_id)
-        table, dropdown = self.refresh()
-        return _summary([result]), table, dropdown
+            result = _call(self.service.reindex_source, source_id, actor=user)
+        return (_summary([result]), *self.refresh())
+
+    def set_audience(self, source_id: str | None, audience: str, request: gr.Request) -> tuple[Any, ...]:
+        """Change who may see the picked source, on its chunks in place (no re-indexing); the next
+        question everywhere uses the new audience. A blank field is refused (see
+        :func:`_required_audience`)."""
+        source_id = _require_source(source_id)
+        _required_audience(audience)
+        user = request.username if request else None
+        with self.jobs.running(f"changing who may see {source_id}", user):
+            source = _call(self.service.set_source_audience, source_id, audience, actor=user)
+        shown = describe_audience(source.audience)
+        message = (
+            f"👥 **{render.md_text(source.title)}** is now visible to: {render.md_text(shown)}. "
+            "It applies to the next question; nothing was re-indexed."
+        )
+        return (message, describe_audience(source.audience), *self.refresh())
+
+    def announce_audience(self, source_id: str | None, audience: str) -> str:
+        """Check the typed audience before the job is queued, so a typo is refused at once."""
+        _require_source(source_id)
+        _call(parse_audience, _required_audience(audience))
+        return self.jobs.status("Your request")
+
+    def current_audience(self, source_id: str | None) -> str:
+        """The picked source's audience, to edit in place (blank when no source is picked)."""
+        if not source_id:
+            return ""
+        for source in self.service.list_sources():
+            if source.source_id == source_id:
+                return describe_audience(source.audience)
+        return ""
 
     def select_row(self, event: gr.SelectData) -> str | None:
         """Clicking a row of the table picks that source for delete, re-index and the Chunks tab."""
@@ -133,42 +276,107 @@ class SourcesActions:
         raise gr.Error(f"No source with id {source_id!r}; it may have been deleted. Refresh the list.")
 
 
+def _pick(
+    pending: list[PendingFile] | None, picked: list[str] | None
+) -> tuple[list[tuple[str, str]], list[PendingFile]]:
+    """The held-back files the admin ticked, and those left waiting."""
+    if not pending:
+        raise gr.Error("No upload is waiting for a decision.")
+    chosen = set(picked or [])
+    if not chosen:
+        raise gr.Error("Tick at least one of the files first.")
+    batch = [(item.path, item.file_name) for item in pending if item.file_name in chosen]
+    return batch, [item for item in pending if item.file_name not in chosen]
+
+
+def _conflict_outputs(
+    pending: list[PendingFile],
+) -> tuple[list[PendingFile], gr.Group, str, gr.CheckboxGroup]:
+    """The session's held-back files and the box that asks about them (hidden when none wait)."""
+    if not pending:
+        return [], gr.Group(visible=False), "", gr.CheckboxGroup(choices=[], value=[])
+    lines = [f"- **{render.md_text(item.file_name)}**: {render.md_text(item.reason)}" for item in pending]
+    text = (
+        f"**{len(pending)} file(s) have the same name as an indexed document but different content.** "
+        "Nothing was changed for them yet.\n\n" + "\n".join(lines) + "\n\n"
+        "**Replace** makes the new file the new version of that document (its title, URL and tags stay "
+        "unless you type new ones above). **Keep both** adds it as a separate source with its own id "
+        "(type a title above to tell them apart). **Skip** leaves the indexed document as it is."
+    )
+    names = [item.file_name for item in pending]
+    return pending, gr.Group(visible=True), text, gr.CheckboxGroup(choices=names, value=names)
+
+
 def _require_source(source_id: str | None) -> str:
     if not source_id:
         raise gr.Error("Pick a source first (click a row of the table or use the list).")
     return source_id
 
 
-def _call(method: Any, *args: Any) -> Any:
+def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a core call, turning its person-readable errors into a message on the page."""
     try:
-        return method(*args)
+        return method(*args, **kwargs)
     except NeedleError as error:
-        raise gr.Error(str(error)) from None
+        # Stays until closed (a vanishing toast was missed); an admin's typo is no server error to log.
+        raise gr.Error(str(error), duration=None, print_exception=False) from None
 
 
-def _summary(results: list[IngestResult]) -> str:
+def _required_audience(text: str | None) -> str:
+    """A typed audience for a change; blank is refused rather than read as "everyone": clearing the box
+    by mistake must not open a restricted document to the whole company."""
+    if not (text or "").strip():
+        raise gr.Error(
+            "Type who may see this source: 'everyone', or channel:C…, usergroup:S… and user:U… ids "
+            "separated by commas.",
+            duration=None,
+            print_exception=False,
+        )
+    return str(text)
+
+
+def _upload_audience(text: str | None) -> list[str] | None:
+    """The upload form's audience: blank keeps each source's own (``None``), else the parsed members.
+
+    :raises gr.Error: a member that is not ``everyone``, ``channel:``, ``usergroup:`` or ``user:`` an id.
+    """
+    if not (text or "").strip():
+        return None
+    return _call(parse_audience, text)
+
+
+def _summary(results: list[IngestResult], done: bool = True) -> str:
     counts = {
-        status: sum(r.status == status for r in results) for status in ("indexed", "unchanged", "rejected")
+        status: sum(r.status == status for r in results)
+        for status in ("indexed", "unchanged", "rejected", "conflict")
     }
-    parts = [f"{count} {status}" for status, count in counts.items() if count]
-    icon = "✅" if not counts["rejected"] else ("⚠️" if counts["rejected"] < len(results) else "❌")
-    text = f"{icon} {', '.join(parts)}."
+    words = {"conflict": "waiting for your decision"}
+    parts = [f"{count} {words.get(status, status)}" for status, count in counts.items() if count]
+    trouble = counts["rejected"] + counts["conflict"]
+    icon = "✅" if not trouble else ("⚠️" if trouble < len(results) else "❌")
+    text = f"{icon if done else '⏳'} {', '.join(parts)}{'.' if done else ' so far…'}"
     if counts["rejected"]:
         text += " Rejected files were not indexed and the index is as it was for them; see the reasons below."
+    if counts["conflict"]:
+        text += " Files with the same name as a different indexed document wait for your decision below."
+    warned = sum(bool(r.warnings) for r in results)
+    if warned:
+        text += f" {warned} file(s) were read with a warning; see the notes."
     return text
 
 
-def build_sources_tab(service: NeedleService, jobs: IndexingJobs) -> SourcesTab:
+def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.Markdown) -> SourcesTab:
+    """The tab's layout and events; ``overview`` is the page header whose counts follow every change."""
     actions = SourcesActions(service, jobs)
     extensions = sorted(SUPPORTED_EXTENSIONS)
     limit_mb = service.settings.max_upload_mb
     with gr.Tab("Sources", id="sources") as tab:
         gr.Markdown(
             f"Upload documents for Needle to answer from ({', '.join(extensions)}; "
-            f"at most {limit_mb:g} MB each). Uploading a file with the same name again replaces that "
-            "source. One indexing job runs at a time: if another admin is indexing, your job waits and "
-            "this page says so."
+            f"at most {limit_mb:g} MB each; text in any encoding). A file with the same name as an indexed "
+            "document replaces it when its content is the same document's new version: when the content "
+            "differs you are asked first, unless you choose otherwise below. One indexing job runs at a "
+            "time: if another admin is indexing, your job waits and this page says so."
         )
         with gr.Row():
             with gr.Column(scale=2):
@@ -180,17 +388,54 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs) -> SourcesTab:
                     elem_id="upload-files",
                 )
             with gr.Column(scale=1):
-                title = gr.Textbox(label="Title (optional, one file only)", max_lines=1)
+                title = gr.Textbox(
+                    label="Title (optional, one file only)", max_lines=1, elem_id="upload-title"
+                )
                 url = gr.Textbox(label="URL (optional, one file only)", max_lines=1, placeholder="https://…")
                 tags = gr.Textbox(
-                    label="Tags (optional, comma-separated)", max_lines=1, placeholder="hr, policies"
+                    label="Tags (optional, comma-separated)",
+                    max_lines=1,
+                    placeholder="hr, policies",
+                    elem_id="upload-tags",
+                )
+                audience = gr.Textbox(
+                    "",  # a default, so API callers written before audiences existed keep working
+                    label="Audience (who may see it; blank keeps each source's)",
+                    max_lines=1,
+                    placeholder="everyone, or channel:C0123ABCD, usergroup:S0123ABCD, user:U0123ABCD",
+                    elem_id="upload-audience",
+                )
+                on_conflict = gr.Radio(
+                    CONFLICT_CHOICES,
+                    value="report",
+                    label="Same file name as an indexed document, different content",
+                    elem_id="upload-on-conflict",
                 )
                 upload_button = gr.Button("Upload and index", variant="primary")
         status = gr.Markdown(elem_id="upload-status")
-        results = readonly_table(render.INGEST_HEADERS, "upload-results", "Upload results")
+        results = readonly_table(
+            render.INGEST_HEADERS,
+            "upload-results",
+            "Upload results",
+            column_widths=render.INGEST_COLUMN_WIDTHS,
+        )
+        pending = gr.State([])
+        with gr.Group(visible=False, elem_id="upload-conflicts") as conflict_box:
+            conflict_text = gr.Markdown(elem_id="conflict-text")
+            conflict_pick = gr.CheckboxGroup(label="Apply to", choices=[], elem_id="conflict-files")
+            with gr.Row():
+                replace_button = gr.Button("Replace", variant="primary", elem_id="conflict-replace")
+                keep_button = gr.Button("Keep both", elem_id="conflict-keep-both")
+                skip_button = gr.Button("Skip", elem_id="conflict-skip")
 
         gr.Markdown("### Indexed sources")
-        table = readonly_table(render.SOURCE_HEADERS, "sources-table", "Sources (click a row to pick it)")
+        table = readonly_table(
+            render.SOURCE_HEADERS,
+            "sources-table",
+            "Sources (click a row to pick it; click a header to sort)",
+            column_widths=render.SOURCE_COLUMN_WIDTHS,
+            datatype=render.SOURCE_DATATYPES,
+        )
         with gr.Row():
             selected = gr.Dropdown(
                 label="Source", choices=[], scale=3, allow_custom_value=True, elem_id="source-picker"
@@ -203,34 +448,71 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs) -> SourcesTab:
             with gr.Row():
                 confirm_button = gr.Button("Yes, delete it", variant="stop")
                 cancel_button = gr.Button("Cancel")
+        with gr.Row(equal_height=True):
+            source_audience = gr.Textbox(
+                label="Audience of the picked source (applies at once, without re-indexing)",
+                max_lines=1,
+                placeholder="everyone, or channel:C0123ABCD, usergroup:S0123ABCD, user:U0123ABCD",
+                scale=4,
+                elem_id="source-audience",
+            )
+            audience_button = gr.Button("Set audience", scale=1, elem_id="source-audience-set")
         action_status = gr.Markdown(elem_id="source-action-status")
 
+    listing = [table, selected, overview]
+    conflict = [pending, conflict_box, conflict_text, conflict_pick]
+    indexing = {
+        "outputs": [results, status, *listing, *conflict],
+        # The bar runs in the status line: the sources table stays readable while a job runs.
+        "show_progress_on": [status],
+        "concurrency_limit": 1,
+        "concurrency_id": INDEXING_QUEUE,
+    }
     upload_button.click(actions.announce_upload, [files], [status], api_visibility="private").success(
-        actions.upload,
-        [files, title, url, tags],
-        [results, status, table, selected],
-        api_name="upload",
-        concurrency_limit=1,
-        concurrency_id=INDEXING_QUEUE,
+        actions.upload, [files, title, url, tags, on_conflict, audience], api_name="upload", **indexing
     )
-    tab.select(actions.refresh, None, [table, selected], api_visibility="private")
-    refresh_button.click(actions.refresh, None, [table, selected], api_name="list_sources")
+    decision = [pending, conflict_pick, title, url, tags, audience]
+    replace_button.click(actions.replace_conflicts, decision, api_name="replace_conflicts", **indexing)
+    keep_button.click(actions.keep_both, decision, api_name="keep_both", **indexing)
+    skip_button.click(
+        actions.skip_conflicts,
+        [pending, conflict_pick],
+        [results, status, *conflict],
+        api_name="skip_conflicts",
+    )
+    tab.select(actions.refresh, None, listing, api_visibility="private")
+    refresh_button.click(actions.refresh, None, listing, api_name="list_sources")
     table.select(actions.select_row, None, [selected], api_visibility="private")
     delete_button.click(actions.ask_delete, [selected], [confirm_box, confirm_text], api_visibility="private")
     cancel_button.click(actions.cancel_delete, None, [confirm_box], api_visibility="private")
     confirm_button.click(actions.announce_job, [selected], [action_status], api_visibility="private").success(
         actions.delete,
         [selected],
-        [confirm_box, action_status, table, selected],
+        [confirm_box, action_status, *listing],
         api_name="delete_source",
+        show_progress_on=[action_status],  # errors show there; the table and the form stay readable
+        concurrency_limit=1,
+        concurrency_id=INDEXING_QUEUE,
+    )
+    selected.change(actions.current_audience, [selected], [source_audience], api_visibility="private")
+    audience_asked = audience_button.click(
+        actions.announce_audience, [selected, source_audience], [action_status], api_visibility="private"
+    )
+    audience_asked.success(
+        actions.set_audience,
+        [selected, source_audience],
+        [action_status, source_audience, *listing],
+        api_name="set_source_audience",
+        show_progress_on=[action_status],  # errors show there; the table and the form stay readable
         concurrency_limit=1,
         concurrency_id=INDEXING_QUEUE,
     )
     reindex_button.click(actions.announce_job, [selected], [action_status], api_visibility="private").success(
         actions.reindex,
         [selected],
-        [action_status, table, selected],
+        [action_status, *listing],
         api_name="reindex_source",
+        show_progress_on=[action_status],  # errors show there; the table and the form stay readable
         concurrency_limit=1,
         concurrency_id=INDEXING_QUEUE,
     )

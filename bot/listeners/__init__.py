@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, events, views
+from bot.listeners import actions, assistant, commands, events, views
 from bot.runtime import BotRuntime
 
 
 def register_listeners(app: App, runtime: BotRuntime) -> None:
     events.register(app, runtime)
+    assistant.register(app, runtime)
     commands.register(app, runtime)
     actions.register(app, runtime)
     views.register(app, runtime)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,20 +85,25 @@ class CachedDocumentEmbedder:
         return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()
 
     @component.output_types(documents=list[Document])
-    def run(self, documents: list[Document]) -> dict[str, list[Document]]:
+    def run(
+        self, documents: list[Document], progress: Callable[[int, int], None] | None = None
+    ) -> dict[str, list[Document]]:
+        """Embed ``documents``; ``progress(done, total)`` hears after each slice, so a console can show a
+        large file advancing chunk by chunk instead of standing still until the whole file is embedded."""
         if self.cache is None or not documents:
             self.last_run_misses = len(documents)
-            return self.embedder.run(documents=documents)
+            return {"documents": self._embed(documents, progress, len(documents))}
         keys = [self._key(document) for document in documents]
         cached = self.cache.get_many(keys)
         missing = [document for document, key in zip(documents, keys, strict=True) if key not in cached]
         self.last_run_misses = len(missing)
         fresh: dict[str, np.ndarray] = {}
         if missing:
-            embedded = self.embedder.run(documents=missing)["documents"]
-            for document in embedded:
+            for document in self._embed(missing, progress, len(documents)):
                 fresh[self._key(document)] = np.asarray(document.embedding, dtype=np.float32)
             self.cache.put_many(fresh)
+        elif progress is not None:
+            progress(len(documents), len(documents))
         vectors = {**cached, **fresh}
         out = []
         for document, key in zip(documents, keys, strict=True):
@@ -110,3 +116,19 @@ class CachedDocumentEmbedder:
                 )
             )
         return {"documents": out}
+
+    def _embed(
+        self, documents: list[Document], progress: Callable[[int, int], None] | None, total: int
+    ) -> list[Document]:
+        """The inner embedder over ``documents`` one of its batches at a time, reporting after each."""
+        if progress is None:
+            return list(self.embedder.run(documents=documents)["documents"]) if documents else []
+        step = max(1, int(getattr(self.embedder, "batch_size", 32) or 32))
+        done = total - len(documents)  # found in the cache: already done
+        progress(done, total)
+        embedded: list[Document] = []
+        for start in range(0, len(documents), step):
+            embedded.extend(self.embedder.run(documents=documents[start : start + step])["documents"])
+            done += len(documents[start : start + step])
+            progress(done, total)
+        return embedded

@@ -11,6 +11,7 @@ from typing import Any
 from pipelines.settings import Settings
 from pipelines.stores.backends import ElasticsearchBackend, EmbeddedBackend, SearchBackend
 from pipelines.stores.memory import EmbeddedDocumentStore
+from pipelines.stores.records import RecordStore
 
 __all__ = [
     "ElasticsearchBackend",
@@ -19,6 +20,7 @@ __all__ = [
     "SearchBackend",
     "build_backend",
     "build_document_store",
+    "build_record_store",
 ]
 
 
@@ -27,6 +29,13 @@ def build_backend(settings: Settings, embedding_dim: int) -> SearchBackend:
     if settings.store == "elasticsearch":
         return ElasticsearchBackend(settings, embedding_dim)
     return EmbeddedBackend(settings)
+
+
+def build_record_store(settings: Settings) -> RecordStore:
+    """The configured store's records (settings, audit, cases) without loading documents or models."""
+    if settings.store == "elasticsearch":
+        return ElasticsearchBackend.open_records(settings)
+    return EmbeddedBackend.open_records(settings)
 
 
 def build_document_store(settings: Settings, embedding_dim: int) -> Any:

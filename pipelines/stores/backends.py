@@ -1,10 +1,10 @@
 """What Needle asks of a store, once: the ``SearchBackend`` protocol and its two implementations.
 
 The embedded store (one machine, no server) and Elasticsearch (production, shared by replicas) differ in
-how they retrieve, replace a source's chunks, list sources, keep traces and rebuild the index. Each
-difference is a method here, so :func:`pipelines.stores.build_backend` is the one place that reads
-``NEEDLE_STORE`` and nothing else in Needle asks which store it has (after Onyx's ``document_index``
-interfaces and factory).
+how they retrieve, replace a source's chunks, list sources, keep traces and records, and rebuild the
+index. Each difference is a method here, so :func:`pipelines.stores.build_backend` is the one place that
+reads ``NEEDLE_STORE`` and nothing else in Needle asks which store it has (after Onyx's
+``document_index`` interfaces and factory).
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from haystack.document_stores.types import DuplicatePolicy
 
 from pipelines.settings import Settings
 from pipelines.stores.memory import EmbeddedDocumentStore
+from pipelines.stores.originals import FileOriginalStore, OriginalStore, RecordOriginalStore
+from pipelines.stores.records import RecordStore, SqliteRecordStore
+from pipelines.traces import TraceStore
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +51,20 @@ class SearchBackend(Protocol):
         """(metadata of one chunk, chunk count) per source."""
         ...
 
-    def trace_store(self) -> Any:
-        """Where answers' traces and feedback are kept (a ``TraceStore``-shaped object)."""
+    def update_source_meta(self, source_id: str, meta: dict[str, Any]) -> int:
+        """Set ``meta`` fields on every chunk of a source, persisted and visible to the next query."""
+        ...
+
+    def trace_store(self) -> TraceStore:
+        """Where answers' traces and feedback are kept."""
+        ...
+
+    def record_store(self) -> RecordStore:
+        """Where Needle's settings and records are kept (channel settings, audit, cases, event keys)."""
+        ...
+
+    def original_store(self, records: RecordStore) -> OriginalStore:
+        """Where uploaded files are kept for re-indexing: somewhere every replica can read."""
         ...
 
     def reindex(
@@ -97,10 +112,25 @@ class EmbeddedBackend:
             first.setdefault(source_id, document.meta)
         return [(first[source_id], count) for source_id, count in counts.items()]
 
-    def trace_store(self) -> Any:
-        from pipelines.traces import TraceStore
+    def update_source_meta(self, source_id: str, meta: dict[str, Any]) -> int:
+        return self.documents.update_by_filter(_of_source(source_id), meta)
 
-        return TraceStore(self.settings.data_dir / "traces.sqlite3")
+    def trace_store(self) -> TraceStore:
+        from pipelines.traces import SqliteTraceStore
+
+        return SqliteTraceStore(self.settings.data_dir / "traces.sqlite3")
+
+    def record_store(self) -> RecordStore:
+        return self.open_records(self.settings)
+
+    def original_store(self, records: RecordStore) -> OriginalStore:
+        """Files under the data directory (one machine: the disk is shared by all its processes)."""
+        return FileOriginalStore(self.settings.data_dir / "originals")
+
+    @staticmethod
+    def open_records(settings: Settings) -> RecordStore:
+        """The record store alone, without loading the corpus (for commands that only change records)."""
+        return SqliteRecordStore(settings.data_dir / "records.sqlite3")
 
     def reindex(
         self, service: Any, keep_old: bool = True, progress: Callable[[str], None] | None = None
@@ -142,9 +172,7 @@ class ElasticsearchBackend:
         written = 0
         for source_id, documents in groups.items():
             new_ids = {doc.id for doc in documents}
-            old = self.documents.filter_documents(
-                filters={"field": "meta.source_id", "operator": "==", "value": source_id}
-            )
+            old = self.documents.filter_documents(filters=_of_source(source_id))
             written += self.documents.write_documents(documents, policy=DuplicatePolicy.OVERWRITE)
             stale = [doc.id for doc in old if doc.id not in new_ids]
             if stale:
@@ -157,11 +185,30 @@ class ElasticsearchBackend:
 
         return source_summaries(self.documents.client, self.documents._index, page_size)
 
-    def trace_store(self) -> Any:
+    def update_source_meta(self, source_id: str, meta: dict[str, Any]) -> int:
+        """An update-by-query, refreshed so the next question on any replica sees it."""
+        return self.documents.update_by_filter(_of_source(source_id), meta, refresh=True)
+
+    def trace_store(self) -> TraceStore:
         from pipelines.stores.elasticsearch import make_client
         from pipelines.traces_es import ElasticsearchTraceStore
 
         return ElasticsearchTraceStore(make_client(self.settings), self.settings.elasticsearch_index)
+
+    def record_store(self) -> RecordStore:
+        return self.open_records(self.settings)
+
+    def original_store(self, records: RecordStore) -> OriginalStore:
+        """In Elasticsearch, beside the records: any replica can re-index any source."""
+        return RecordOriginalStore(records)
+
+    @staticmethod
+    def open_records(settings: Settings) -> RecordStore:
+        """The record store alone, without a document store."""
+        from pipelines.stores.elasticsearch import make_client
+        from pipelines.stores.records_es import ElasticsearchRecordStore
+
+        return ElasticsearchRecordStore(make_client(settings), settings.elasticsearch_index)
 
     def reindex(
         self, service: Any, keep_old: bool = True, progress: Callable[[str], None] | None = None
@@ -215,3 +262,7 @@ class ElasticsearchBackend:
             }
         finally:
             client.close()
+
+
+def _of_source(source_id: str) -> dict[str, Any]:
+    return {"field": "meta.source_id", "operator": "==", "value": source_id}

@@ -31,6 +31,7 @@ KEYWORD_META_FIELDS = (
     "content_hash",
     "source_hash",
     "language",
+    "audience",
 )
 
 

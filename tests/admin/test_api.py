@@ -11,6 +11,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from admin import render
 from pipelines.samples import handbook_dir
 from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, Console
 
@@ -30,12 +31,21 @@ def _rows(table: dict[str, Any]) -> list[list[Any]]:
 
 
 def _sources(client: Client) -> dict[str, list[Any]]:
-    table, _choices = client.predict(api_name="/list_sources")
+    table, _choices, _overview = client.predict(api_name="/list_sources")
     return {row[-1]: row for row in _rows(table)}
 
 
-def _upload(client: Client, paths: list[Path], title: str = "", url: str = "", tags: str = "") -> Any:
-    return client.predict([handle_file(str(path)) for path in paths], title, url, tags, api_name="/upload")
+def _upload(
+    client: Client,
+    paths: list[Path],
+    title: str = "",
+    url: str = "",
+    tags: str = "",
+    on_conflict: str = "report",
+) -> Any:
+    """(results, summary, sources table, source choices, header line, conflict text, conflict choices)."""
+    files = [handle_file(str(path)) for path in paths]
+    return client.predict(files, title, url, tags, on_conflict, api_name="/upload")
 
 
 def _write(folder: Path, name: str, data: bytes | str) -> Path:
@@ -50,7 +60,7 @@ def test_upload_indexes_good_files_and_rejects_a_corrupt_one_with_its_reason(
     before = console.service.store.count_documents()
     corrupt = _write(tmp_path, "broken-handbook.pdf", b"%PDF-1.7\nthis is not really a pdf\n")
 
-    results, summary, sources_table, _choices = _upload(
+    results, summary, sources_table, _choices, overview, *_ = _upload(
         client, [HANDBOOK / "leave-policy.md", corrupt], tags="HR, policies"
     )
 
@@ -66,7 +76,10 @@ def test_upload_indexes_good_files_and_rejects_a_corrupt_one_with_its_reason(
     assert leave[0] == "Leave Policy"
     assert leave[2] == "markdown"
     assert leave[5] == "hr, policies"
-    assert leave[6] == ADMIN_USER  # uploaded_by is the logged-in admin
+    assert leave[render.SOURCE_HEADERS.index("Uploaded by")] == ADMIN_USER  # the logged-in admin
+    assert leave[render.SOURCE_HEADERS.index("Audience")] == "everyone"  # a new source's default
+    assert leave[4] == (HANDBOOK / "leave-policy.md").stat().st_size  # bytes, shown as KB, sorts as a number
+    assert f"**{len(_rows(sources_table))}** sources" in overview  # the header counts follow the upload
     assert console.service.store.count_documents() == before + int(by_file["leave-policy.md"][2])
 
 
@@ -89,12 +102,13 @@ def test_upload_with_title_url_then_reindex_then_delete(client: Client, console:
     source_id = _rows(results)[0][-1]
     assert _sources(client)[source_id][0] == "Fire & flood"
 
-    status, table, _choices = client.predict(source_id, api_name="/reindex_source")
+    status, table, _choices, _overview = client.predict(source_id, api_name="/reindex_source")
     assert "1 indexed" in status
     assert source_id in {row[-1] for row in _rows(table)}
 
-    status, table, _choices = client.predict(source_id, api_name="/delete_source")
+    status, table, _choices, overview = client.predict(source_id, api_name="/delete_source")
     assert f"Deleted `{source_id}`" in status
+    assert f"**{len(_rows(table))}** sources" in overview
     assert source_id not in {row[-1] for row in _rows(table)}
     assert source_id not in _sources(client)
     with pytest.raises(AppError, match="no source"):
@@ -259,7 +273,7 @@ def test_a_file_over_the_limit_is_rejected_alone_and_the_others_are_indexed(
     fine = _write(tmp_path, "short-note.md", "# Short\n\nThe VPN port is 443.\n")
     limited = Client(small.url, auth=(ADMIN_USER, ADMIN_PASSWORD), verbose=False)
     try:
-        results, summary, sources_table, _choices = _upload(limited, [big, fine])
+        results, summary, sources_table, *_ = _upload(limited, [big, fine])
     finally:
         limited.close()
     by_file = {row[0]: row for row in _rows(results)}
@@ -293,6 +307,36 @@ def test_uploading_a_new_version_without_tags_keeps_the_sources_tags(
     first = _write(tmp_path / "v1", "it-setup-guide.md", original)
     _upload(client, [first], tags="it")
     second = _write(tmp_path, "it-setup-guide.md", original + "\nUpdated: the VPN port is unchanged.\n")
-    results, _summary, sources_table, _choices = _upload(client, [second])
-    assert _rows(results)[0][1] == "✅ indexed"
+    results, summary, _table, _choices, _overview, question, choices = _upload(client, [second])
+    assert _rows(results)[0][1] == "⚠️ same name" and "waiting for your decision" in summary
+    assert render.md_text("it-setup-guide.md") in question  # the console asks before replacing
+    assert choices["value"] == ["it-setup-guide.md"]  # ticked for the decision
+
+    # The admin's answer: replace. The file held in this session becomes the new version, tags kept.
+    results, _summary, sources_table, *_ = client.predict(
+        ["it-setup-guide.md"], "", "", "", api_name="/replace_conflicts"
+    )
+    assert _rows(results)[0][1] == "🔁 replaced"
     assert {row[1]: row for row in _rows(sources_table)}["it-setup-guide.md"][5] == "it"
+    assert "VPN port is unchanged" in " ".join(
+        p.content for p in console.service.source_chunks(_rows(results)[0][-1])
+    )
+
+
+def test_a_different_document_with_the_same_name_can_be_kept_beside_the_first(
+    client: Client, console: Console, tmp_path: Path
+) -> None:
+    (tmp_path / "hr").mkdir()
+    _upload(client, [_write(tmp_path / "hr", "parking.md", "# Parking\n\nHR: staff park on level -2.\n")])
+    before = console.service.store.count_documents()
+    theirs = _write(tmp_path, "parking.md", "# Parking\n\nFacilities: visitors park on level -1.\n")
+
+    results, *_ = _upload(client, [theirs])  # asked: nothing changes until the admin decides
+    assert _rows(results)[0][1] == "⚠️ same name" and "already indexed" in _rows(results)[0][3]
+    assert console.service.store.count_documents() == before
+
+    results, _summary, sources_table, *_ = _upload(client, [theirs], on_conflict="keep_both")
+    kept = _rows(results)[0][-1]
+    assert _rows(results)[0][1] == "✅ indexed" and kept.endswith("-2")
+    assert [row[1] for row in _rows(sources_table)].count("parking.md") == 2
+    assert "visitors park" in console.service.source_chunks(kept)[0].content

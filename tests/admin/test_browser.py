@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from admin import render
 from pipelines.samples import handbook_dir
+from pipelines.sources import source_id_for
 from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, ARTIFACTS, Console
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -115,3 +117,92 @@ def test_admin_uploads_a_file_and_explains_an_answer_in_the_browser(
     expect(page.locator("#debug-heading")).to_contain_text(trace_id)
     expect(bm25).to_contain_text("Leave Policy")
     page.screenshot(path=str(ARTIFACTS / "admin-trace-link.png"), full_page=True)
+
+
+def _sizes_in_order(page: Page) -> list[str]:
+    """The Size column (the fifth) as the admin sees it, top to bottom."""
+    cells = page.locator("#sources-table").get_by_role("gridcell").all_inner_texts()
+    return [cell.strip() for cell in cells[4 :: len(render.SOURCE_HEADERS)]]
+
+
+def test_upload_conflict_kept_tags_and_an_oversize_file_at_1280_px(
+    console_factory: Callable[..., Console], browser: Browser, tmp_path: Path
+) -> None:
+    """An admin's selection holds a same-named document from another department, a file over the limit
+    and a new file; then a new version of a tagged document. Nothing is replaced without being asked."""
+    console = console_factory(max_upload_mb=0.02)  # 20 KB; Gradio itself refuses only beyond 80 KB
+    ours, theirs, oversize, fresh, update = (tmp_path / name for name in ("a", "b", "c", "d", "e"))
+    for folder in (ours, theirs, oversize, fresh, update):
+        folder.mkdir()
+    (ours / "remote-work.md").write_text("# Remote work\n\nEngineers may work remotely three days a week.\n")
+    (theirs / "remote-work.md").write_text(
+        "# Remote work\n\n" + "Sales staff are in the office on Mondays and on the first Friday. " * 4
+    )
+    (oversize / "all-minutes.md").write_text("# Minutes\n\n" + "The board met and agreed. " * 1200)
+    (fresh / "bike-parking.md").write_text("# Bike parking\n\nCovered racks are in the basement garage.\n")
+    # Sizes from tens of bytes to kilobytes: sorted as text, "1.9 KB" would come before "61 B".
+    travel = "# Travel\n\n" + "Book trains for trips under four hours; flights need approval. " * 30
+    (update / "travel.md").write_text(travel + "\nUpdated for 2027.\n")
+    (tmp_path / "travel.md").write_text(travel)
+    assert console.service.ingest_file(ours / "remote-work.md", tags=["engineering"]).status == "indexed"
+    assert console.service.ingest_file(tmp_path / "travel.md", tags=["travel", "finance"]).status == "indexed"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    _log_in(page, console.url)
+    overview, results, sources = (
+        page.locator("#overview"),
+        page.locator("#upload-results"),
+        page.locator("#sources-table"),
+    )
+    expect(overview).to_contain_text("2 sources")
+
+    page.locator("#upload-files input[type=file]").set_input_files(
+        [str(theirs / "remote-work.md"), str(oversize / "all-minutes.md"), str(fresh / "bike-parking.md")]
+    )
+    page.get_by_role("button", name="Upload and index").click()
+    status = page.locator("#upload-status")
+    expect(status).to_contain_text("1 indexed, 1 rejected, 1 waiting for your decision")
+    expect(results).to_contain_text("over the upload limit")
+    expect(results).to_contain_text("⚠️ same name")
+    conflicts = page.locator("#conflict-text")
+    expect(conflicts).to_be_visible()
+    expect(conflicts).to_contain_text("already indexed")
+    expect(overview).to_contain_text("3 sources")  # the header followed the upload
+    assert "Engineers may work remotely" in " ".join(
+        p.content for p in console.service.source_chunks(source_id_for("remote-work.md"))
+    )
+    page.screenshot(path=str(ARTIFACTS / "admin-upload-conflict-1280.png"), full_page=True)
+
+    page.locator("#upload-title input, #upload-title textarea").first.fill("Remote work (Sales)")
+    page.locator("#conflict-keep-both").click()
+    expect(results).to_contain_text(f"{source_id_for('remote-work.md')}-2")
+    expect(conflicts).to_be_hidden()
+    expect(overview).to_contain_text("4 sources")
+    expect(sources).to_contain_text("Remote work (Sales)")
+    expect(sources).to_contain_text("engineering")
+
+    # A new version of a tagged document, uploaded without tags: asked, replaced, tags kept.
+    page.locator("#upload-title input, #upload-title textarea").first.fill("")
+    page.locator("#upload-files input[type=file]").set_input_files([str(update / "travel.md")])
+    page.get_by_role("button", name="Upload and index").click()
+    expect(conflicts).to_be_visible()
+    page.locator("#conflict-replace").click()
+    expect(results).to_contain_text("🔁 replaced")
+    travel_row = sources.get_by_role("row").filter(has_text="travel.md")
+    expect(travel_row).to_contain_text("finance, travel")
+    expect(overview).to_contain_text("4 sources")
+
+    # Every column is on screen at 1280 px, and sizes sort by bytes, not as text.
+    table_box, last_header = sources.bounding_box(), sources.locator("th").last.bounding_box()
+    assert table_box and last_header and last_header["x"] + last_header["width"] <= table_box["x"] + 1280
+    assert last_header["x"] + last_header["width"] <= 1280
+    size_header = sources.locator("th").nth(4)
+    size_header.hover()
+    size_header.get_by_role("button", name="Open cell menu").click()
+    page.get_by_role("menuitem", name="Sort ascending").click()
+    shown = _sizes_in_order(page)
+    as_bytes = [float(size.split()[0]) * (1024 if size.endswith("KB") else 1) for size in shown]
+    assert as_bytes == sorted(as_bytes) and len(shown) == 4, shown
+    page.screenshot(path=str(ARTIFACTS / "admin-sources-1280.png"), full_page=True)
+    context.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from admin import render
+from pipelines.answers import IngestResult, SourceInfo
 
 
 def test_markdown_escaping_leaves_no_live_html_or_links() -> None:
@@ -52,3 +53,39 @@ def test_citation_rows_read_old_and_new_traces_and_mark_related_sources() -> Non
     assert render.citation_rows(new)[0][2] == "travel.pdf, pages 2, 4"
     not_found = {"answer": {"citations": [], "related": [base]}}
     assert render.citation_rows(not_found)[0][2] == "travel.pdf, page 2 (might be related, not cited)"
+
+
+def _source(size_bytes: int, title: str = "Doc") -> SourceInfo:
+    return SourceInfo(
+        source_id=f"doc-{size_bytes}",
+        title=title,
+        file_name="doc.md",
+        file_type="markdown",
+        url=None,
+        tags=["hr"],
+        chunks=2,
+        size_bytes=size_bytes,
+        uploaded_by="alice",
+        indexed_at="2026-12-01T10:00:00+00:00",
+        source_hash="0" * 64,
+    )
+
+
+def test_the_sources_table_holds_bytes_and_shows_readable_sizes() -> None:
+    table = render.source_table([_source(1946), _source(61)])
+    assert [row[4] for row in table["data"]] == [1946, 61]  # what the table sorts by
+    assert [row[4] for row in table["metadata"]["display_value"]] == ["1.9 KB", "61 B"]
+    assert len(table["headers"]) == len(render.SOURCE_COLUMN_WIDTHS) == len(render.SOURCE_DATATYPES)
+
+
+def test_ingest_rows_show_conflicts_replacements_and_warnings_in_the_notes() -> None:
+    rows = render.ingest_rows(
+        [
+            IngestResult("a.md", "conflict", "a-1", reason="a different document … is already indexed"),
+            IngestResult("b.txt", "indexed", "b-2", 3, warnings=("the file is not UTF-8; read as Big5",)),
+            IngestResult("c.md", "indexed", "c-3", 1, replaced=True),
+        ]
+    )
+    assert rows[0][1:4] == ["⚠️ same name", 0, "a different document … is already indexed"]
+    assert rows[1][1] == "✅ indexed" and rows[1][3] == "⚠️ the file is not UTF-8; read as Big5"
+    assert rows[2][1] == "🔁 replaced"

@@ -97,8 +97,36 @@ def test_standalone_launch_requires_the_login_and_serves_the_console(
         with pytest.raises(Exception, match=r"(?i)login|auth|401|403"):
             Client(blocks.local_url, verbose=False)
         client = Client(blocks.local_url, auth=("admin", "s3cret"), verbose=False)
-        table, _choices = client.predict(api_name="/list_sources")
+        table, _choices, overview = client.predict(api_name="/list_sources")
+        assert table["data"] == [] and "**0** sources" in overview
+        client.close()
+    finally:
+        blocks.close()
+
+
+def test_admin_accounts_sign_in_and_a_guesser_is_throttled(
+    service_factory: Callable[..., NeedleService],
+) -> None:
+    """Accounts made with `needle admins add` sign in to the real console; after five wrong passwords
+    the account is refused for a while even with the right one; no password is in the login page."""
+    from gradio_client import Client
+
+    from admin.app import launch
+    from admin.security import AUTH_MESSAGE
+
+    service = service_factory()
+    service.accounts.add("ann", "a long enough password", "editor", actor="test")
+    assert "NEEDLE_" not in AUTH_MESSAGE
+    blocks = launch(service, host="0.0.0.0", port=None)  # noqa: S104 - accounts allow a network host
+    try:
+        client = Client(blocks.local_url, auth=("ann", "a long enough password"), verbose=False)
+        table, _choices, _overview = client.predict(api_name="/list_sources")
         assert table["data"] == []
         client.close()
+        for _ in range(5):
+            with pytest.raises(Exception, match=r"(?i)login|auth|401|403|incorrect"):
+                Client(blocks.local_url, auth=("ann", "a wrong password!"), verbose=False)
+        with pytest.raises(Exception, match=r"(?i)login|auth|401|403|incorrect"):
+            Client(blocks.local_url, auth=("ann", "a long enough password"), verbose=False)
     finally:
         blocks.close()

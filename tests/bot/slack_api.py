@@ -4,10 +4,24 @@ The bot's ``WebClient`` is pointed at it (``NEEDLE_SLACK_API_URL``). It keeps th
 post, per channel, so ``chat.update`` edits them and ``conversations.replies`` returns real threads; tests
 seed the users' own messages with :meth:`SlackState.add_user_message`. ``/response/<id>`` plays the
 ``response_url`` of slash commands and buttons.
+
+AI-app methods, as Slack documents them: ``chat.startStream`` (a reply in a thread; outside DMs it needs
+``recipient_user_id`` and ``recipient_team_id``), ``chat.appendStream`` and ``chat.stopStream`` (only on a
+message still streaming: ``message_not_in_streaming_state`` otherwise; ``chat.update`` on a message that
+is still streaming answers ``streaming_state_conflict``), and ``assistant.threads.setStatus`` /
+``setSuggestedPrompts`` (at most four prompts) / ``setTitle``. A workspace without them
+(``SlackState(ai_apps=False)``, the default of :func:`slack_api_server`) answers :data:`REFUSED` to each,
+as a workspace whose plan or app configuration does not offer them; the bot tests opt in.
+
+Memberships, as Slack documents them: ``usergroups.users.list`` (``{"users": [...]}``; ``no_such_subteam``
+for an unknown group) and ``conversations.members`` (cursor-paginated: ``limit`` 1-999, default 100,
+``response_metadata.next_cursor`` empty on the last page; ``channel_not_found``, ``invalid_cursor``,
+``invalid_limit``). Tests fill :attr:`SlackState.usergroups` and :attr:`SlackState.channel_members`.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import threading
@@ -24,6 +38,15 @@ APP_TOKEN = "xapp-test-token"
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T0TEST"
+WORKSPACE_URL = "https://needle-test.slack.com/"
+#: What a workspace that does not offer the AI-app methods answers to them.
+REFUSED = "feature_not_enabled"
+STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
+ASSISTANT_METHODS = (
+    "assistant.threads.setStatus",
+    "assistant.threads.setSuggestedPrompts",
+    "assistant.threads.setTitle",
+)
 
 
 @dataclass
@@ -31,6 +54,8 @@ class Call:
     method: str
     args: dict[str, Any]
     at: float
+    #: What the stand-in answered (``{"ok": ..., ...}``).
+    response: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -42,6 +67,14 @@ class SlackState:
     messages: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     #: method -> Slack error code to answer with (e.g. ``{"chat.postMessage": "not_in_channel"}``)
     failures: dict[str, str] = field(default_factory=dict)
+    #: The workspace offers streaming and the assistant methods (else they answer ``REFUSED``).
+    ai_apps: bool = False
+    #: user group id -> its members' user ids
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
+    #: channel id -> its members' user ids
+    channel_members: dict[str, list[str]] = field(default_factory=dict)
+    #: method -> an event its calls wait for before they are answered (a slow Slack, held by a test)
+    held: dict[str, threading.Event] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -60,6 +93,12 @@ class SlackState:
     def of(self, method: str) -> list[Call]:
         with self.lock:
             return [call for call in self.calls if call.method == method]
+
+    def bot_messages(self, channel: str) -> list[dict[str, Any]]:
+        """The bot's messages in ``channel`` as they stand now, oldest first."""
+        with self.lock:
+            found = [dict(m) for m in self.messages.get(channel, {}).values() if m.get("bot_id") == BOT_ID]
+        return sorted(found, key=lambda m: m["ts"])
 
     def wait_for(self, predicate: Callable[[SlackState], Any], timeout: float = 30.0) -> Any:
         deadline = time.monotonic() + timeout
@@ -103,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
                 args.update(json.loads(raw))
             else:
                 args.update({key: values[-1] for key, values in parse_qs(raw.decode()).items()})
-        for key in ("blocks", "view"):
+        for key in ("blocks", "view", "chunks", "prompts", "loading_messages"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         state = self.server.state
@@ -112,20 +151,29 @@ class _Handler(BaseHTTPRequestHandler):
             self._json({"ok": True})
             return
         method = parsed.path.removeprefix("/api/")
-        self._record(method, args)
+        call = self._record(method, args)
+        gate = state.held.get(method)
+        if gate is not None:
+            gate.wait(30)
         token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
         expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         if token != expected:
-            self._json({"ok": False, "error": "invalid_auth"})
+            answer = {"ok": False, "error": "invalid_auth"}
         elif method in state.failures:
-            self._json({"ok": False, "error": state.failures[method]})
+            answer = {"ok": False, "error": state.failures[method]}
+        elif not state.ai_apps and method in STREAM_METHODS + ASSISTANT_METHODS:
+            answer = {"ok": False, "error": REFUSED}
         else:
-            self._json(_answer(state, method, args))
+            answer = _answer(state, method, args)
+        call.response = answer
+        self._json(answer)
 
-    def _record(self, method: str, args: dict[str, Any]) -> None:
+    def _record(self, method: str, args: dict[str, Any]) -> Call:
         state = self.server.state
+        call = Call(method, args, time.monotonic())
         with state.lock:
-            state.calls.append(Call(method, args, time.monotonic()))
+            state.calls.append(call)
+        return call
 
     def _json(self, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
@@ -141,7 +189,7 @@ def _answer(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
     if method == "auth.test":
         return {
             "ok": True,
-            "url": "https://needle-test.slack.com/",
+            "url": WORKSPACE_URL,
             "team": "Needle Test",
             "user": "needle",
             "team_id": TEAM_ID,
@@ -165,11 +213,17 @@ def _answer(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
         with state.lock:
             state.messages.setdefault(channel, {})[ts] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+    if method in STREAM_METHODS:
+        return _stream(state, method, args)
+    if method in ASSISTANT_METHODS:
+        return _assistant(method, args)
     if method == "chat.update":
         with state.lock:
             message = state.messages.get(channel, {}).get(args.get("ts", ""))
             if message is None:
                 return {"ok": False, "error": "message_not_found"}
+            if message.get("streaming"):
+                return {"ok": False, "error": "streaming_state_conflict"}
             message.update(text=args.get("text", ""), blocks=args.get("blocks") or [])
         return {"ok": True, "channel": channel, "ts": args["ts"], "text": message["text"], "message": message}
     if method == "chat.postEphemeral":
@@ -188,7 +242,107 @@ def _answer(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
         return {"ok": True, "messages": sorted(thread, key=lambda m: m["ts"]), "has_more": False}
     if method == "apps.connections.open":
         return {"ok": True, "url": state.socket_url}
+    if method == "usergroups.users.list":
+        with state.lock:
+            users = state.usergroups.get(args.get("usergroup", ""))
+        if users is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(users)}
+    if method == "conversations.members":
+        return _members_page(state, args)
     return {"ok": False, "error": "unknown_method"}
+
+
+def _members_page(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    """One page of ``conversations.members``; the cursor is an opaque encoding of the offset."""
+    with state.lock:
+        members = state.channel_members.get(args.get("channel", ""))
+    if members is None:
+        return {"ok": False, "error": "channel_not_found"}
+    try:
+        limit = int(args.get("limit") or 100)
+    except ValueError:
+        return {"ok": False, "error": "invalid_limit"}
+    if not 1 <= limit <= 999:
+        return {"ok": False, "error": "invalid_limit"}
+    start = 0
+    if args.get("cursor"):
+        try:
+            start = int(base64.b64decode(args["cursor"]).decode().removeprefix("offset:"))
+        except ValueError:
+            return {"ok": False, "error": "invalid_cursor"}
+    page = members[start : start + limit]
+    after = start + limit
+    cursor = base64.b64encode(f"offset:{after}".encode()).decode() if after < len(members) else ""
+    return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
+
+
+def _markdown(args: dict[str, Any]) -> str:
+    """The text a streaming call adds: ``markdown_text`` and any ``markdown_text`` chunks."""
+    text = args.get("markdown_text") or ""
+    for chunk in args.get("chunks") or []:
+        if chunk.get("type") == "markdown_text":
+            text += chunk.get("text", "")
+    return text
+
+
+def _stream(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    channel = args.get("channel", "")
+    if not channel:
+        return {"ok": False, "error": "channel_not_found"}
+    if method == "chat.startStream":
+        if not args.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not channel.startswith("D"):  # "Required when streaming to channels"
+            if not args.get("recipient_user_id"):
+                return {"ok": False, "error": "missing_recipient_user_id"}
+            if not args.get("recipient_team_id"):
+                return {"ok": False, "error": "missing_recipient_team_id"}
+        ts = state.next_ts()
+        message = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "text": _markdown(args),
+            "blocks": [],
+            "ts": ts,
+            "thread_ts": args["thread_ts"],
+            "streaming": True,
+        }
+        with state.lock:
+            state.messages.setdefault(channel, {})[ts] = message
+        return {"ok": True, "channel": channel, "ts": ts}
+    with state.lock:
+        message = state.messages.get(channel, {}).get(args.get("ts", ""))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not message.get("streaming"):
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message["text"] += _markdown(args)
+        if method == "chat.stopStream":
+            message["streaming"] = False
+            message["blocks"] = args.get("blocks") or []
+            return {"ok": True, "channel": channel, "ts": message["ts"], "message": dict(message)}
+    return {"ok": True, "channel": channel, "ts": args["ts"]}
+
+
+def _assistant(method: str, args: dict[str, Any]) -> dict[str, Any]:
+    if not args.get("channel_id"):
+        return {"ok": False, "error": "channel_not_found"}
+    if method == "assistant.threads.setSuggestedPrompts":
+        prompts = args.get("prompts") or []
+        valid = all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts)
+        if not prompts or len(prompts) > 4 or not valid:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+    if not args.get("thread_ts"):
+        return {"ok": False, "error": "invalid_thread_ts"}
+    if method == "assistant.threads.setTitle" and not args.get("title"):
+        return {"ok": False, "error": "invalid_arguments"}
+    too_many = len(args.get("loading_messages") or []) > 10  # "Maximum of 10 messages"
+    if method == "assistant.threads.setStatus" and ("status" not in args or too_many):
+        return {"ok": False, "error": "invalid_arguments"}
+    return {"ok": True}
 
 
 class _Server(ThreadingHTTPServer):
@@ -197,9 +351,10 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def slack_api_server() -> Iterator[SlackState]:
+def slack_api_server(*, ai_apps: bool = False) -> Iterator[SlackState]:
+    """Serve the stand-in; ``ai_apps`` for a workspace that offers streaming and the assistant methods."""
     server = _Server(("127.0.0.1", 0), _Handler)
-    server.state = SlackState(url=f"http://127.0.0.1:{server.server_address[1]}")
+    server.state = SlackState(url=f"http://127.0.0.1:{server.server_address[1]}", ai_apps=ai_apps)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -58,7 +58,7 @@ def test_question_is_answered_privately_and_can_be_shared(start_bot):
     assert "share_answer" not in json.dumps(public["blocks"])
 
 
-def test_thumbs_up_is_stored_with_the_trace(start_bot, bot_service):
+def test_thumbs_up_is_stored_with_the_trace_and_the_voter_is_told(start_bot, bot_service):
     bot = start_bot()
     ts = bot.slack.add_user_message("C1", "U1", f"<@UBOT> {VACATION}")
     bot.send.event(mention("C1", "U1", VACATION, ts))
@@ -69,13 +69,25 @@ def test_thumbs_up_is_stored_with_the_trace(start_bot, bot_service):
     message = {"type": "message", "ts": answer_ts, "thread_ts": ts, "text": answer["text"]}
     assert bot.send.click("feedback_up", trace_id, user="U2", message=message).status_code == 200
     thanks = bot.slack.wait_for(lambda s: s.of("chat.postEphemeral"))[0]
-    expected = {"channel": "C1", "user": "U2", "thread_ts": ts, "text": messages.FEEDBACK_THANKS}
+    expected = {"channel": "C1", "user": "U2", "thread_ts": ts, "text": messages.VOTE_UP_RECORDED}
     assert {key: thanks.args[key] for key in expected} == expected
-    assert bot_service.get_trace(trace_id)["feedback"][0]["rating"] == "up"
-    assert bot_service.get_trace(trace_id)["feedback"][0]["user_id"] == "U2"
+    feedback = bot_service.get_trace(trace_id)["feedback"]
+    assert [(f["rating"], f["user_id"]) for f in feedback] == [("up", "U2")]
 
 
-def test_thumbs_down_asks_for_a_reason_and_stores_it(start_bot, bot_service):
+def submission(modal: dict, user: str, reason: str | None) -> dict:
+    values = {"reason": {"reason_input": {"type": "plain_text_input", "value": reason}}}
+    return {
+        "type": "view_submission",
+        "team": {"id": "T0TEST"},
+        "user": {"id": user},
+        "api_app_id": "A0TEST",
+        "trigger_id": "t",
+        "view": {**modal, "id": "V0TEST", "state": {"values": values}},
+    }
+
+
+def test_thumbs_down_is_recorded_on_the_click_and_the_modal_only_adds_a_reason(start_bot, bot_service):
     bot = start_bot()
     bot.send.command(VACATION, user="U3")
     private = bot.slack.wait_for(lambda s: response_posts(s))[0]
@@ -83,33 +95,22 @@ def test_thumbs_down_asks_for_a_reason_and_stores_it(start_bot, bot_service):
 
     bot.send.click("feedback_down", trace_id, user="U3")
     modal = bot.slack.wait_for(lambda s: s.of("views.open"))[0].args["view"]
-    assert modal["callback_id"] == blocks.FEEDBACK_VIEW and modal["notify_on_close"] is True
+    assert modal["callback_id"] == blocks.FEEDBACK_VIEW
+    assert not modal.get("notify_on_close")  # skipping or closing the modal changes nothing
+    told = bot.slack.wait_for(lambda s: response_posts(s, "/response/action-"))[0]
+    assert told["text"] == messages.VOTE_DOWN_RECORDED  # ephemeral answer: told through the response URL
+    feedback = bot_service.get_trace(trace_id)["feedback"]
+    assert [(f["rating"], f["reason"]) for f in feedback] == [("down", None)]
 
-    submission = {
-        "type": "view_submission",
-        "team": {"id": "T0TEST"},
-        "user": {"id": "U3"},
-        "api_app_id": "A0TEST",
-        "trigger_id": "t",
-        "view": {
-            **modal,
-            "id": "V0TEST",
-            "state": {
-                "values": {"reason": {"reason_input": {"type": "plain_text_input", "value": "It is 30 now"}}}
-            },
-        },
-    }
-    response = bot.send.interaction(submission)
+    response = bot.send.interaction(submission(modal, "U3", "It is 30 now"))
     assert response.status_code == 200 and response.json()["response_action"] == "update"
     feedback = bot_service.get_trace(trace_id)["feedback"]
-    assert [(f["rating"], f["reason"], f["user_id"]) for f in feedback] == [("down", "It is 30 now", "U3")]
+    assert [(f["user_id"], f["rating"], f["reason"]) for f in feedback] == [("U3", "down", "It is 30 now")]
 
-    # Closing the modal instead still counts the 👎, without a reason.
-    closed = {**submission, "type": "view_closed", "is_cleared": False}
-    closed["view"] = {**modal, "id": "V0TEST", "state": {"values": {}}}
-    assert bot.send.interaction(closed).status_code == 200
-    feedback = bot_service.get_trace(trace_id)["feedback"]
-    assert [(f["rating"], f["reason"]) for f in feedback] == [("down", "It is 30 now"), ("down", None)]
+    # Sending the modal without a reason adds nothing to the vote already recorded.
+    rows = len(bot_service.get_trace(trace_id)["feedback"])
+    assert bot.send.interaction(submission(modal, "U3", None)).json()["response_action"] == "update"
+    assert len(bot_service.get_trace(trace_id)["feedback"]) == rows
 
 
 def test_app_home_shows_how_to_ask_and_what_is_known(start_bot, bot_service):

@@ -63,12 +63,19 @@ def test_rate_limit_is_per_user_with_a_friendly_notice(start_bot):
     notices = bot.slack.of("chat.postEphemeral")
     assert [n.args["user"] for n in notices] == ["U1"]
     assert notices[0].args["text"] == messages.RATE_LIMITED.format(limit=2)
+    # The slash command is acknowledged at once (nothing slow before the ack); the refusal replaces the
+    # placeholder through the response URL.
     ack = bot.send.command(VACATION, user="U1")
-    assert ack.text == messages.RATE_LIMITED.format(limit=2)  # a plain-text ack is an ephemeral reply
+    assert ack.json()["text"] == messages.PLACEHOLDER
+    told = bot.slack.wait_for(lambda s: [c.args for c in s.of("response_url")])[0]
+    assert told["text"] == messages.RATE_LIMITED.format(limit=2)
+    assert told["replace_original"] in (True, "true")
 
 
 def test_admins_get_a_debug_link_others_do_not(start_bot):
-    bot = start_bot(slack_admin_user_ids=["UADMIN"], public_base_url="https://needle.example.com")
+    bot = start_bot(
+        slack_admin_user_ids=["UADMIN"], public_base_url="https://needle.example.com", admin_console=True
+    )
     ask_in(bot, "C1", user="UADMIN")
     bot.settle()
     [answer] = answers(bot.slack)
@@ -90,3 +97,19 @@ def test_admins_get_a_debug_link_others_do_not(start_bot):
     bot.settle()
     assert len(bot.slack.of("chat.postEphemeral")) == 1
     assert all(m.get("bot_id") == BOT_ID for m in bot.slack.messages["D2"].values() if m["ts"] != dm_ts)
+
+
+def test_without_a_public_url_or_a_console_admins_get_the_trace_id(start_bot):
+    """A link to a console this deployment does not serve, or to no known address, would lead nowhere."""
+    for settings in ({}, {"public_base_url": "https://needle.example.com"}):
+        bot = start_bot(slack_admin_user_ids=["UADMIN"], **settings)  # no admin console mounted
+        ask_in(bot, "C1", user="UADMIN")
+        bot.settle()
+        [answer] = answers(bot.slack)
+        trace_id = next(b for b in answer["blocks"] if b["type"] == "actions")["elements"][0]["value"]
+        [hint] = bot.slack.of("chat.postEphemeral")
+        assert hint.args["user"] == "UADMIN"
+        text = all_text(hint.args["blocks"])
+        assert f"`{trace_id}`" in text and "paste it into the admin console" in text
+        assert "http" not in text and "Debug this answer" not in all_text(answer["blocks"])
+        bot.slack.calls.clear()

@@ -12,8 +12,6 @@ import pytest
 from bot import blocks, messages, runtime
 from bot.history import history_from_replies
 from bot.mrkdwn import escape, split_for_blocks, to_mrkdwn
-from bot.ratelimit import RateLimiter
-from bot.recent import RecentKeys
 from pipelines.answers import Answer, Citation, SourceInfo
 
 
@@ -106,9 +104,26 @@ class TestBlocks:
         sources = built[1]["elements"][0]["text"]
         assert "*[1]* *Leave &lt;Policy&gt;* (leave-policy.pdf, page 3) · indexed 2026-11-20" in sources
         assert "*[2]* <https://hr.example.com/leave|HR site> (page 3)" in sources
-        actions = built[-1]
-        assert [e["action_id"] for e in actions["elements"]] == [blocks.FEEDBACK_UP, blocks.FEEDBACK_DOWN]
-        assert {e["value"] for e in actions["elements"]} == {"trace-1"}
+        [feedback] = built[-1]["elements"]
+        assert built[-1]["type"] == "context_actions" and feedback["type"] == "feedback_buttons"
+        assert feedback["action_id"] == blocks.FEEDBACK
+        assert (feedback["positive_button"]["value"], feedback["negative_button"]["value"]) == (
+            "up:trace-1",
+            "down:trace-1",
+        )
+        classic = blocks.answer_blocks(answer(), native_feedback=False)[-1]
+        assert classic["type"] == "actions"
+        assert [e["action_id"] for e in classic["elements"]] == [blocks.FEEDBACK_UP, blocks.FEEDBACK_DOWN]
+        assert {e["value"] for e in classic["elements"]} == {"trace-1"}
+
+    def test_streamed_answers_get_the_same_tail(self):
+        full = blocks.answer_blocks(answer(), debug_url="https://n/admin/?trace=t")
+        tail = blocks.answer_tail_blocks(answer(), debug_url="https://n/admin/?trace=t")
+        assert full[-len(tail) :] == tail and all(b["type"] != "section" for b in tail)
+
+    def test_trace_hint_replaces_the_link(self):
+        text = str(blocks.answer_blocks(answer(), trace_hint=True))
+        assert "`trace-1`" in text and "admin console" in text and "Debug this answer" not in text
 
     def test_share_question_and_debug_are_opt_in(self):
         built = blocks.answer_blocks(
@@ -121,10 +136,11 @@ class TestBlocks:
         text = str(built)
         assert "<@U9> shared" in text and "How many &lt;vacation&gt; days?" in text
         assert blocks.SHARE_ANSWER in text and "<https://n/admin/?trace=t|Debug this answer>" in text
+        assert blocks.FEEDBACK in text  # the share button sits in its own actions block
 
     def test_no_citations_no_sources_block(self):
         built = blocks.answer_blocks(answer(citations=[], kind="no_answer", text="I could not find this."))
-        assert [b["type"] for b in built] == ["section", "actions"]
+        assert [b["type"] for b in built] == ["section", "context_actions"]
 
     def test_long_answers_are_split_into_sections(self):
         built = blocks.answer_blocks(answer(text="word " * 2000))
@@ -150,40 +166,8 @@ class TestBlocks:
 
     def test_feedback_modal_carries_the_trace(self):
         modal = blocks.feedback_modal("trace-1", "C1", "1.2")
-        assert '"trace_id": "trace-1"' in modal["private_metadata"] and modal["notify_on_close"]
-
-
-class TestRecentKeys:
-    def test_claim_once_within_ttl(self):
-        clock = Clock()
-        keys = RecentKeys(ttl_seconds=10, clock=clock)
-        assert keys.claim("a") and not keys.claim("a") and "a" in keys
-        clock.now = 11
-        assert "a" not in keys and keys.claim("a")
-
-    def test_bounded(self):
-        keys = RecentKeys(max_keys=2)
-        for key in "abc":
-            keys.claim(key)
-        assert "a" not in keys and "c" in keys
-
-    def test_rejects_bad_arguments(self):
-        with pytest.raises(ValueError, match="ttl_seconds"):
-            RecentKeys(ttl_seconds=0)
-
-
-class TestRateLimiter:
-    def test_sliding_window_per_user(self):
-        clock = Clock()
-        limiter = RateLimiter(2, clock=clock)
-        assert limiter.allow("u1") and limiter.allow("u1") and not limiter.allow("u1")
-        assert limiter.allow("u2")
-        clock.now = 60
-        assert limiter.allow("u1")
-
-    def test_rejects_zero(self):
-        with pytest.raises(ValueError, match="per_minute"):
-            RateLimiter(0)
+        assert '"trace_id": "trace-1"' in modal["private_metadata"]
+        assert messages.VOTE_DOWN_RECORDED in str(modal["blocks"]) and not modal.get("notify_on_close")
 
 
 def test_history_from_replies():

@@ -72,7 +72,7 @@ def bad_files(max_bytes: int) -> dict[str, tuple[str, bytes, str]]:
         "legacy_doc": ("old.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "legacy Office"),
         "binary_junk": ("data.bin", bytes(range(256)) * 40, "binary"),
         "image": ("photo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + b"\0" * 100, "binary"),
-        "invalid_utf8": ("latin1.txt", "Café prices: 3€ per day".encode("cp1252"), "UTF-8"),
+        "binary_without_nul": ("blob.txt", bytes(range(1, 256)) * 40, "binary"),
         "too_large": ("huge.txt", b"a " * (max_bytes // 2 + 10), "over the upload limit"),
         "unsupported_text": ("script.exe", b"MZ this is not a document", "not supported"),
     }

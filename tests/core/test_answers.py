@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.answering import QueryOptions
 from pipelines.components.extractive_answerer import EXTRACT_INTRO_EN, EXTRACT_INTRO_ZH
 from pipelines.errors import NeedleError
-from pipelines.service import NeedleService, QueryOptions
+from pipelines.service import NeedleService
 
 QUESTIONS = json.loads((Path(__file__).parents[1] / "data" / "handbook_questions.json").read_text())
 

@@ -127,7 +127,7 @@ def test_trace_documents_and_queries() -> None:
     assert document["kind"] == "extractive" and document["answer"] == "a [1]"
     assert json.loads(document["payload"]) == trace
     assert set(document) <= set(TRACES_MAPPING["properties"])
-    assert recent_query(10, "slack")["query"] == {"term": {"origin": "slack"}}
+    assert recent_query(10, "slack")["query"] == {"bool": {"filter": [{"term": {"origin": "slack"}}]}}
     assert recent_query(10, None)["sort"] == [{"created_at": "desc"}]
     assert feedback_query(5, "down")["query"] == {"bool": {"filter": [{"term": {"rating": "down"}}]}}
     assert feedback_query(5, trace_ids=["t1"])["query"]["bool"]["filter"] == [{"terms": {"trace_id": ["t1"]}}]

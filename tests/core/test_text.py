@@ -40,6 +40,21 @@ def test_content_terms_keep_the_topic_and_drop_question_words() -> None:
     assert content_terms("我每年有多少天年假？") == ("每年", "年假")
 
 
+
+def test_negations_and_measure_questions_are_not_topics() -> None:
+    """"doesn't" is "does" (a question word), "how long" asks for a duration: neither names a topic, and
+    as terms ("doesn", "long") they made answerable questions look uncovered."""
+    assert content_terms("The password doesn't work anymore. How long was it valid?") == (
+        "password",
+        "work",
+        "valid",
+    )
+    assert content_terms("I can't connect and it won't retry") == ("connect", "retri")
+    assert content_terms("How often are we paid?") == ("paid",)
+    # Outside "how ...", the words keep their meaning: a long-term loan is a topic.
+    assert content_terms("Is there a long-term loan?") == ("long", "term", "loan")
+
+
 def test_word_count_weights_cjk_characters() -> None:
     assert word_count("three little words") == 3
     assert 5 < word_count("每位全职员工每年享有带薪年假") < 10

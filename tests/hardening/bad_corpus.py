@@ -242,7 +242,10 @@ def corpus(max_bytes: int) -> list[BadUpload]:
         BadUpload("pdf_images_only", "scan.pdf", image_only_pdf(), "rejected", "no text could be extracted"),
         BadUpload("docx_empty_body", "blank.docx", empty_body_docx(), "rejected", "no text"),
         BadUpload("docx_billion_laughs", "laughs.docx", billion_laughs_docx(), "rejected", "Word document"),
-        BadUpload("mixed_encodings", "travel.txt", mixed_encodings_text(), "rejected", "UTF-8"),
+        # UTF-8 with a stray Windows-1252 paragraph: read, the two stray bytes replaced, with a warning.
+        BadUpload(
+            "mixed_encodings", "travel.txt", mixed_encodings_text(), "indexed", "新的段落", file_type="text"
+        ),
         BadUpload("nul_bytes_md", "onboarding.md", nul_bytes_markdown(), "rejected", "binary"),
         BadUpload("utf16_without_bom", "hours.txt", utf16_without_bom(), "rejected", "binary"),
         BadUpload(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners.events import app_home, dedup, mentions, messages
+from bot.listeners.events import app_home, mentions, messages
 from bot.runtime import BotRuntime
 
 
 def register(app: App, runtime: BotRuntime) -> None:
-    dedup.register(app, runtime)
     mentions.register(app, runtime)
     messages.register(app, runtime)
     app_home.register(app, runtime)

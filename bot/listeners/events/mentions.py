@@ -15,22 +15,36 @@ from bot.runtime import BotRuntime
 
 
 def register(app: App, runtime: BotRuntime) -> None:
-    def on_mention(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    def on_mention(
+        event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
         if event.get("bot_id") or event.get("edited") or not event.get("user"):
             return
         channel, ts = event["channel"], event["ts"]
         thread_ts = event.get("thread_ts")
         reply_thread = thread_ts or ts
-        if not admit(
-            runtime, client, user_id=event["user"], channel=channel, message_ts=ts, thread_ts=reply_thread
-        ):
+        where = admit(
+            runtime,
+            client,
+            user_id=event["user"],
+            channel=channel,
+            message_ts=ts,
+            thread_ts=reply_thread,
+            event_id=body.get("event_id"),
+        )
+        if where is None:
             return
         question = strip_mentions(event.get("text", ""))
         if not question:
             tell(client, channel, event["user"], reply_thread, wording.EMPTY_QUESTION)
             return
         conversation = Conversation.from_event(
-            event, context, question, reply_thread_ts=reply_thread, private=channel.startswith("D")
+            event,
+            context,
+            question,
+            reply_thread_ts=reply_thread,
+            private=channel.startswith("D"),
+            channel_settings=where,
         )
         answer_in_conversation(runtime, client, conversation)
 

@@ -24,7 +24,9 @@ logger = logging.getLogger(__name__)
 
 
 def register(app: App, runtime: BotRuntime) -> None:
-    def on_message(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    def on_message(
+        event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
         if event.get("subtype") or event.get("bot_id") or not event.get("user"):
             return
         channel, ts, text = event["channel"], event["ts"], event.get("text", "")
@@ -34,24 +36,45 @@ def register(app: App, runtime: BotRuntime) -> None:
         if not direct:
             if mentions_bot(text, context.bot_user_id):
                 return  # answered by the app_mention listener
-            if not thread_ts or f"{channel}:{thread_ts}" not in runtime.threads:
+            if not thread_ts or not _followed(runtime, f"{channel}:{thread_ts}"):
                 return  # not a thread the bot answered in: people talking to each other
+            try:
+                mode = runtime.channel(channel).followups
+            except Exception:
+                logger.exception("could not read the follow-up setting of %s", channel)
+                return
             decision = classify_followup(
-                question,
-                mentions_other=mentions_someone_else(text, context.bot_user_id),
-                mode=runtime.settings.slack_followups,
+                question, mentions_other=mentions_someone_else(text, context.bot_user_id), mode=mode
             )
             if not decision.answer:
                 logger.debug("not answering %s/%s in thread %s: %s", channel, ts, thread_ts, decision.reason)
                 return
-        if not question or not admit(
-            runtime, client, user_id=event["user"], channel=channel, message_ts=ts, thread_ts=thread_ts
-        ):
+        if not question:
+            return
+        where = admit(
+            runtime,
+            client,
+            user_id=event["user"],
+            channel=channel,
+            message_ts=ts,
+            thread_ts=thread_ts,
+            event_id=body.get("event_id"),
+        )
+        if where is None:
             return
         reply_thread = thread_ts if (thread_ts or not direct) else None
         conversation = Conversation.from_event(
-            event, context, question, reply_thread_ts=reply_thread, private=direct
+            event, context, question, reply_thread_ts=reply_thread, private=direct, channel_settings=where
         )
         answer_in_conversation(runtime, client, conversation)
 
     app.event("message")(on_message)
+
+
+def _followed(runtime: BotRuntime, key: str) -> bool:
+    """Whether the bot answered in this thread (any replica); unknown (store down) counts as no."""
+    try:
+        return key in runtime.threads
+    except Exception:
+        logger.exception("could not read which threads the bot answered in")
+        return False

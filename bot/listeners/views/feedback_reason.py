@@ -1,4 +1,5 @@
-"""The 👎 modal: submitted with a reason, or closed without one; either way the 👎 is stored once."""
+"""The 👎 modal: the vote was recorded on the click; a submitted reason is added to it. Skipping or
+closing the modal records nothing new (the modal does not ask to be told when it closes)."""
 
 from __future__ import annotations
 
@@ -10,35 +11,26 @@ from slack_bolt import Ack, App
 
 from bot import blocks
 from bot.runtime import BotRuntime
+from bot.votes import record_vote
 from pipelines.errors import NeedleError
 
 logger = logging.getLogger(__name__)
 
 
 def register(app: App, runtime: BotRuntime) -> None:
-    def store(view: dict[str, Any], user_id: str, reason: str | None) -> bool:
-        try:
-            trace_id = json.loads(view.get("private_metadata") or "{}")["trace_id"]
-            runtime.service.record_feedback(trace_id, "down", user_id=user_id, reason=reason)
-        except (KeyError, ValueError, NeedleError):
-            logger.exception("could not store 👎 feedback")
-            return False
-        return True
-
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view.get("state", {}).get("values", {})
         reason = (values.get(blocks.REASON_BLOCK, {}).get(blocks.REASON_INPUT, {}) or {}).get("value")
-        if store(view, body["user"]["id"], reason):
-            ack(response_action="update", view=blocks.feedback_thanks_view())
-        else:
+        try:
+            trace_id = json.loads(view.get("private_metadata") or "{}")["trace_id"]
+            record_vote(runtime.service, trace_id, body["user"]["id"], "down", reason)
+        except (KeyError, ValueError, NeedleError):
+            logger.exception("could not store the reason for a 👎")
             ack(
                 response_action="errors",
-                errors={blocks.REASON_BLOCK: "Sorry, your feedback could not be saved."},
+                errors={blocks.REASON_BLOCK: "Sorry, your reason could not be saved."},
             )
-
-    def on_close(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        ack()
-        store(view, body["user"]["id"], None)
+            return
+        ack(response_action="update", view=blocks.feedback_thanks_view())
 
     app.view(blocks.FEEDBACK_VIEW)(on_submit)
-    app.view_closed(blocks.FEEDBACK_VIEW)(on_close)

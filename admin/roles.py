@@ -1,0 +1,156 @@
+"""What each console role may do, enforced on every event of the console in one place.
+
+Roles nest (:mod:`pipelines.accounts`): a ``viewer`` reads (sources, chunks, the debugger, traces,
+feedback, comparisons), an ``editor`` also changes sources, audiences, channel settings, test cases and
+the retrieval configuration and reads the audit log, an ``owner`` also manages accounts. Each event
+handler is classified below by name, whether or not its event is reachable through the API (a private
+event still runs when its button is clicked); a handler nobody classified needs an ``editor``. The check
+runs inside the event, before the handler, with the signed-in user Gradio attaches to the request; a
+refusal is a plain message.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+from gradio.context import LocalContext
+
+from pipelines.accounts import AccountStore, Role
+
+#: Handlers that change something, and the least role they need. A handler in neither table needs an
+#: editor too, so a new button is not open to viewers by accident; a test lists every handler.
+EDITOR_HANDLERS = frozenset(
+    {
+        "SourcesActions.upload",
+        "SourcesActions.replace_conflicts",
+        "SourcesActions.keep_both",
+        "SourcesActions.skip_conflicts",
+        "SourcesActions.delete",
+        "SourcesActions.reindex",
+        "SourcesActions.set_audience",
+        "DebuggerActions.add_case",
+        "LabActions.add",
+        "LabActions.remove",
+        "LabActions.import_file",
+        "LabActions.promote",
+        "LabActions.rollback",
+        "ChannelsActions.save",
+        "ChannelsActions.reset",
+        "AuditActions.search",  # who changed what is for editors and owners
+    }
+)
+#: Handlers that only read or move the page (any signed-in account).
+VIEWER_HANDLERS = frozenset(
+    {
+        "SourcesActions.refresh",
+        "SourcesActions.select_row",
+        "SourcesActions.ask_delete",
+        "SourcesActions.cancel_delete",
+        "SourcesActions.announce_job",
+        "SourcesActions.announce_upload",
+        "SourcesActions.announce_audience",
+        "SourcesActions.current_audience",
+        "ChunksActions.show",
+        "ChunksActions.source_list",
+        "DebuggerActions.ask",
+        "DebuggerActions.filter_choices",
+        "DebuggerActions.find",
+        "DebuggerActions.ranking",
+        "DebuggerActions.rerun",
+        "DebuggerActions.show_trace",
+        "TracesActions.recent",
+        "TracesActions.open_row",
+        "FeedbackActions.filtered",
+        "FeedbackActions.select_row",
+        "FeedbackActions.open_selected",
+        "LabActions.refresh",
+        "LabActions.cases",
+        "LabActions.compare",
+        "LabActions.export_file",
+        "LabActions.from_trace",
+        "LabActions.prefill",
+        "LabActions.unconfirm",
+        "ChannelsActions.listing",
+        "ChannelsActions.show",
+        "ChannelsActions.select_row",
+        "PageActions.overview",
+        "PageActions.open_linked_trace",
+    }
+)
+#: Handlers only owners may run (account management, when the console gets it).
+OWNER_HANDLERS: frozenset[str] = frozenset()
+
+
+def required_role(handler: str) -> Role:
+    """The least role a handler (``Class.method``) needs."""
+    if handler in OWNER_HANDLERS:
+        return "owner"
+    if handler in VIEWER_HANDLERS:
+        return "viewer"
+    return "editor"
+
+
+def _guard(accounts: AccountStore, role: Role) -> None:
+    request = LocalContext.request.get(None)
+    username = getattr(request, "username", None)
+    if username is None:  # no sign-in configured: a developer's console on loopback
+        return
+    account = accounts.get(username)
+    if account is None or not account.may(role):
+        have = account.role if account else "no role"
+        raise gr.Error(
+            f"Your account ({username}, {have}) may not do this: it needs the {role} role. "
+            "Ask an owner of this Needle to change your role."
+        )
+
+
+def _guarded(fn: Callable[..., Any], check: Callable[[], None]) -> Callable[..., Any]:
+    """``fn`` with ``check`` run first, keeping what Gradio inspects: its signature (for injected
+    requests and progress) and whether it is a generator or a coroutine."""
+    if inspect.isasyncgenfunction(fn):
+
+        async def agen(*args: Any, **kwargs: Any) -> Any:
+            check()
+            async for item in fn(*args, **kwargs):
+                yield item
+
+        return functools.wraps(fn)(agen)
+    if inspect.isgeneratorfunction(fn):
+
+        def gen(*args: Any, **kwargs: Any) -> Any:
+            check()
+            yield from fn(*args, **kwargs)
+
+        return functools.wraps(fn)(gen)
+    if inspect.iscoroutinefunction(fn):
+
+        async def coro(*args: Any, **kwargs: Any) -> Any:
+            check()
+            return await fn(*args, **kwargs)
+
+        return functools.wraps(fn)(coro)
+
+    def plain(*args: Any, **kwargs: Any) -> Any:
+        check()
+        return fn(*args, **kwargs)
+
+    return functools.wraps(fn)(plain)
+
+
+def enforce_roles(blocks: gr.Blocks, accounts: AccountStore) -> dict[str, Role]:
+    """Wrap every event handler of ``blocks`` that needs more than a viewer; returns, per handler
+    (``Class.method``), the role it needs."""
+    needs: dict[str, Role] = {}
+    for block_fn in blocks.fns.values():
+        if block_fn.fn is None:
+            continue
+        handler = getattr(block_fn.fn, "__qualname__", repr(block_fn.fn))
+        role = required_role(handler)
+        needs[handler] = role
+        if role != "viewer":
+            block_fn.fn = _guarded(block_fn.fn, functools.partial(_guard, accounts, role))
+    return needs

@@ -1,0 +1,196 @@
+"""The retrieval lab's core: test cases, the live configuration and comparing a candidate with it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pipelines import cli
+from pipelines.audit import AuditLog
+from pipelines.cases import CaseStore, RetrievalCase
+from pipelines.compare import compare_cases, compare_dataset, promote
+from pipelines.errors import NeedleError
+from pipelines.retrieval_config import ConfigStore, parse_assignments
+from pipelines.service import NeedleService
+from pipelines.settings import load_settings
+from pipelines.sources import source_id_for
+from pipelines.stores.records import RecordStore
+from tests.conftest import HANDBOOK
+from tests.core.test_evaluation import write_beir
+
+HANDBOOK_QUESTIONS = Path(__file__).parent.parent / "data" / "handbook_answers.jsonl"
+
+
+def handbook_cases() -> list[RetrievalCase]:
+    """The answerable handbook questions of the test suite, as cases: each should find its document."""
+    cases = []
+    for number, line in enumerate(HANDBOOK_QUESTIONS.read_text(encoding="utf-8").splitlines()):
+        item = json.loads(line)
+        if item.get("source"):
+            cases.append(
+                RetrievalCase(item["question"], [source_id_for(item["source"])], case_id=f"handbook-{number}")
+            )
+    return cases
+
+
+def test_cases_are_added_listed_removed_and_round_trip(records: RecordStore) -> None:
+    cases = CaseStore(records)
+    first = cases.add(
+        RetrievalCase("Can I bring my bike to work?", ["office-facilities-1a2b3c"], added_by="ann")
+    )
+    second = cases.add(RetrievalCase("VPN?", expected_chunks=["chunk-9"], origin="debugger"))
+    assert [case.case_id for case in cases.list()] == [first.case_id, second.case_id]
+    exported = cases.export_lines()
+    assert cases.remove(first.case_id) and not cases.remove(first.case_id)
+    assert [case.case_id for case in cases.list()] == [second.case_id]
+    cases.import_lines(exported)
+    assert {case.case_id for case in cases.list()} == {first.case_id, second.case_id}
+    assert cases.get(first.case_id) == first
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"question": "ok", "expected_sources": ["a"]}', "not json"], "line 2"),
+        (['{"question": "no source"}'], "line 1: a case needs at least one expected"),
+        (['["a list"]'], "line 1: not a JSON object"),
+        (['{"question": "  ", "expected_sources": ["a"]}'], "needs a question"),
+    ],
+)
+def test_a_bad_import_names_the_line_and_adds_nothing(
+    records: RecordStore, lines: list[str], message: str
+) -> None:
+    cases = CaseStore(records)
+    with pytest.raises(NeedleError, match=message):
+        cases.import_lines(lines)
+    assert cases.list() == []
+
+
+def test_promotions_are_validated_kept_audited_and_rolled_back(records: RecordStore, tmp_path: Path) -> None:
+    settings = load_settings(_env_file=None, data_dir=tmp_path)
+    configs = ConfigStore(records, settings, AuditLog(records))
+    assert configs.live() is None and configs.live_settings().dense_weight == 0.75
+    with pytest.raises(NeedleError, match="NEEDLE_TOP_K"):
+        configs.promote({"top_k": 0}, "ann", "too few")
+    with pytest.raises(NeedleError, match="note"):
+        configs.promote({"top_k": 3}, "ann", " ")
+    first = configs.promote(parse_assignments("dense_weight=0.5"), "ann", "denser")
+    assert configs.live_settings().dense_weight == 0.5
+    second = configs.promote({"fusion": "rrf", "dense_weight": 0.5}, "bob", "try rrf")
+    assert configs.live_settings().fusion == "rrf"
+    assert [p.config_id for p in configs.history()] == [second.config_id, first.config_id]
+
+    back = configs.rollback(first.config_id, "ann")
+    assert configs.live_settings().fusion == "weighted" and configs.live_settings().dense_weight == 0.5
+    assert back.rolled_back_from == first.config_id
+    configs.rollback("default", "ann")
+    assert configs.live_settings().dense_weight == 0.75
+    actions = [entry.action for entry in configs.audit.entries()]
+    assert actions == ["retrieval.rollback", "retrieval.rollback", "retrieval.promote", "retrieval.promote"]
+    with pytest.raises(NeedleError, match="no promoted configuration"):
+        configs.rollback("nope", "ann")
+
+
+@pytest.mark.parametrize("raw", ["dense_weight", "colour=blue", "top_k=", "fusion=rrf,,embedding_model=x"])
+def test_candidates_name_only_retrieval_settings(raw: str) -> None:
+    with pytest.raises(NeedleError):
+        parse_assignments(raw)
+
+
+def test_handbook_cases_show_a_worse_candidate_case_by_case(handbook_service: NeedleService) -> None:
+    """Without the dense retriever, paraphrased questions rank their documents lower: the comparison
+    shows it per case and in the metrics."""
+    cases = handbook_cases()
+    comparison = compare_cases(handbook_service, {"dense_weight": 0}, cases=cases)
+    assert len(comparison.cases) == len(cases) == 47
+    outcomes = {result.outcome for result in comparison.cases}
+    assert "worse" in outcomes
+    worse = [r for r in comparison.cases if r.outcome == "worse"]
+    better = [r for r in comparison.cases if r.outcome == "better"]
+    assert len(worse) > len(better)
+    assert comparison.candidate_metrics["ndcg@10"] < comparison.live_metrics["ndcg@10"]
+    for result in comparison.cases:  # "lost": reached the answerer (top 5) live, not with the candidate
+        reached_before = result.live_rank is not None and result.live_rank <= 5
+        reached_after = result.candidate_rank is not None and result.candidate_rank <= 5
+        assert result.lost == (reached_before and not reached_after)
+    assert comparison.candidate["dense_weight"] == 0 and comparison.live["dense_weight"] == 0.75
+
+    same = compare_cases(handbook_service, {}, cases=cases)
+    assert same.live_metrics == same.candidate_metrics and not same.lost
+    assert {r.outcome for r in same.cases} == {"same"}
+
+
+def test_the_live_configuration_applies_to_the_next_question_in_every_process(
+    service_factory: Callable[..., NeedleService],
+) -> None:
+    serving = service_factory()
+    for name in ("leave-policy.md", "it-setup-guide.md"):
+        serving.ingest_file(HANDBOOK / name)
+    admin = service_factory()  # another process on the same data directory
+
+    answer = serving.ask("How many vacation days do I get?")
+    trace = serving.get_trace(answer.trace_id)
+    assert trace is not None and trace["retrieval_config"] == "default"
+    assert trace["settings"]["top_k"] == 5
+    # A case for a chunk the answerer gets today that neither retriever ranks first.
+    firsts = {trace["bm25"][0]["id"], trace["dense"][0]["id"]}
+    chunk = next(p.id for p in answer.passages if p.id not in firsts)
+    admin.cases.add(RetrievalCase("How many vacation days do I get?", expected_chunks=[chunk]))
+
+    shallow = {"bm25_top_k": 1, "dense_top_k": 1}
+    with pytest.raises(NeedleError, match="loses 1 case"):
+        promote(admin, shallow, "ann", "one candidate per retriever")
+    assert admin.configs.live() is None
+    promoted, comparison = promote(admin, {"top_k": 3, "fusion": "rrf"}, "ann", "fewer passages")
+    assert comparison is not None and not comparison.lost
+    assert promoted.metrics["candidate"]["hit@5"] == 1.0
+
+    answer = serving.ask("How many vacation days do I get?")
+    trace = serving.get_trace(answer.trace_id)
+    assert trace is not None and trace["retrieval_config"] == promoted.config_id
+    assert trace["settings"]["top_k"] == 3 and trace["settings"]["fusion"] == "rrf"
+    assert len(answer.passages) == 3
+
+    admin.configs.rollback("default", "ann")
+    assert len(serving.ask("How many vacation days do I get?").passages) == 5
+
+
+def test_compare_on_a_dataset_reproduces_needle_eval(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write_beir(tmp_path / "mini")
+    assert cli.main(["eval", "--dataset", str(folder), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    report = compare_dataset(str(folder), "test", load_settings(), {"dense_weight": 0})
+    for leg in ("bm25", "dense", "fused"):
+        assert report["live"][leg] == evaluated[leg]
+    assert report["candidate"]["bm25"] == evaluated["bm25"]
+    assert report["candidate_values"]["dense_weight"] == 0
+
+
+def test_the_command_line_runs_the_loop(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["ingest", str(HANDBOOK / "leave-policy.md"), str(HANDBOOK / "it-setup-guide.md")]) == 0
+    source = source_id_for("leave-policy.md")
+    assert cli.main(["cases", "add", "How many vacation days do I get?", "--source", source]) == 0
+    assert (
+        cli.main(
+            ["cases", "add", "How do I connect to the VPN?", "--source", source_id_for("it-setup-guide.md")]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert cli.main(["compare", "--candidate", "dense_weight=0", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["cases"]) == 2 and report["lost"] == []
+    assert cli.main(["config", "promote", "top_k=4", "--note", "shorter prompts", "--by", "ann"]) == 0
+    assert "promoted" in capsys.readouterr().out
+    assert cli.main(["config", "show"]) == 0
+    assert json.loads(capsys.readouterr().out)["values"]["top_k"] == 4
+    assert cli.main(["config", "rollback"]) == 0
+    assert cli.main(["config", "show"]) == 0
+    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["values"]["top_k"] == 5
+    assert cli.main(["compare", "--candidate", "colour=blue"]) == 1
+    assert "not a retrieval setting" in capsys.readouterr().err
