@@ -40,6 +40,16 @@ def _service() -> Any:
     return NeedleService(get_settings())
 
 
+def _whoami() -> str:
+    """Who runs the command, for "uploaded by" and the audit log: the login name, else "cli"."""
+    import getpass
+
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        return "cli"
+
+
 def _print_json(payload: Any) -> None:
     print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
 
@@ -358,7 +368,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     service = _service()
     print(f"Indexing the sample handbook from {handbook_dir()} ...")
-    for result in service.ingest_paths([handbook_dir()]):
+    for result in service.ingest_paths([handbook_dir()], uploaded_by=_whoami()):
         detail = result.reason if result.status == "rejected" else f"{result.chunks} chunks"
         print(f"  {result.status:<10} {result.file_name} ({detail})")
     for question in args.questions or DEMO_QUESTIONS:
@@ -711,7 +721,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="who may see the sources: 'everyone' (default for new sources) or comma-separated "
         "channel:C…, usergroup:S…, user:U… (default: keep the source's)",
     )
-    ingest.add_argument("--uploaded-by", default=os.environ.get("USER"), help="who added the source")
+    ingest.add_argument("--uploaded-by", default=_whoami(), help="who added the source")
     ingest.add_argument(
         "--on-conflict",
         choices=["replace", "keep-both", "report"],
@@ -745,7 +755,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     delete = commands.add_parser("delete", help="remove a source and all its chunks")
     delete.add_argument("source_id")
-    delete.add_argument("--by", default=os.environ.get("USER"), help="who deletes it (audit log)")
+    delete.add_argument("--by", default=_whoami(), help="who deletes it (audit log)")
     delete.set_defaults(handler=cmd_delete)
 
     audience = commands.add_parser("audience", help="show or change who may see a source (no re-indexing)")
@@ -753,7 +763,7 @@ def build_parser() -> argparse.ArgumentParser:
     audience.add_argument(
         "members", nargs="?", help="'everyone' or comma-separated channel:C…, usergroup:S…, user:U…"
     )
-    audience.add_argument("--by", default=os.environ.get("USER"), help="who makes the change (audit log)")
+    audience.add_argument("--by", default=_whoami(), help="who makes the change (audit log)")
     audience.set_defaults(handler=cmd_audience)
 
     demo = commands.add_parser("demo", help="index the sample handbook and answer questions from it")
@@ -799,7 +809,7 @@ def build_parser() -> argparse.ArgumentParser:
     channels.add_argument(
         "--escalation", metavar="USERGROUP_ID", help="user group for 'Ask a person' ('' = none)"
     )
-    channels.add_argument("--by", default=os.environ.get("USER"), help="who makes the change (audit log)")
+    channels.add_argument("--by", default=_whoami(), help="who makes the change (audit log)")
     channels.add_argument("--json", action="store_true")
     channels.set_defaults(handler=cmd_channels)
 
@@ -820,7 +830,7 @@ def build_parser() -> argparse.ArgumentParser:
     cases.add_argument("--source", help="comma-separated source ids that should answer it")
     cases.add_argument("--chunk", help="comma-separated chunk ids that should answer it")
     cases.add_argument("--note", help="why this case matters")
-    cases.add_argument("--by", default=os.environ.get("USER"), help="who adds it")
+    cases.add_argument("--by", default=_whoami(), help="who adds it")
     cases.add_argument("--json", action="store_true")
     cases.set_defaults(handler=cmd_cases)
 
@@ -837,7 +847,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("values", nargs="?", help="KEY=VALUE,... (promote) or a configuration id (rollback)")
     config.add_argument("--note", help="why (kept with the promotion)")
     config.add_argument("--confirm", action="store_true", help="promote even if the candidate loses cases")
-    config.add_argument("--by", default=os.environ.get("USER"), help="who promotes (audit log)")
+    config.add_argument("--by", default=_whoami(), help="who promotes (audit log)")
     config.set_defaults(handler=cmd_config)
 
     why = commands.add_parser("why", help="why a source or chunk was (not) retrieved for a question")
@@ -856,7 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--role", choices=["viewer", "editor", "owner"], help="for add (default viewer) and role"
     )
     admins.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    admins.add_argument("--by", default=os.environ.get("USER"), help="who makes the change (audit log)")
+    admins.add_argument("--by", default=_whoami(), help="who makes the change (audit log)")
     admins.set_defaults(handler=cmd_admins)
 
     jobs = commands.add_parser("jobs", help="background ingest jobs: list, cancel, retry")
