@@ -69,6 +69,8 @@ def build_admin(service: NeedleService) -> gr.Blocks:
         blocks.load(
             page.overview, None, [overview, sources.table, sources.selected], api_visibility="private"
         )
+        # The jobs panel starts polling at once if a worker is busy when the page opens.
+        blocks.load(sources.jobs.actions.listing, None, sources.jobs.outputs, api_visibility="private")
         blocks.load(page.open_linked_trace, None, [tabs, *debugger.outputs], api_visibility="private")
     enforce_roles(blocks, service.accounts)
     return blocks

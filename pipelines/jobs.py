@@ -158,8 +158,8 @@ class JobQueue:
 
     def finish(self, job: Job, status: JobStatus, **changes: Any) -> Job:
         finished = self._save(_replace(job, status=status, **changes))
-        if status in ("done", "cancelled"):
-            self.files.delete(job.job_id)  # failed jobs keep their file for a retry
+        if status == "done":
+            self.files.delete(job.job_id)  # failed and cancelled jobs keep their file for a retry
         return finished
 
 

@@ -1,4 +1,5 @@
-"""Sources tab: upload files, see what is indexed and who may see it, delete or re-index a source."""
+"""Sources tab: upload files (indexed now or queued as background jobs), see what is indexed and who may
+see it, delete or re-index a source, follow and cancel background jobs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import gradio as gr
 
 from admin import render
 from admin.jobs import INDEXING_QUEUE, IndexingJobs
+from admin.tabs.jobs import JobsPanel, build_jobs_panel
 from admin.tabs.tables import readonly_table
 from pipelines.answers import IngestResult
 from pipelines.audience import describe as describe_audience
@@ -35,6 +37,7 @@ class SourcesTab:
     table: gr.Dataframe
     selected: gr.Dropdown
     refresh: Callable[[], tuple[dict[str, Any], gr.Dropdown, str]]
+    jobs: JobsPanel
 
 
 @dataclass
@@ -88,6 +91,53 @@ class SourcesActions:
         batch = [(path, Path(path).name) for path in files]
         yield from self._index(batch, title, url, tags, audience, on_conflict or "report", request, progress)
 
+    def upload_background(
+        self,
+        files: list[str] | None,
+        title: str,
+        url: str,
+        tags: str,
+        on_conflict: ConflictPolicy,
+        audience: str,
+        request: gr.Request,
+    ) -> tuple[list[list[Any]], str]:
+        """Queue every file as a background job with the options :meth:`upload` would index it with, and
+        return at once: a worker indexes them and the jobs panel follows them. The form is checked
+        first, as for :meth:`upload`, so a typo queues nothing; a file whose uploaded copy is gone is
+        reported and skipped."""
+        if not files:
+            raise gr.Error("Choose one or more files to upload first.")
+        batch = [(path, Path(path).name) for path in files]
+        _check_descriptions(batch, title, url)
+        options = {
+            "title": title,
+            "url": url,
+            "tags": render.parse_tags(tags) or None,  # none typed: keep the source's own
+            "audience": _upload_audience(audience),  # None: keep the source's own
+            "on_conflict": on_conflict or "report",
+        }
+        user = request.username if request else None
+        rows: list[list[Any]] = []
+        queued: list[str] = []
+        for path, name in batch:
+            try:
+                data = Path(path).read_bytes()
+            except OSError:
+                rows.append([name, "❌ rejected", "", "the uploaded copy is gone; upload the file again", ""])
+                continue
+            try:
+                job = self.service.jobs.submit(name, data, submitted_by=user, uploaded_by=user, **options)
+            except NeedleError as error:  # the queue's store failed: this file is not queued, say why
+                rows.append([name, "❌ rejected", "", str(error), ""])
+                continue
+            queued.append(job.job_id)
+            rows.append([name, "⏳ queued", "", f"background job {job.job_id}", ""])
+        return rows, _queued_summary(queued, len(batch), options["on_conflict"])
+
+    def choose_mode(self, background: bool) -> tuple[gr.Button, gr.Button]:
+        """Show the button for the chosen way of indexing: now (in this request) or in the background."""
+        return gr.Button(visible=not background), gr.Button(visible=bool(background))
+
     def replace_conflicts(
         self,
         pending: list[PendingFile] | None,
@@ -139,11 +189,7 @@ class SourcesActions:
     ) -> Iterator[tuple[Any, ...]]:
         """Index ``batch`` file by file, yielding after each so the results, the sources table and the
         header counts follow along; progress advances chunk by chunk within each file."""
-        if len(batch) > 1 and (title.strip() or url.strip()):
-            raise gr.Error(
-                "A title or URL describes one document: upload files one at a time to give each its own "
-                "title or URL (tags apply to every file)."
-            )
+        _check_descriptions(batch, title, url)
         # Checked before any file is indexed: a typo must not index a restricted document for everyone.
         members = _upload_audience(audience)
         user = request.username if request else None
@@ -307,6 +353,33 @@ def _conflict_outputs(
     return pending, gr.Group(visible=True), text, gr.CheckboxGroup(choices=names, value=names)
 
 
+def _check_descriptions(batch: list[tuple[str, str]], title: str, url: str) -> None:
+    """Refuse a title or URL for several files before any is indexed or queued."""
+    if len(batch) > 1 and ((title or "").strip() or (url or "").strip()):
+        raise gr.Error(
+            "A title or URL describes one document: upload files one at a time to give each its own "
+            "title or URL (tags apply to every file)."
+        )
+
+
+def _queued_summary(job_ids: list[str], total: int, policy: str) -> str:
+    """The status line after a background upload: the job ids, and where to follow them."""
+    if not job_ids:
+        return "❌ No file was queued; see the reasons below."
+    icon = "⏳" if len(job_ids) == total else "⚠️"
+    text = (
+        f"{icon} Queued {len(job_ids)} of {total} file(s) for indexing in the background (job "
+        f"{', '.join(f'`{job_id}`' for job_id in job_ids)}). Follow them under **Background jobs** below; "
+        "the sources table updates when each is indexed."
+    )
+    if policy == "report":
+        text += (
+            " A file named like an indexed document with other content fails with that reason; upload it "
+            "again choosing Replace or Keep both."
+        )
+    return text
+
+
 def _require_source(source_id: str | None) -> str:
     if not source_id:
         raise gr.Error("Pick a source first (click a row of the table or use the list).")
@@ -411,7 +484,16 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
                     label="Same file name as an indexed document, different content",
                     elem_id="upload-on-conflict",
                 )
+                background = gr.Checkbox(
+                    False,
+                    label="Index in the background",
+                    info="Queue each file as a job for a worker and return at once.",
+                    elem_id="upload-background",
+                )
                 upload_button = gr.Button("Upload and index", variant="primary")
+                queue_button = gr.Button(
+                    "Upload and queue", variant="primary", visible=False, elem_id="upload-queue"
+                )
         status = gr.Markdown(elem_id="upload-status")
         results = readonly_table(
             render.INGEST_HEADERS,
@@ -427,6 +509,7 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
                 replace_button = gr.Button("Replace", variant="primary", elem_id="conflict-replace")
                 keep_button = gr.Button("Keep both", elem_id="conflict-keep-both")
                 skip_button = gr.Button("Skip", elem_id="conflict-skip")
+        jobs = build_jobs_panel(service, actions.refresh)
 
         gr.Markdown("### Indexed sources")
         table = readonly_table(
@@ -460,6 +543,7 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
         action_status = gr.Markdown(elem_id="source-action-status")
 
     listing = [table, selected, overview]
+    jobs.follow(listing)
     conflict = [pending, conflict_box, conflict_text, conflict_pick]
     indexing = {
         "outputs": [results, status, *listing, *conflict],
@@ -471,6 +555,18 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
     upload_button.click(actions.announce_upload, [files], [status], api_visibility="private").success(
         actions.upload, [files, title, url, tags, on_conflict, audience], api_name="upload", **indexing
     )
+    background.change(
+        actions.choose_mode, [background], [upload_button, queue_button], api_visibility="private"
+    )
+    # Its own event, outside the one-at-a-time indexing queue: queueing a file takes no time, so it
+    # never waits behind another admin's indexing.
+    queue_button.click(
+        actions.upload_background,
+        [files, title, url, tags, on_conflict, audience],
+        [results, status],
+        api_name="upload_background",
+        show_progress_on=[status],
+    ).success(jobs.actions.listing, None, jobs.outputs, api_visibility="private")
     decision = [pending, conflict_pick, title, url, tags, audience]
     replace_button.click(actions.replace_conflicts, decision, api_name="replace_conflicts", **indexing)
     keep_button.click(actions.keep_both, decision, api_name="keep_both", **indexing)
@@ -481,6 +577,7 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
         api_name="skip_conflicts",
     )
     tab.select(actions.refresh, None, listing, api_visibility="private")
+    tab.select(jobs.actions.listing, None, jobs.outputs, api_visibility="private")
     refresh_button.click(actions.refresh, None, listing, api_name="list_sources")
     table.select(actions.select_row, None, [selected], api_visibility="private")
     delete_button.click(actions.ask_delete, [selected], [confirm_box, confirm_text], api_visibility="private")
@@ -516,4 +613,4 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
         concurrency_limit=1,
         concurrency_id=INDEXING_QUEUE,
     )
-    return SourcesTab(table=table, selected=selected, refresh=actions.refresh)
+    return SourcesTab(table=table, selected=selected, refresh=actions.refresh, jobs=jobs)

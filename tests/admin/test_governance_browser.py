@@ -6,6 +6,7 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from pipelines.samples import handbook_dir
@@ -57,6 +58,7 @@ def _error(page: Page, text: str) -> None:
     toast.first.locator(".toast-close").click()
 
 
+@pytest.mark.slow
 def test_admin_sets_audiences_channels_and_reads_the_audit_log_at_1280_px(
     console_factory: Callable[..., Console],
     browser: Browser,  # noqa: F811 - the imported fixture

@@ -80,6 +80,7 @@ def test_demo_then_ask_json_as_a_new_user_would(tmp_path: Path) -> None:
     assert answer["citations"][0]["file_name"] == "leave-policy.md"
 
 
+@pytest.mark.slow
 def test_needle_ingest_from_a_terminal_reaches_a_running_service(tmp_path: Path, service_factory) -> None:
     """``needle serve`` keeps running while someone runs ``needle ingest``: answers include the new file
     without a restart, and the service's own next upload keeps it."""

@@ -90,6 +90,7 @@ def test_an_unreachable_server_is_a_clear_error_at_start(
         service_factory(embedding_api="tei", embedding_url="http://127.0.0.1:9/")
 
 
+@pytest.mark.slow
 def test_vectors_of_two_embedders_are_never_mixed(
     service_factory: Callable[..., NeedleService], tei: tuple[str, FakeTEIState]
 ) -> None:

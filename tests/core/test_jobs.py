@@ -105,6 +105,7 @@ def test_cancel_before_and_during_the_run(records: RecordStore) -> None:
     with pytest.raises(NeedleError, match=r"only failed or cancelled|no job"):
         queue.retry("nope")
     assert queue.retry(running.job_id).status == "queued"
+    assert queue.files.get(running.job_id) == ("running.txt", b"x")  # a cancelled job keeps its file
 
 
 def test_a_job_whose_worker_died_is_queued_again_then_failed(records: RecordStore) -> None:

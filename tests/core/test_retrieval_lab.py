@@ -158,6 +158,7 @@ def test_the_live_configuration_applies_to_the_next_question_in_every_process(
     assert len(serving.ask("How many vacation days do I get?").passages) == 5
 
 
+@pytest.mark.slow
 def test_compare_on_a_dataset_reproduces_needle_eval(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
