@@ -55,6 +55,8 @@ def build_admin(service: NeedleService) -> gr.Blocks:
     # other admins add and delete sources meanwhile, and the core rejects ids it does not hold.
     with gr.Blocks(title=TITLE, analytics_enabled=False) as blocks:
         gr.Markdown(f"# {TITLE}")
+        if service.accounts.list():  # signed-in consoles only: Gradio serves /logout beside the console
+            gr.Markdown("[Sign out](logout)", elem_id="sign-out")
         overview = gr.Markdown(elem_id="overview")
         with gr.Tabs() as tabs:
             sources = build_sources_tab(service, jobs, overview)

@@ -140,10 +140,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from pipelines.jobs import JobQueue
-    from pipelines.settings import get_settings
-    from pipelines.stores import build_record_store
 
-    queue = JobQueue(build_record_store(get_settings()))
+    _, audit = _records_only()
+    queue = JobQueue(audit.records, audit)
     if args.action == "list":
         jobs = queue.list()
         if args.json:
@@ -159,7 +158,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     if not args.job_id:
         print(f"needle jobs {args.action}: give a job id", file=sys.stderr)
         return EXIT_USAGE
-    job = queue.cancel(args.job_id) if args.action == "cancel" else queue.retry(args.job_id)
+    act = queue.cancel if args.action == "cancel" else queue.retry
+    job = act(args.job_id, actor=_whoami())
     state = "cancelling" if job.cancel_requested else job.status
     print(f"{job.job_id}: {state}")
     return EXIT_OK

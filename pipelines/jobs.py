@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from pipelines.audit import AuditLog
 from pipelines.errors import NeedleError
 from pipelines.stores.originals import RecordOriginalStore
 from pipelines.stores.records import Record, RecordStore
@@ -75,8 +76,9 @@ def _job(record: Record) -> Job:
 class JobQueue:
     """The queue over a :class:`RecordStore`; every replica sharing the store shares the queue."""
 
-    def __init__(self, records: RecordStore) -> None:
+    def __init__(self, records: RecordStore, audit: AuditLog | None = None) -> None:
         self.records = records
+        self.audit = audit
         self.files = RecordOriginalStore(records, collection=FILES)
 
     def _save(self, job: Job) -> Job:
@@ -105,21 +107,32 @@ class JobQueue:
         where = {"status": status} if status else None
         return [_job(r) for r in self.records.query(COLLECTION, where, limit=limit)]
 
-    def cancel(self, job_id: str) -> Job:
+    def cancel(self, job_id: str, actor: str | None = None) -> Job:
         """A queued job is cancelled at once; a running one stops before anything is written."""
         job = self._existing(job_id)
         if job.status == "queued":
-            return self._save(_replace(job, status="cancelled"))
-        if job.status == "running":
-            return self._save(_replace(job, cancel_requested=True))
-        raise NeedleError(f"job {job_id} is {job.status}; only queued or running jobs can be cancelled")
+            cancelled = self._save(_replace(job, status="cancelled"))
+        elif job.status == "running":
+            cancelled = self._save(_replace(job, cancel_requested=True))
+        else:
+            raise NeedleError(f"job {job_id} is {job.status}; only queued or running jobs can be cancelled")
+        self._audited(actor, "job.cancel", job)
+        return cancelled
 
-    def retry(self, job_id: str) -> Job:
+    def retry(self, job_id: str, actor: str | None = None) -> Job:
         job = self._existing(job_id)
         if job.status not in ("failed", "cancelled"):
             raise NeedleError(f"job {job_id} is {job.status}; only failed or cancelled jobs can be retried")
         fresh = _replace(job, status="queued", attempt=job.attempt + 1, error=None, cancel_requested=False)
-        return self._save(_replace(fresh, done=0, total=0, worker=None, heartbeat=None))
+        retried = self._save(_replace(fresh, done=0, total=0, worker=None, heartbeat=None))
+        self._audited(actor, "job.retry", job)
+        return retried
+
+    def _audited(self, actor: str | None, action: str, job: Job) -> None:
+        if self.audit is not None:
+            self.audit.record(
+                actor, action, f"job {job.job_id} ({job.file_name})", {"status": job.status}, None
+            )
 
     def _existing(self, job_id: str) -> Job:
         job = self.get(job_id)

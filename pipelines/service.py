@@ -71,7 +71,7 @@ class NeedleService:
         self.cases = CaseStore(self.records)
         self.configs = ConfigStore(self.records, settings, self.audit)
         self.channels = ChannelSettingsStore(self.records, settings, self.audit)
-        self.jobs = JobQueue(self.records)
+        self.jobs = JobQueue(self.records, self.audit)
         self.accounts = AccountStore(self.records, settings, self.audit)
         ranker = None
         if settings.reranker_model:

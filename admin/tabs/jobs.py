@@ -137,9 +137,10 @@ class JobsActions:
         sources = self.refresh_sources() if finished else (gr.skip(), gr.skip(), gr.skip())
         return (table, timer, active, *sources)
 
-    def cancel(self, job_id: str | None) -> tuple[Any, ...]:
+    def cancel(self, job_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         """Cancel the picked job: a queued one at once, a running one before anything of it is written."""
-        job = _call(self.service.jobs.cancel, _require_job(job_id))
+        actor = request.username if request else None
+        job = _call(self.service.jobs.cancel, _require_job(job_id), actor=actor)
         if job.status == "cancelled":
             message = (
                 f"🚫 Cancelled job `{job.job_id}` ({render.md_text(job.file_name)}); nothing was indexed."
@@ -151,9 +152,10 @@ class JobsActions:
             )
         return (message, *self.listing())
 
-    def retry(self, job_id: str | None) -> tuple[Any, ...]:
+    def retry(self, job_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         """Queue a failed or cancelled job again, with the same file and options."""
-        job = _call(self.service.jobs.retry, _require_job(job_id))
+        actor = request.username if request else None
+        job = _call(self.service.jobs.retry, _require_job(job_id), actor=actor)
         message = (
             f"🔁 Job `{job.job_id}` ({render.md_text(job.file_name)}) is queued again "
             f"(attempt {job.attempt}); a worker picks it up shortly."
@@ -173,11 +175,11 @@ def _require_job(job_id: str | None) -> str:
     return job_id
 
 
-def _call(method: Callable[..., Job], *args: Any) -> Job:
+def _call(method: Callable[..., Job], *args: Any, **kwargs: Any) -> Job:
     """Run a queue call; its refusals ("job … is done; only queued or running jobs can be cancelled")
     are for the admin to read, not server errors."""
     try:
-        return method(*args)
+        return method(*args, **kwargs)
     except NeedleError as error:
         raise gr.Error(str(error), duration=None, print_exception=False) from None
 

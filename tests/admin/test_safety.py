@@ -130,3 +130,31 @@ def test_admin_accounts_sign_in_and_a_guesser_is_throttled(
             Client(blocks.local_url, auth=("ann", "a long enough password"), verbose=False)
     finally:
         blocks.close()
+
+
+def test_signing_out_ends_the_session(service_factory: Callable[..., NeedleService]) -> None:
+    """The console's "Sign out" link (Gradio's /logout) drops the session: its cookie no longer works."""
+    import httpx
+
+    from admin.app import launch
+
+    service = service_factory(admin_password="s3cret-password")
+    blocks = launch(service, port=None)
+    try:
+        base = blocks.local_url.rstrip("/")
+        with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as http:
+            assert http.get("/config").status_code == 401
+            assert (
+                http.post("/login", data={"username": "admin", "password": "s3cret-password"}).status_code
+                == 200
+            )
+            assert http.get("/config").status_code == 200
+            page = http.get("/config").text
+            assert "Sign out" in page
+            kept = dict(http.cookies)  # the session cookie, as a browser (or a thief) would still hold it
+            assert kept
+            assert http.get("/logout").status_code == 302
+        with httpx.Client(base_url=base, cookies=kept, timeout=30) as stale:
+            assert stale.get("/config").status_code == 401
+    finally:
+        blocks.close()

@@ -136,3 +136,17 @@ def test_the_command_line_queues_lists_and_works_jobs(
     assert [s["tags"] for s in json.loads(capsys.readouterr().out)] == [["hr"]]
     assert cli.main(["jobs", "cancel", job["job_id"]]) == 1
     assert "only queued or running" in capsys.readouterr().err
+
+
+def test_cancel_and_retry_are_audited(records: RecordStore) -> None:
+    from pipelines.audit import AuditLog
+
+    queue = JobQueue(records, AuditLog(records))
+    job = queue.submit("a.txt", b"x", submitted_by="ann")
+    queue.cancel(job.job_id, actor="bob")
+    queue.retry(job.job_id, actor="ann")
+    entries = queue.audit.entries()
+    assert [(e.actor, e.action, e.target) for e in entries] == [
+        ("ann", "job.retry", f"job {job.job_id} (a.txt)"),
+        ("bob", "job.cancel", f"job {job.job_id} (a.txt)"),
+    ]
