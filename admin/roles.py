@@ -74,6 +74,7 @@ VIEWER_HANDLERS = frozenset(
         "FeedbackActions.filtered",
         "FeedbackActions.select_row",
         "FeedbackActions.open_selected",
+        "FeedbackActions.escalations",
         "LabActions.refresh",
         "LabActions.cases",
         "LabActions.compare",

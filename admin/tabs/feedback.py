@@ -11,9 +11,11 @@ import gradio as gr
 from admin import render
 from admin.tabs.debugger import DEBUGGER_TAB, DebuggerTab
 from admin.tabs.tables import readonly_table
+from pipelines.escalations import EscalationLog
 from pipelines.service import NeedleService
 
 RATINGS = [("All", "all"), ("👍 Helpful", "up"), ("👎 Not helpful", "down")]
+ESCALATION_HEADERS = ["When (UTC)", "Channel", "Asked by", "User group", "Question", "Trace id"]
 
 
 class FeedbackActions:
@@ -36,6 +38,20 @@ class FeedbackActions:
                 )
             ]
         return render.feedback_rows(items)
+
+    def escalations(self) -> list[list[Any]]:
+        """Answers someone asked a person about ("Ask a person" in Slack), newest first."""
+        return [
+            [
+                render.timestamp(item.at),
+                item.channel_id,
+                item.user_id,
+                item.usergroup,
+                item.question,
+                item.trace_id,
+            ]
+            for item in EscalationLog(self.service.records).list()
+        ]
 
     def select_row(self, event: gr.SelectData) -> tuple[str, str]:
         """A click on a row selects its answer (the trace id is the last column)."""
@@ -80,7 +96,13 @@ def build_feedback_tab(service: NeedleService, debugger: DebuggerTab, tabs: gr.T
             add_case = gr.Button(
                 "Add as a test case", variant="primary", scale=1, elem_id="feedback-add-case"
             )
+        escalated = readonly_table(
+            ESCALATION_HEADERS, "escalations-table", "Asked for a person (\"Ask a person\" in Slack)"
+        )
     tab.select(actions.filtered, [rating, contains], [table], api_visibility="private")
+    # The public event first: it takes the name "escalations" (a private one would take it otherwise).
+    refresh_button.click(actions.escalations, None, [escalated], api_name="escalations")
+    tab.select(actions.escalations, None, [escalated], api_visibility="private")
     refresh_button.click(actions.filtered, [rating, contains], [table], api_name="feedback")
     rating.input(actions.filtered, [rating, contains], [table], api_visibility="private")
     contains.submit(actions.filtered, [rating, contains], [table], api_visibility="private")

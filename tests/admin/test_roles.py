@@ -58,3 +58,27 @@ def test_a_viewer_reads_and_is_refused_changes_that_an_editor_makes(
         editor.close()
     finally:
         blocks.close()
+
+
+def test_escalations_are_listed_for_admins(service_factory: Callable[..., NeedleService]) -> None:
+    """ "Ask a person" in Slack records an escalation; the Feedback tab lists it with its trace id."""
+    from gradio_client import Client
+
+    from pipelines.escalations import Escalation, EscalationLog
+
+    service = service_factory()
+    log = EscalationLog(service.records)
+    assert log.open(Escalation("t-123", "C0HELP1", "1700.1", "U0ASK", "S0HELP", "Can I work from Lisbon?"))
+    assert not log.open(
+        Escalation("t-123", "C0HELP1", "1700.1", "U0TWO", "S0HELP", "again")
+    )  # once per answer
+    service.accounts.add("vera", PASSWORD, "viewer", actor="test")
+    blocks = launch(service, port=None)
+    try:
+        client = Client(blocks.local_url, auth=("vera", PASSWORD), verbose=False)
+        table = client.predict(api_name="/escalations")
+        (row,) = table["data"]
+        assert row[1:] == ["C0HELP1", "U0ASK", "S0HELP", "Can I work from Lisbon?", "t-123"]
+        client.close()
+    finally:
+        blocks.close()

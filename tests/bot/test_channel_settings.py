@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from bot import blocks, messages
-from bot.listeners.actions.escalate import ESCALATIONS
 from pipelines.audit import AuditLog
 from pipelines.channel_settings import ChannelChange, ChannelSettingsStore
+from pipelines.escalations import EscalationLog
 from pipelines.stores.records import SqliteRecordStore
 from tests.bot.replies import finished_answers, text_of, trace_of, wait_answers
 from tests.bot.test_mentions import VACATION, mention, message
@@ -106,9 +106,13 @@ def test_ask_a_person_calls_the_channel_group_into_the_thread_once(console, bot_
     assert posted["thread_ts"] == root and posted["text"].startswith("<!subteam^S0HELP>")
     assert VACATION in posted["text"] and "<@U5>" in posted["text"]
     bot.settle()
-    record = channels.records.get(ESCALATIONS, escalate["value"])
-    assert record is not None
-    assert (record.fields["channel_id"], record.fields["thread_ts"]) == ("CHELP", root)
+    (escalation,) = EscalationLog(channels.records).list()
+    assert (escalation.trace_id, escalation.channel_id, escalation.thread_ts) == (
+        escalate["value"],
+        "CHELP",
+        root,
+    )
+    assert escalation.user_id == "U5" and escalation.usergroup == "S0HELP" and VACATION in escalation.question
     assert any(e.action == "slack.escalate" for e in AuditLog(channels.records).entries(limit=20))
 
     bot.send.click(blocks.ESCALATE, escalate["value"], user="U6", channel="CHELP", message=answer)

@@ -20,11 +20,11 @@ from bot import blocks, messages
 from bot.gate import tell
 from bot.mrkdwn import escape
 from bot.runtime import BotRuntime
+from pipelines.escalations import Escalation, EscalationLog
 
 logger = logging.getLogger(__name__)
 
 #: Record collection of the threads where a person was asked to help (read by the admin console).
-ESCALATIONS = "escalations"
 
 
 def register(app: App, runtime: BotRuntime) -> None:
@@ -48,15 +48,8 @@ def escalate(runtime: BotRuntime, client: WebClient, body: dict[str, Any], trace
             tell(client, channel, user_id, thread_ts, messages.ESCALATE_UNAVAILABLE)
             return
         question = str(trace.get("question") or "")
-        record = {
-            "channel_id": channel,
-            "thread_ts": thread_ts,
-            "user_id": user_id,
-            "usergroup": group,
-            "trace_id": trace_id,
-            "status": "open",
-        }
-        if not runtime.records.create(ESCALATIONS, trace_id, record, {"question": question}):
+        escalation = Escalation(trace_id, channel, thread_ts, user_id, group, question)
+        if not EscalationLog(runtime.records).open(escalation):
             tell(client, channel, user_id, thread_ts, messages.ESCALATE_ALREADY)
             return
     except Exception:
@@ -68,11 +61,12 @@ def escalate(runtime: BotRuntime, client: WebClient, body: dict[str, Any], trace
         client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
     except SlackApiError as error:
         logger.error("could not post the escalation in %s: %s", channel, error.response.get("error"))
-        runtime.records.delete(ESCALATIONS, trace_id)  # not called in: let the user try again
+        EscalationLog(runtime.records).forget(trace_id)  # not called in: let the user try again
         tell(client, channel, user_id, thread_ts, messages.ESCALATE_FAILED)
         return
     try:
-        runtime.channels.audit.record(f"slack:{user_id}", "slack.escalate", f"trace {trace_id}", None, record)
+        after = {"channel_id": channel, "thread_ts": thread_ts, "usergroup": group}
+        runtime.channels.audit.record(f"slack:{user_id}", "slack.escalate", f"trace {trace_id}", None, after)
     except Exception:
         logger.warning("could not audit the escalation of %s", trace_id, exc_info=True)
     tell(client, channel, user_id, thread_ts, messages.ESCALATE_DONE)
