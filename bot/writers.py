@@ -67,6 +67,13 @@ def _call_with_retry(call: Any, what: str, **kwargs: Any) -> Any:
     return None
 
 
+def _replace_message(client: WebClient, channel: str, ts: str, final: FinalReply) -> bool:
+    """Make the message at ``ts`` the final answer in one edit; ``True`` if Slack took it."""
+    return None is not _call_with_retry(
+        client.chat_update, "chat.update", channel=channel, ts=ts, text=final.text, blocks=final.blocks
+    )
+
+
 class UpdateWriter:
     """Shows streamed text by editing a posted placeholder, at most once per ``interval`` seconds.
 
@@ -101,14 +108,7 @@ class UpdateWriter:
             logger.warning("chat.update failed in %s: %s", self.channel, _error_code(error))
 
     def finish(self, final: FinalReply) -> bool:
-        return None is not _call_with_retry(
-            self.client.chat_update,
-            "chat.update",
-            channel=self.channel,
-            ts=self.ts,
-            text=final.text,
-            blocks=final.blocks,
-        )
+        return _replace_message(self.client, self.channel, self.ts, final)
 
 
 class StreamWriter:
@@ -232,14 +232,7 @@ class StreamWriter:
                 logger.warning("chat.stopStream failed in %s: %s", self.channel, _error_code(error))
         # The streamed text is not the final answer (renumbered sources, a notice) or the stream is over:
         # the message becomes the final answer in one edit.
-        return None is not _call_with_retry(
-            self.client.chat_update,
-            "chat.update",
-            channel=self.channel,
-            ts=self.ts,
-            text=final.text,
-            blocks=final.blocks,
-        )
+        return _replace_message(self.client, self.channel, self.ts, final)
 
     def _post(self, final: FinalReply) -> bool:
         posted = _call_with_retry(

@@ -21,7 +21,7 @@ from pipelines.answering import Answerer, QueryOptions
 from pipelines.answers import Answer, IngestResult, Passage, SourceInfo
 from pipelines.audience import ADMIN, PUBLIC, Viewer
 from pipelines.audit import AuditLog
-from pipelines.cases import CaseStore
+from pipelines.cases import CaseStore, RetrievalCase
 from pipelines.channel_settings import ChannelSettingsStore
 from pipelines.components.cached_embedder import CachedDocumentEmbedder, EmbeddingCache
 from pipelines.embedders import build_embedders
@@ -178,6 +178,14 @@ class NeedleService:
     def ingest_worker(self) -> Worker:
         """A worker for background ingest jobs (``self.jobs``), indexing through this service."""
         return Worker(self.jobs, self.sources.ingest_bytes)
+
+    def add_case(self, case: RetrievalCase) -> RetrievalCase:
+        """Store a retrieval test case whose expected sources are indexed.
+
+        :raises NeedleError: an expected source id the index does not hold, or an invalid case."""
+        for source_id in case.expected_sources:
+            self.sources.source_chunks(source_id)  # raises SourceNotFoundError, a NeedleError
+        return self.cases.add(case)
 
     # ------------------------------------------------------------------------------------------------
     # Questions (see Answerer)

@@ -189,9 +189,7 @@ class DebuggerActions:
             raise gr.Error("Pick the source that should have been found (or give a chunk id).")
         sources = [source_id.strip()] if (source_id or "").strip() else []
         try:
-            for source in sources:
-                self.service.source_chunks(source)  # refuses an id the index does not hold
-            case = self.service.cases.add(
+            case = self.service.add_case(
                 RetrievalCase(
                     question=str(trace.get("question") or ""),
                     expected_sources=sources,

@@ -173,9 +173,7 @@ class LabActions:
         if trace_id:
             origin = "feedback" if self._has_negative_feedback(trace_id) else "trace"
         try:
-            for source in sources:
-                self.service.source_chunks(source)  # an id the index does not hold is refused
-            case = self.service.cases.add(
+            case = self.service.add_case(
                 RetrievalCase(
                     question=question or "",
                     expected_sources=sources,

@@ -9,7 +9,6 @@ different model or a changed chunk is always encoded afresh.
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,18 +16,15 @@ from typing import Any
 import numpy as np
 from haystack import Document, component
 
-from pipelines.sqlite import open_shared
+from pipelines.sqlite import SharedDatabase
 
 
-class EmbeddingCache:
+class EmbeddingCache(SharedDatabase):
     """A key-value table of float32 vectors in SQLite; safe to share between threads."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._connection = open_shared(self.path)
-        self._connection.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
+        super().__init__(
+            path, "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);"
         )
 
     def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
@@ -52,10 +48,6 @@ class EmbeddingCache:
                 [(key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in items.items()],
             )
             self._connection.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._connection.close()
 
 
 @component
