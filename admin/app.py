@@ -12,7 +12,7 @@ import gradio as gr
 
 from admin.jobs import IndexingJobs
 from admin.roles import enforce_roles
-from admin.security import AUTH_MESSAGE, admin_auth, check_exposure, max_file_size
+from admin.security import AUTH_MESSAGE, admin_auth, check_exposure, expire_sessions, max_file_size
 from admin.tabs.audit import build_audit_tab
 from admin.tabs.channels import build_channels_tab
 from admin.tabs.chunks import build_chunks_tab
@@ -74,6 +74,8 @@ def build_admin(service: NeedleService) -> gr.Blocks:
         # The jobs panel starts polling at once if a worker is busy when the page opens.
         blocks.load(sources.jobs.actions.listing, None, sources.jobs.outputs, api_visibility="private")
         blocks.load(page.open_linked_trace, None, [tabs, *debugger.outputs], api_visibility="private")
+        # A viewer's "view as" boxes are disabled, with the reason, as soon as the page opens.
+        blocks.load(debugger.view_as_controls, None, debugger.view_as, api_visibility="private")
     enforce_roles(blocks, service.accounts)
     return blocks
 
@@ -103,4 +105,5 @@ def launch(
         footer_links=[],
         quiet=True,
     )
+    expire_sessions(blocks.server_app, settings)
     return blocks

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gradio as gr
 from fastapi import FastAPI
+from gradio.routes import App
+from starlette.routing import Mount
 
 from admin.app import build_admin
-from admin.security import AUTH_MESSAGE, admin_auth, check_exposure, max_file_size
+from admin.security import AUTH_MESSAGE, admin_auth, check_exposure, expire_sessions, max_file_size
 from admin.tabs.tables import TABLE_CSS
 from pipelines.links import ADMIN_PATH
 from pipelines.service import NeedleService
@@ -19,9 +21,10 @@ def mount(app: FastAPI, service: NeedleService) -> None:
     """
     settings = service.settings
     check_exposure(settings, has_accounts=bool(service.accounts.list()))
+    blocks = build_admin(service)
     gr.mount_gradio_app(
         app,
-        build_admin(service),
+        blocks,
         path=ADMIN_PATH,
         server_name=settings.host,
         server_port=settings.port,
@@ -33,3 +36,10 @@ def mount(app: FastAPI, service: NeedleService) -> None:
         ssr_mode=False,
         show_error=False,
     )
+    # Sessions end after NEEDLE_ADMIN_SESSION_HOURS; installed before the server takes any sign-in.
+    (console,) = [
+        route.app
+        for route in app.routes
+        if isinstance(route, Mount) and isinstance(route.app, App) and route.app.get_blocks() is blocks
+    ]
+    expire_sessions(console, settings)

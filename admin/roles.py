@@ -7,6 +7,10 @@ handler is classified below by name, whether or not its event is reachable throu
 event still runs when its button is clicked); a handler nobody classified needs an ``editor``. The check
 runs inside the event, before the handler, with the signed-in user Gradio attaches to the request; a
 refusal is a plain message.
+
+What an account may *see* is decided here too, by role, and enforced in the core: reading handlers go
+through :func:`session_view`, a :class:`pipelines.visibility.ConsoleView` that shows a viewer only what
+everyone may see.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import gradio as gr
 from gradio.context import LocalContext
 
 from pipelines.accounts import AccountStore, Role
+from pipelines.audience import Viewer
+from pipelines.service import NeedleService
+from pipelines.visibility import ConsoleView, console_viewer
 
 #: Handlers that change something, and the least role they need. A handler in neither table needs an
 #: editor too, so a new button is not open to viewers by accident; a test lists every handler.
@@ -87,6 +94,7 @@ VIEWER_HANDLERS = frozenset(
         "ChannelsActions.select_row",
         "PageActions.overview",
         "PageActions.open_linked_trace",
+        "DebuggerActions.view_as_controls",
     }
 )
 #: Handlers only owners may run (account management, when the console gets it).
@@ -102,9 +110,29 @@ def required_role(handler: str) -> Role:
     return "editor"
 
 
+def _signed_in_username() -> str | None:
+    """The account of the event being handled; ``None`` on a console without sign-in (loopback only)."""
+    return getattr(LocalContext.request.get(None), "username", None)
+
+
+def session_viewer(accounts: AccountStore) -> Viewer:
+    """The audience the current event's account reads with: editors and owners see every source, a
+    viewer (or an account removed while signed in) what everyone may see."""
+    username = _signed_in_username()
+    if username is None:
+        return console_viewer(None, signed_in=False)
+    account = accounts.get(username)
+    return console_viewer(account.role if account else None)
+
+
+def session_view(service: NeedleService) -> ConsoleView:
+    """The core as the current event's account may see it; every reading handler goes through this,
+    so the rule of :mod:`pipelines.visibility` holds whichever tab or endpoint asks."""
+    return ConsoleView(service, session_viewer(service.accounts))
+
+
 def _guard(accounts: AccountStore, role: Role) -> None:
-    request = LocalContext.request.get(None)
-    username = getattr(request, "username", None)
+    username = _signed_in_username()
     if username is None:  # no sign-in configured: a developer's console on loopback
         return
     account = accounts.get(username)

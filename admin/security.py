@@ -1,7 +1,9 @@
-"""The console's login and the rule that it never listens beyond this machine without one.
+"""The console's login, the rule that it never listens beyond this machine without one, and sessions
+that end.
 
 The console can delete every source and read every question employees asked, so it is never served on a
-network address without a password; on loopback, a developer may run it open.
+network address without a password; on loopback, a developer may run it open. A sign-in lasts
+``NEEDLE_ADMIN_SESSION_HOURS``, so a browser left signed in (or a copied cookie) does not keep it open.
 """
 
 from __future__ import annotations
@@ -9,8 +11,13 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
+
+from gradio.routes import App
 
 from pipelines.accounts import AccountStore, LoginThrottled
 from pipelines.errors import NeedleError
@@ -106,3 +113,83 @@ def max_file_size(settings: Settings) -> int:
     absurdly large uploads off the disk.
     """
     return int(settings.max_upload_mb * 1024 * 1024 * HARD_LIMIT_FACTOR)
+
+
+#: The clock sessions are timed by; a module attribute so a test can move time forward.
+clock: Callable[[], float] = time.monotonic
+
+
+class ExpiringSessions(dict[str, str]):
+    """Gradio's table of signed-in sessions (cookie token -> username) where a session older than
+    ``max_age_seconds`` no longer exists.
+
+    Why this shape: Gradio keeps sessions in ``App.tokens`` until "Sign out" (its ``/logout`` deletes the
+    token, which is why the old cookie is refused afterwards) or a restart, and has no expiry of its own.
+    Replacing that table with this one makes an expired session go the same way as a signed-out one:
+    its token is gone, so the page shows the login and every API call gets 401. Gradio reads the table
+    with ``get``, ``in``, ``[]``, ``keys()`` and ``del``; each forgets expired sessions first. The age
+    counts from sign-in (an absolute limit, not an idle timeout), so a copied cookie stops working too.
+    """
+
+    def __init__(self, max_age_seconds: float) -> None:
+        super().__init__()
+        self.max_age_seconds = max_age_seconds
+        self._started: dict[str, float] = {}
+        self._lock = threading.Lock()  # Gradio signs in and checks sessions from several threads
+
+    def __setitem__(self, token: str, username: str) -> None:
+        with self._lock:
+            self._started[token] = clock()
+            super().__setitem__(token, username)
+
+    def __delitem__(self, token: str) -> None:
+        with self._lock:
+            self._started.pop(token, None)
+            super().__delitem__(token)
+
+    def _forget_expired(self) -> None:
+        cutoff = clock() - self.max_age_seconds
+        with self._lock:
+            for token, started in list(self._started.items()):
+                if started <= cutoff:
+                    del self._started[token]
+                    super().pop(token, None)
+
+    def get(self, token: Any, default: Any = None) -> Any:  # type: ignore[override]
+        self._forget_expired()
+        return super().get(token, default)
+
+    def __getitem__(self, token: str) -> str:
+        self._forget_expired()
+        return super().__getitem__(token)
+
+    def __contains__(self, token: object) -> bool:
+        self._forget_expired()
+        return super().__contains__(token)
+
+    def __iter__(self) -> Iterator[str]:
+        self._forget_expired()
+        return iter(list(super().keys()))
+
+    def keys(self) -> list[str]:  # type: ignore[override] - a copy: Gradio's logout deletes while it loops
+        self._forget_expired()
+        return list(super().keys())
+
+    def __len__(self) -> int:
+        self._forget_expired()
+        return super().__len__()
+
+
+def session_seconds(settings: Settings) -> float:
+    """How long a console sign-in lasts (``NEEDLE_ADMIN_SESSION_HOURS``), in seconds."""
+    return settings.admin_session_hours * 3600.0
+
+
+def expire_sessions(gradio_app: App, settings: Settings) -> ExpiringSessions:
+    """Make the console's sessions end after ``NEEDLE_ADMIN_SESSION_HOURS`` (see :class:`ExpiringSessions`).
+
+    Call it on the Gradio app before anyone signs in: sessions already in the old table are dropped.
+    """
+    sessions = ExpiringSessions(session_seconds(settings))
+    gradio_app.tokens = sessions
+    return sessions

@@ -87,8 +87,10 @@ def _filters(tags: Iterable[str] | None, source_ids: Iterable[str] | None) -> di
     return conditions[0] if len(conditions) == 1 else {"operator": "AND", "conditions": conditions}
 
 
-def _ranked(documents: list[Document] | None) -> list[RankedEntry]:
-    """A retriever's list as stored in a trace: rank, score, where the chunk comes from, a preview."""
+def trace_entries(documents: list[Document] | None) -> list[RankedEntry]:
+    """A retriever's list as stored in a trace: rank, score, where the chunk comes from, a preview.
+
+    Shared with the retrieval lab's comparison traces, so the debugger reads both alike."""
     return [
         {
             "rank": rank,
@@ -306,10 +308,10 @@ class Answerer:
                 **self.settings.public_summary(),
                 **{key: value for key, value in vars(asked.options).items() if value is not None},
             },
-            "bm25": _ranked(result.get("bm25_retriever", {}).get("documents")),
-            "dense": _ranked(result.get("embedding_retriever", {}).get("documents")),
-            "fused": _ranked(result.get("fusion", {}).get("documents")),
-            "reranked": _ranked(result["ranker"]["documents"]) if "ranker" in result else None,
+            "bm25": trace_entries(result.get("bm25_retriever", {}).get("documents")),
+            "dense": trace_entries(result.get("embedding_retriever", {}).get("documents")),
+            "fused": trace_entries(result.get("fusion", {}).get("documents")),
+            "reranked": trace_entries(result["ranker"]["documents"]) if "ranker" in result else None,
             "prompt": render_messages(prompt_messages),
             "llm_used": self.generator is not None,
             "answerability": answer.answerability,

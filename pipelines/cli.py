@@ -410,9 +410,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    """Rebuild the index under the current settings (new model, analysers, chunking) without downtime."""
+    """Rebuild the index under the current settings (new model, analysers, chunking) without downtime.
+
+    With ``--source``, only that source, from its kept original: on Elasticsearch the original lives in
+    the cluster, so any replica can re-index a file another one received.
+    """
     from pipelines.reindex import reindex
 
+    if args.source:
+        if args.delete_old:
+            print("needle reindex: --delete-old rebuilds the whole index; not with --source", file=sys.stderr)
+            return EXIT_USAGE
+        result = _service().reindex_source(args.source, actor=_whoami())
+        _print_json(result.to_dict())
+        return EXIT_OK
     report = reindex(_service(), keep_old=not args.delete_old, progress=lambda m: print(m, file=sys.stderr))
     _print_json(report)
     return EXIT_OK
@@ -520,26 +531,14 @@ def cmd_cases(args: argparse.Namespace) -> int:
     """Retrieval test cases: add, list, remove, import and export (JSON lines)."""
     from pathlib import Path
 
-    from pipelines.cases import CaseStore, RetrievalCase
+    from pipelines.cases import CaseStore
     from pipelines.settings import get_settings
     from pipelines.stores import build_record_store
 
-    cases = CaseStore(build_record_store(get_settings()))
     if args.action == "add":
-        if not args.question:
-            print("needle cases add: give the question", file=sys.stderr)
-            return EXIT_USAGE
-        case = cases.add(
-            RetrievalCase(
-                question=args.question,
-                expected_sources=_split_tags(args.source),
-                expected_chunks=_split_tags(args.chunk),
-                added_by=args.by,
-                note=args.note,
-            )
-        )
-        print(f"added case {case.case_id}")
-    elif args.action == "list":
+        return _add_case(args)
+    cases = CaseStore(build_record_store(get_settings()))
+    if args.action == "list":
         listed = cases.list()
         if args.json:
             _print_json([case.to_dict() for case in listed])
@@ -562,6 +561,32 @@ def cmd_cases(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_case(args: argparse.Namespace) -> int:
+    """``needle cases add``: through :meth:`NeedleService.add_case`, the one check that the expected
+    sources are indexed (the console's check too), so a typo cannot store a case no configuration can
+    pass. An unknown source id is the caller's input, hence a usage error."""
+    from pipelines.cases import RetrievalCase
+    from pipelines.errors import SourceNotFoundError
+
+    if not args.question:
+        print("needle cases add: give the question", file=sys.stderr)
+        return EXIT_USAGE
+    case = RetrievalCase(
+        question=args.question,
+        expected_sources=_split_tags(args.source),
+        expected_chunks=_split_tags(args.chunk),
+        added_by=args.by,
+        note=args.note,
+    )
+    try:
+        added = _service().add_case(case)
+    except SourceNotFoundError as error:
+        print(f"needle cases add: {error}; nothing added (`needle sources` lists the ids)", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"added case {added.case_id}")
+    return EXIT_OK
+
+
 def _print_comparison(comparison: Any) -> None:
     names = list(comparison.live_metrics)
     print(f"{'':<10} " + " ".join(f"{name:>10}" for name in names))
@@ -572,6 +597,8 @@ def _print_comparison(comparison: Any) -> None:
         flag = "  LOST" if case.lost else ""
         ranks = f"{case.live_rank or '-'} -> {case.candidate_rank or '-'}"
         print(f"{case.outcome:<7} {ranks:<10} {case.case_id}  {case.question}{flag}")
+        traces = f"live {case.live_trace_id or '-'}, candidate {case.candidate_trace_id or '-'}"
+        print(f"{'':<18} traces: {traces}")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -588,12 +615,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         _print_json(report)
         return EXIT_OK
-    comparison = compare_cases(_service(), candidate)
+    service = _service()
+    comparison = compare_cases(service, candidate, actor=_whoami())
     if args.json:
-        _print_json(comparison.to_dict())
+        _print_json(_with_trace_links(service.settings, comparison.to_dict()))
     else:
         _print_comparison(comparison)
     return EXIT_ERROR if comparison.lost else EXIT_OK
+
+
+def _with_trace_links(settings: Any, report: dict[str, Any]) -> dict[str, Any]:
+    """Each case's two trace ids with their console links, so a CI log leads straight to the debugger."""
+    from pipelines.links import trace_url
+
+    for case in report["cases"]:
+        for leg in ("live", "candidate"):
+            trace_id = case.get(f"{leg}_trace_id")
+            case[f"{leg}_trace_url"] = trace_url(settings, trace_id) if trace_id else None
+    return report
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -790,6 +829,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     reindex = commands.add_parser("reindex", help="rebuild the index under the current settings, no downtime")
     reindex.add_argument("--delete-old", action="store_true", help="delete the previous Elasticsearch index")
+    reindex.add_argument(
+        "--source", metavar="SOURCE_ID", help="re-index only this source, from its kept original file"
+    )
     reindex.set_defaults(handler=cmd_reindex)
 
     channels = commands.add_parser("channels", help="per-channel Slack settings (no restart needed)")

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     )
     bm25_b: float = Field(default=0.5, ge=0, le=1, description="BM25 length normalisation (embedded store).")
     bm25_title_weight: int = Field(default=1, ge=0, le=5, description="Times the title counts in BM25 text.")
+    dense_partition_from: int = Field(
+        default=200_000,
+        ge=0,
+        description="Embedded store: chunks from which dense search reads only the nearest partitions "
+        "(faster, slightly approximate); set it above your corpus to keep every search exact.",
+    )
     embedding_languages: list[str] = Field(
         default_factory=lambda: ["en"],
         description="Languages the embedder understands; other languages are retrieved by BM25 alone.",
@@ -201,6 +207,13 @@ class Settings(BaseSettings):
     # --- admin console -----------------------------------------------------------------------------
     admin_username: str = "admin"
     admin_password: SecretStr | None = None
+    admin_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="Hours a console sign-in lasts; after that the session cookie is refused like a "
+        "signed-out one, so a forgotten browser or a copied cookie does not keep the console open.",
+    )
 
     # --- process -----------------------------------------------------------------------------------
     torch_threads: int | None = Field(default=None, ge=1, le=256)

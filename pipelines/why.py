@@ -15,7 +15,7 @@ filters, fusion arithmetic, hints) is plain Python on the retrieved lists.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from pipelines.analysis import ENGLISH_STOP_WORDS, analyze, content_terms
@@ -313,10 +313,22 @@ def settings_for(service: Any, request: TraceRequest) -> Settings:
     return apply(service.settings, request.values)
 
 
-def trace_lists(service: Any, trace: dict[str, Any]) -> Lists:
+def _within(request: TraceRequest, audience: Viewer | None) -> TraceRequest:
+    """``request`` narrowed to what ``audience`` may see as well (its filter ANDed to the trace's), for a
+    console session that may not see everything the trace's asker could (see
+    :mod:`pipelines.visibility`)."""
+    if audience is None or audience.unrestricted:
+        return request
+    return replace(request, viewer=audience, filters=combine(request.filters, audience_filter(audience)))
+
+
+def trace_lists(service: Any, trace: dict[str, Any], audience: Viewer | None = None) -> Lists:
     """A trace's retrieval run again (same question, filters and settings) over today's index: the full
-    fused ranking, which the trace itself keeps only to the passages the answerer got."""
-    request = trace_request(trace)
+    fused ranking, which the trace itself keeps only to the passages the answerer got.
+
+    :param audience: also keep only what this viewer may see (``None``: the trace's own filters).
+    """
+    request = _within(trace_request(trace), audience)
     return retrieve_lists(
         service,
         request.question,
@@ -327,9 +339,14 @@ def trace_lists(service: Any, trace: dict[str, Any]) -> Lists:
     )
 
 
-def explain_trace(service: Any, trace: dict[str, Any], target: str) -> Explanation:
-    """:func:`explain` for a trace's question, filters, viewer and settings."""
-    request = trace_request(trace)
+def explain_trace(
+    service: Any, trace: dict[str, Any], target: str, audience: Viewer | None = None
+) -> Explanation:
+    """:func:`explain` for a trace's question, filters, viewer and settings.
+
+    :param audience: explain within what this viewer may see as well (``None``: the trace's own).
+    """
+    request = _within(trace_request(trace), audience)
     return explain(
         service,
         request.question,

@@ -57,8 +57,11 @@ def main() -> None:
         "p50_ms": round(statistics.median(ordered), 1),
         "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1),
     }
-    print(json.dumps(report) if args.json else f"{report['asks']} asks: p50 {report['p50_ms']} ms, "
-          f"p95 {report['p95_ms']} ms")
+    print(
+        json.dumps(report)
+        if args.json
+        else f"{report['asks']} asks: p50 {report['p50_ms']} ms, p95 {report['p95_ms']} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Measures what a question costs before any LLM: query embedding + BM25 + dense + 
 retrieval pipeline with Needle's default settings. The corpora are synthetic (encoding 100,000 chunks
 with MiniLM would take over an hour on 2 cores): chunk text is 150 words drawn from SciFact's own
 vocabulary with its word frequencies, and embeddings are random unit vectors of the model's dimension,
-which costs search exactly what real ones do. Queries are real SciFact claims, embedded by the real model.
+which costs search exactly what real ones do (see ``synthetic_corpus.py``). Queries are real SciFact claims,
+embedded by the real model.
 
     .venv/bin/python scripts/bench_retrieval.py --sizes 10000 100000 --output results/bench_retrieval.json
 """
@@ -15,8 +16,6 @@ import argparse
 import collections
 import json
 import os
-import random
-import re
 import statistics
 import sys
 import tempfile
@@ -26,9 +25,8 @@ from pathlib import Path
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-import numpy as np
 import torch
-from haystack import Document
+from synthetic_corpus import SCIFACT, synthetic_chunks, vocabulary
 
 from pipelines import stage_timer
 from pipelines.evaluation import percentile, write_report
@@ -36,36 +34,6 @@ from pipelines.models import resolve_model
 from pipelines.querying import build_retrieval_pipeline, build_text_embedder
 from pipelines.settings import load_settings
 from pipelines.stores import EmbeddedBackend, EmbeddedDocumentStore
-
-SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
-
-
-def vocabulary(corpus: Path) -> tuple[list[str], list[int]]:
-    counts: collections.Counter[str] = collections.Counter()
-    with corpus.open(encoding="utf-8") as handle:
-        for line in handle:
-            record = json.loads(line)
-            counts.update(re.findall(r"[a-z0-9]+", (record["title"] + " " + record["text"]).lower()))
-    words, weights = zip(*counts.most_common(50_000), strict=True)
-    return list(words), list(weights)
-
-
-def synthetic_chunks(n: int, dim: int, words: list[str], weights: list[int], seed: int = 7) -> list[Document]:
-    rng = random.Random(seed)
-    vectors = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    documents = []
-    for i in range(n):
-        text = " ".join(rng.choices(words, weights=weights, k=150))
-        documents.append(
-            Document(
-                id=f"c{i}",
-                content=text,
-                meta={"source_id": f"s{i // 4}", "title": " ".join(rng.choices(words, weights=weights, k=8))},
-                embedding=vectors[i].tolist(),
-            )
-        )
-    return documents
 
 
 def main() -> int:

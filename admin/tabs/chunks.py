@@ -7,6 +7,7 @@ from typing import Any
 import gradio as gr
 
 from admin import render
+from admin.roles import session_view
 from admin.tabs.tables import readonly_table
 from pipelines.errors import NeedleError
 from pipelines.service import NeedleService
@@ -17,14 +18,15 @@ class ChunksActions:
         self.service = service
 
     def source_list(self) -> gr.Dropdown:
-        return gr.Dropdown(choices=render.source_choices(self.service.list_sources()))
+        """The sources this account may read (a viewer: those for everyone)."""
+        return gr.Dropdown(choices=render.source_choices(session_view(self.service).sources()))
 
     def show(self, source_id: str | None, contains: str) -> tuple[list[list[Any]], str]:
         """The chunks in reading order; ``contains`` narrows them to those with that text."""
         if not source_id:
             raise gr.Error("Pick a source first.")
         try:
-            passages = self.service.source_chunks(source_id)
+            passages = session_view(self.service).source_chunks(source_id)
         except NeedleError as error:
             raise gr.Error(str(error)) from None
         rows = render.chunk_rows(passages, contains)

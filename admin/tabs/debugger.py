@@ -18,19 +18,19 @@ from typing import Any
 import gradio as gr
 
 from admin import render
+from admin.roles import session_view
 from admin.tabs.tables import readonly_table
 from pipelines.answering import QueryOptions
 from pipelines.audience import ADMIN, Viewer
 from pipelines.cases import RetrievalCase
 from pipelines.errors import NeedleError
 from pipelines.service import NeedleService
+from pipelines.visibility import ConsoleView
 from pipelines.why import (
     Explanation,
     Ranked,
-    explain_trace,
     format_explanation,
     fusion_note,
-    trace_lists,
     trace_request,
 )
 
@@ -50,6 +50,8 @@ FIND_HEADERS = [
     "Text",
 ]
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,30}$")
+#: What the "view as" boxes say to an account that may not use them (see ``pipelines.visibility``).
+VIEW_AS_REFUSED = "Editors and owners only: your account sees what everyone may see."
 
 
 @dataclass
@@ -59,15 +61,29 @@ class DebuggerTab:
     trace_id: gr.Textbox
     outputs: list[Any]
     show_trace: Callable[[str], tuple[Any, ...]]
+    #: The two "view as" boxes, and the handler that disables them for a viewer when the page opens.
+    view_as: list[gr.Textbox]
+    view_as_controls: Callable[[], tuple[gr.Textbox, gr.Textbox]]
 
 
 class DebuggerActions:
     def __init__(self, service: NeedleService) -> None:
         self.service = service
 
+    def view_as_controls(self) -> tuple[gr.Textbox, gr.Textbox]:
+        """ "View as" stays usable for editors and owners; a viewer's boxes are disabled and say why (the
+        core refuses it for them anyway, see :meth:`ConsoleView.answer_viewer`)."""
+        if session_view(self.service).unrestricted:
+            return gr.Textbox(), gr.Textbox()
+        return (
+            gr.Textbox(value="", interactive=False, placeholder=VIEW_AS_REFUSED),
+            gr.Textbox(value="", interactive=False, placeholder=VIEW_AS_REFUSED),
+        )
+
     def filter_choices(self) -> tuple[gr.Dropdown, ...]:
-        """Tags and sources as they are now, for the filters and the two source pickers."""
-        sources = self.service.list_sources()
+        """Tags and sources as they are now (those this account may see), for the filters and the two
+        source pickers."""
+        sources = session_view(self.service).sources()
         choices = render.source_choices(sources)
         return (
             gr.Dropdown(choices=render.tag_choices(sources)),
@@ -96,7 +112,9 @@ class DebuggerActions:
         """Answer as Slack would, with this form's retrieval settings, and show the trace it leaves.
 
         ``view_user``/``view_channel``: answer as this Slack user, or as posted in this channel, would be
-        answered (its audience applies); both blank: as an admin, who sees every source.
+        answered (its audience applies); both blank: as an admin, who sees every source. A viewer's
+        account answers with the sources for everyone and may not "view as" (see
+        :mod:`pipelines.visibility`).
         """
         if fusion not in ("rrf", "weighted"):
             raise gr.Error("Fusion must be 'rrf' or 'weighted'.")
@@ -110,7 +128,9 @@ class DebuggerActions:
             dense_weight=_weight(dense_weight, "Dense weight"),
             rerank=bool(rerank) if self.service.has_ranker else None,
         )
+        requested = view_as(view_user, view_channel)
         try:
+            viewer = session_view(self.service).answer_viewer(requested)
             answer = self.service.ask(
                 question or "",
                 tags=tags or None,
@@ -118,15 +138,17 @@ class DebuggerActions:
                 origin="admin",
                 user_id=request.username if request else None,
                 options=options,
-                viewer=view_as(view_user, view_channel),
+                viewer=viewer,
             )
         except NeedleError as error:
             raise gr.Error(str(error)) from None
         return self.show_trace(answer.trace_id)
 
     def rerun(self, trace_id: str, request: gr.Request | None = None) -> tuple[Any, ...]:
-        """Ask an opened trace's question again with its own history, filters, viewer and settings."""
-        trace = self._trace(trace_id)
+        """Ask an opened trace's question again with its own history, filters, viewer and settings (a
+        viewer's account re-runs it with the sources for everyone)."""
+        view = session_view(self.service)
+        trace = self._trace(trace_id, view)
         asked = trace_request(trace)
         fields = QueryOptions.__dataclass_fields__
         options = QueryOptions(**{name: value for name, value in asked.values.items() if name in fields})
@@ -139,7 +161,7 @@ class DebuggerActions:
                 origin="admin",
                 user_id=request.username if request else None,
                 options=options,
-                viewer=asked.viewer,
+                viewer=view.rerun_viewer(trace),
             )
         except NeedleError as error:
             raise gr.Error(str(error)) from None
@@ -149,11 +171,12 @@ class DebuggerActions:
         """The trace's full fused ranking, recomputed with its question, filters and settings, and how
         fusion made it (including whether, and why, the dense list was left out)."""
         trace_id = (trace_id or "").strip()
+        view = session_view(self.service)
         # Runs whenever the trace id box changes, also while an admin types into it: stay quiet.
         trace = self.service.get_trace(trace_id) if render.TRACE_ID_PATTERN.match(trace_id) else None
-        if trace is None:
+        if trace is None or not view.may_see_trace(trace):
             return [], "", [], ""
-        lists = trace_lists(self.service, trace)
+        lists = view.trace_lists(trace)
         recorded = next(
             (
                 i["retrieval"]["dense_skipped"]
@@ -170,11 +193,12 @@ class DebuggerActions:
 
     def find(self, trace_id: str, target: str) -> tuple[list[list[Any]], str]:
         """A source's (or chunk's) ranks in every list for the opened trace, and why."""
-        trace = self._trace(trace_id)
+        view = session_view(self.service)
+        trace = self._trace(trace_id, view)
         if not (target or "").strip():
             raise gr.Error("Pick a source (or paste a chunk id) to find.")
         try:
-            explanation = explain_trace(self.service, trace, target)
+            explanation = view.explain_trace(trace, target)
         except NeedleError as error:
             raise gr.Error(str(error)) from None
         return find_rows(explanation), format_explanation(explanation)
@@ -183,7 +207,7 @@ class DebuggerActions:
         self, trace_id: str, source_id: str, chunk_ids: str, note: str, request: gr.Request | None = None
     ) -> str:
         """ "This question should have found…": the opened trace's question becomes a test case."""
-        trace = self._trace(trace_id)
+        trace = self._trace(trace_id, session_view(self.service))
         chunks = render.parse_tags(chunk_ids)
         if not (source_id or "").strip() and not chunks:
             raise gr.Error("Pick the source that should have been found (or give a chunk id).")
@@ -204,11 +228,14 @@ class DebuggerActions:
             raise gr.Error(str(error)) from None
         return f"Added test case `{case.case_id}`; compare configurations on it in the Retrieval lab tab."
 
-    def _trace(self, trace_id: str) -> dict[str, Any]:
+    def _trace(self, trace_id: str, view: ConsoleView) -> dict[str, Any]:
         trace_id = (trace_id or "").strip()
         if not render.TRACE_ID_PATTERN.match(trace_id):
             raise gr.Error("Open a trace first (ask a question, or paste a trace id and open it).")
-        trace = self.service.get_trace(trace_id)
+        try:
+            trace = view.trace(trace_id)
+        except NeedleError as error:
+            raise gr.Error(str(error)) from None
         if trace is None:
             raise gr.Error(f"No trace with id {trace_id}.")
         return trace
@@ -220,7 +247,10 @@ class DebuggerActions:
             raise gr.Error(
                 "That is not a trace id (32 letters and digits, as in a 'Debug this answer' link)."
             )
-        trace = self.service.get_trace(trace_id)
+        try:
+            trace = session_view(self.service).trace(trace_id)
+        except NeedleError as error:  # it used documents this account may not see
+            raise gr.Error(str(error)) from None
         if trace is None:
             raise gr.Error(f"No trace with id {trace_id}; it may come from another Needle installation.")
         reranked = trace.get("reranked")
@@ -521,4 +551,10 @@ def build_debugger_tab(service: NeedleService) -> DebuggerTab:
     case_button.click(
         actions.add_case, [trace_id, case_source, case_chunks, case_note], [case_status], api_name="add_case"
     )
-    return DebuggerTab(trace_id=trace_id, outputs=outputs, show_trace=actions.show_trace)
+    return DebuggerTab(
+        trace_id=trace_id,
+        outputs=outputs,
+        show_trace=actions.show_trace,
+        view_as=[view_user, view_channel],
+        view_as_controls=actions.view_as_controls,
+    )

@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from admin import render
+from admin.roles import session_view
 from admin.tabs.debugger import DEBUGGER_TAB, DebuggerTab
 from admin.tabs.tables import readonly_table
 from pipelines.escalations import EscalationLog
@@ -24,10 +25,12 @@ class FeedbackActions:
         self.debugger = debugger
 
     def filtered(self, rating: str, contains: str) -> list[list[Any]]:
-        """Newest first; ``contains`` matches the reason, question or answer (any case)."""
+        """Newest first; ``contains`` matches the reason, question or answer (any case). A viewer's
+        account sees votes on answers built from sources for everyone only."""
         if rating not in ("all", "up", "down"):
             raise gr.Error("Rating must be all, up or down.")
-        items = self.service.feedback(limit=500, rating=None if rating == "all" else rating)
+        view = session_view(self.service)
+        items = view.feedback(limit=500, rating=None if rating == "all" else rating)
         needle = (contains or "").strip().casefold()
         if needle:
             items = [
@@ -40,7 +43,10 @@ class FeedbackActions:
         return render.feedback_rows(items)
 
     def escalations(self) -> list[list[Any]]:
-        """Answers someone asked a person about ("Ask a person" in Slack), newest first."""
+        """Answers someone asked a person about ("Ask a person" in Slack), newest first; a viewer's
+        account sees those whose answers it may see."""
+        escalations = EscalationLog(self.service.records).list()
+        visible = session_view(self.service).visible_trace_ids(item.trace_id for item in escalations)
         return [
             [
                 render.timestamp(item.at),
@@ -50,7 +56,8 @@ class FeedbackActions:
                 item.question,
                 item.trace_id,
             ]
-            for item in EscalationLog(self.service.records).list()
+            for item in escalations
+            if item.trace_id in visible
         ]
 
     def select_row(self, event: gr.SelectData) -> tuple[str, str]:
@@ -97,7 +104,7 @@ def build_feedback_tab(service: NeedleService, debugger: DebuggerTab, tabs: gr.T
                 "Add as a test case", variant="primary", scale=1, elem_id="feedback-add-case"
             )
         escalated = readonly_table(
-            ESCALATION_HEADERS, "escalations-table", "Asked for a person (\"Ask a person\" in Slack)"
+            ESCALATION_HEADERS, "escalations-table", 'Asked for a person ("Ask a person" in Slack)'
         )
     tab.select(actions.filtered, [rating, contains], [table], api_visibility="private")
     # The public event first: it takes the name "escalations" (a private one would take it otherwise).

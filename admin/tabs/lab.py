@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from admin import render
+from admin.roles import session_view
 from admin.tabs.feedback import FeedbackTab
 from admin.tabs.tables import readonly_table
 from pipelines.cases import RetrievalCase
@@ -27,7 +28,18 @@ from pipelines.service import NeedleService
 LAB_TAB = "lab"
 CASE_HEADERS = ["Case id", "Question", "Should find", "From", "Added by", "Note", "Trace id"]
 METRIC_HEADERS = ["Metric", "Live", "Candidate", "Change"]
-OUTCOME_HEADERS = ["Outcome", "Live rank", "Candidate rank", "Lost?", "Case id", "Question"]
+OUTCOME_HEADERS = [
+    "Outcome",
+    "Live rank",
+    "Candidate rank",
+    "Lost?",
+    "Case id",
+    "Question",
+    "Live trace",
+    "Candidate trace",
+]
+#: The trace columns are links (Markdown); the rest plain text, so a question cannot inject markup.
+OUTCOME_DATATYPES = ["str", "str", "str", "str", "str", "str", "markdown", "markdown"]
 HISTORY_HEADERS = ["Config id", "Promoted (UTC)", "By", "Values", "Note", "Rolled back from"]
 OUTCOME_LABELS = {"better": "⬆️ better", "worse": "⬇️ worse", "same": "= same"}
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -60,8 +72,17 @@ def metric_rows(comparison: Comparison) -> list[list[Any]]:
     return rows
 
 
+def trace_link(trace_id: str | None) -> str:
+    """A comparison trace as a link to the console's stable trace URL (``?trace=<id>``, the form Slack's
+    "Debug this answer" opens): one click shows that run in the debugger, with "why" one more away."""
+    if not trace_id or not render.TRACE_ID_PATTERN.match(trace_id):
+        return "-"
+    return f"[{trace_id[:8]}…](?trace={trace_id})"
+
+
 def outcome_rows(comparison: Comparison) -> list[list[Any]]:
-    """Lost cases first, then worse, better, same: what an admin must look at comes first."""
+    """Lost cases first, then worse, better, same: what an admin must look at comes first; each with
+    the links to its two runs' traces."""
     order = {"worse": 1, "better": 2, "same": 3}
     ordered = sorted(comparison.cases, key=lambda c: 0 if c.lost else order[c.outcome])
     return [
@@ -72,6 +93,8 @@ def outcome_rows(comparison: Comparison) -> list[list[Any]]:
             "⚠️ LOST" if case.lost else "",
             case.case_id,
             case.question,
+            trace_link(case.live_trace_id),
+            trace_link(case.candidate_trace_id),
         ]
         for case in ordered
     ]
@@ -139,7 +162,7 @@ class LabActions:
         return (
             case_rows(cases),
             gr.Dropdown(choices=[(f"{c.case_id} — {c.question[:60]}", c.case_id) for c in cases], value=None),
-            gr.Dropdown(choices=render.source_choices(self.service.list_sources())),
+            gr.Dropdown(choices=render.source_choices(session_view(self.service).sources())),
         )
 
     def from_trace(self, trace_id: str) -> tuple[Any, ...]:
@@ -151,7 +174,10 @@ class LabActions:
         trace_id = (trace_id or "").strip()
         if not render.TRACE_ID_PATTERN.match(trace_id):
             raise gr.Error("Select an answer first (its trace id).")
-        trace = self.service.get_trace(trace_id)
+        try:
+            trace = session_view(self.service).trace(trace_id)
+        except NeedleError as error:  # it used documents this account may not see
+            raise gr.Error(str(error)) from None
         if trace is None:
             raise gr.Error(f"No trace with id {trace_id}.")
         note = "; ".join(str(f.get("reason")) for f in trace.get("feedback") or [] if f.get("reason"))
@@ -224,10 +250,13 @@ class LabActions:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return str(path)
 
-    def compare(self, candidate: str) -> tuple[Any, ...]:
-        """The live configuration and the candidate on every case."""
+    def compare(self, candidate: str, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """The live configuration and the candidate on every case (each run kept as a trace, by the
+        signed-in user)."""
         try:
-            comparison = compare_cases(self.service, parse_assignments(candidate or ""))
+            comparison = compare_cases(
+                self.service, parse_assignments(candidate or ""), actor=_actor(request)
+            )
         except NeedleError as error:
             raise gr.Error(str(error)) from None
         return comparison_summary(comparison), metric_rows(comparison), outcome_rows(comparison)
@@ -355,8 +384,9 @@ def build_lab_tab(service: NeedleService, tabs: gr.Tabs, feedback: FeedbackTab |
         outcomes = readonly_table(
             OUTCOME_HEADERS,
             "lab-outcomes",
-            "Per case (lost cases first)",
-            column_widths=["12%", "10%", "12%", "10%", "14%", "42%"],
+            "Per case (lost cases first; a trace opens that run in the debugger)",
+            column_widths=["11%", "8%", "10%", "8%", "12%", "31%", "10%", "10%"],
+            datatype=OUTCOME_DATATYPES,
             max_height=420,
         )
         with gr.Row():

@@ -12,6 +12,7 @@ import gradio as gr
 
 from admin import render
 from admin.jobs import INDEXING_QUEUE, IndexingJobs
+from admin.roles import session_view
 from admin.tabs.jobs import JobsPanel, build_jobs_panel
 from admin.tabs.tables import readonly_table
 from pipelines.answers import IngestResult
@@ -57,10 +58,12 @@ class SourcesActions:
         self.jobs = jobs
 
     def refresh(self) -> tuple[dict[str, Any], gr.Dropdown, str]:
-        """The sources table, the source picker and the page header's counts, as they are now."""
-        sources = self.service.list_sources()
+        """The sources table, the source picker and the page header's counts, as they are now (a viewer's
+        account sees and counts the sources for everyone only)."""
+        view = session_view(self.service)
+        sources = view.sources()
         settings = self.service.settings
-        overview = render.overview_line(self.service.stats(), self.service.backend.kind, settings.llm_enabled)
+        overview = render.overview_line(view.stats(), self.service.backend.kind, settings.llm_enabled)
         return render.source_table(sources), gr.Dropdown(choices=render.source_choices(sources)), overview
 
     def announce_upload(self, files: list[str] | None) -> str:
@@ -304,10 +307,8 @@ class SourcesActions:
         """The picked source's audience, to edit in place (blank when no source is picked)."""
         if not source_id:
             return ""
-        for source in self.service.list_sources():
-            if source.source_id == source_id:
-                return describe_audience(source.audience)
-        return ""
+        source = session_view(self.service).source(source_id)
+        return describe_audience(source.audience) if source else ""
 
     def select_row(self, event: gr.SelectData) -> str | None:
         """Clicking a row of the table picks that source for delete, re-index and the Chunks tab."""
@@ -316,9 +317,9 @@ class SourcesActions:
 
     def _source(self, source_id: str | None) -> Any:
         source_id = _require_source(source_id)
-        for source in self.service.list_sources():
-            if source.source_id == source_id:
-                return source
+        source = session_view(self.service).source(source_id)
+        if source is not None:
+            return source
         raise gr.Error(f"No source with id {source_id!r}; it may have been deleted. Refresh the list.")
 
 

@@ -7,11 +7,19 @@ from typing import Any
 import gradio as gr
 
 from admin import render
+from admin.roles import session_view
 from admin.tabs.debugger import DEBUGGER_TAB, DebuggerTab
 from admin.tabs.tables import readonly_table
 from pipelines.service import NeedleService
 
-ORIGINS = [("All", "all"), ("Slack", "slack"), ("CLI", "cli"), ("Admin console", "admin"), ("API", "api")]
+ORIGINS = [
+    ("All", "all"),
+    ("Slack", "slack"),
+    ("CLI", "cli"),
+    ("Admin console", "admin"),
+    ("API", "api"),
+    ("Lab comparisons (retrieval only)", "compare"),
+]
 
 
 class TracesActions:
@@ -20,11 +28,11 @@ class TracesActions:
         self.debugger = debugger
 
     def recent(self, origin: str, limit: float) -> list[list[Any]]:
-        """Newest first; ``origin`` "all" shows every face."""
+        """Newest first; ``origin`` "all" shows every face. A viewer's account lists only answers built
+        from sources for everyone (see :mod:`pipelines.visibility`)."""
         count = max(1, min(int(limit or 50), 1000))
-        return render.trace_rows(
-            self.service.recent_traces(limit=count, origin=None if origin == "all" else origin)
-        )
+        view = session_view(self.service)
+        return render.trace_rows(view.recent_traces(limit=count, origin=None if origin == "all" else origin))
 
     def open_row(self, event: gr.SelectData) -> tuple[Any, ...]:
         """A click on any cell of a row opens that row's trace (its id is the last column) in the debugger."""

@@ -86,6 +86,7 @@ class EmbeddedBackend:
             bm25_k1=settings.bm25_k1,
             bm25_b=settings.bm25_b,
             title_weight=settings.bm25_title_weight,
+            partition_from=settings.dense_partition_from,
         )
 
     def retrievers(self, settings: Settings) -> tuple[Any, Any]:

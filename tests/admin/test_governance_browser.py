@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -159,4 +160,38 @@ def test_admin_sets_audiences_channels_and_reads_the_audit_log_at_1280_px(
     assert [(row["actor"], row["action"], row["target"]) for row in exported] == [
         ("admin", "source.audience", f"source {board_id}")
     ]
+    context.close()
+
+
+def test_a_viewer_sees_only_sources_for_everyone_and_view_as_is_disabled(
+    console_factory: Callable[..., Console],
+    browser: Browser,  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+) -> None:
+    """Issue 12 in the browser: a viewer's sources table and header count only the source for everyone,
+    and the debugger's "view as" boxes are disabled, saying why."""
+    console = console_factory()
+    service = console.service
+    board = tmp_path / "board-minutes.md"
+    board.write_text("# Board minutes\n\nThe board approved the acquisition of Example GmbH in March.\n")
+    assert service.ingest_file(board, audience="usergroup:S0BOARD").status == "indexed"
+    assert service.ingest_file(HANDBOOK / "leave-policy.md").status == "indexed"
+    service.accounts.add("vera", "a long enough password", "viewer", actor="test")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(console.url)
+    page.get_by_test_id("textbox").fill("vera")
+    page.get_by_test_id("password").fill("a long enough password")
+    page.get_by_role("button", name="Login").click()
+    sources = page.locator("#sources-table")
+    expect(sources.get_by_role("row").filter(has_text="leave-policy.md")).to_have_count(1)
+    expect(page.locator("#overview")).to_contain_text("1 sources")
+    expect(sources.get_by_role("row").filter(has_text="board-minutes.md")).to_have_count(0)
+    page.get_by_role("tab", name="Retrieval debugger").click()
+    for elem_id in ("debug-view-user", "debug-view-channel"):
+        box = _text_input(page, elem_id)
+        expect(box).to_be_disabled()
+        expect(box).to_have_attribute("placeholder", re.compile("Editors and owners only"))
+    page.screenshot(path=str(ARTIFACTS / "admin-viewer-debugger-1280.png"), full_page=True)
     context.close()

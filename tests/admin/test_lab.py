@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -150,6 +151,14 @@ def test_cases_compare_promote_and_roll_back_and_the_next_answer_in_another_serv
     summary, metrics, outcomes = client.predict("bm25_top_k=1,dense_top_k=1", api_name="/compare")
     assert {row[0] for row in _rows(metrics)} == {"ndcg@10", "recall@100", "mrr@10", "hit@5"}
     assert "LOST" in json.dumps(_rows(outcomes)) and "lost" in summary
+    # Each case links to its runs' traces (the console's ?trace= form), which the debugger opens.
+    links = [re.search(r"\?trace=(\w+)\)", cell) for row in _rows(outcomes) for cell in row[-2:]]
+    assert len(links) == 2 * len(_rows(outcomes)) and all(links)
+    lost = next(row for row in _rows(outcomes) if "LOST" in row[3])
+    candidate_trace = re.search(r"\?trace=(\w+)\)", lost[-1]).group(1)
+    opened = client.predict(candidate_trace, api_name="/open_trace")
+    assert opened[0] == candidate_trace and "compare" in opened[1] and ADMIN_USER in opened[1]
+    assert service.get_trace(candidate_trace)["settings"]["bm25_top_k"] == 1
     with pytest.raises(AppError, match="loses"):
         client.predict("bm25_top_k=1,dense_top_k=1", "too shallow", False, api_name="/promote")
     assert service.configs.live() is None

@@ -3,6 +3,7 @@ feedback tab becomes a test case, a candidate is compared, promoted and rolled b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -90,6 +91,20 @@ def test_a_thumbs_down_becomes_a_case_and_a_candidate_is_compared_promoted_and_r
     expect(page.locator("#lab-metrics")).to_contain_text("hit@5")
     expect(page.locator("#lab-summary")).to_contain_text("1 case(s) lost")
     page.screenshot(path=str(ARTIFACTS / "admin-lab-compare-1280.png"), full_page=True)
+
+    # The lost case's run under the candidate is a link (as the browser resolves it) to the debugger.
+    link = page.locator("#lab-outcomes a[href*='trace=']").nth(1)  # the first row's candidate trace
+    resolved = link.evaluate("a => a.href")
+    candidate_trace = re.search(r"[?&]trace=(\w+)", resolved).group(1)
+    assert service.get_trace(candidate_trace)["context"] == {
+        "case_id": case.case_id,
+        "configuration": "candidate",
+    }
+    traced = page.context.new_page()
+    traced.goto(resolved)
+    expect(traced.locator("#debug-heading")).to_contain_text(candidate_trace)
+    expect(traced.locator("#debug-heading")).to_contain_text("compare")
+    traced.close()
 
     page.locator("#lab-note-promote input, #lab-note-promote textarea").first.fill("one candidate each")
     page.locator("#lab-promote").click()

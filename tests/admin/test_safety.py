@@ -158,3 +158,73 @@ def test_signing_out_ends_the_session(service_factory: Callable[..., NeedleServi
             assert stale.get("/config").status_code == 401
     finally:
         blocks.close()
+
+
+def test_a_session_ends_after_the_configured_hours_like_a_signed_out_one(
+    service_factory: Callable[..., NeedleService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``NEEDLE_ADMIN_SESSION_HOURS``: the console as ``needle serve`` mounts it keeps a sign-in for that
+    long, then refuses its cookie (page, config and API) exactly as after "Sign out"; signing in again
+    works. Time is moved forward with the sessions' clock rather than waited for."""
+    import httpx
+
+    from admin import security
+    from tests.admin.conftest import serve
+
+    now = [1_000.0]
+    monkeypatch.setattr(security, "clock", lambda: now[0])
+    service = service_factory(admin_password="s3cret-password", admin_session_hours=2)
+    service.accounts.add("vera", "a long enough password", "viewer", actor="test")
+    console = serve(service)
+    try:
+        with httpx.Client(base_url=f"{console.base_url}/admin", follow_redirects=False, timeout=30) as http:
+            login = {"username": "vera", "password": "a long enough password"}
+            assert http.post("/login", data=login).status_code == 200
+            assert http.get("/config").status_code == 200
+            kept = dict(http.cookies)
+            now[0] += 2 * 3600 - 60  # a minute before the end: still signed in
+            assert http.get("/config").status_code == 200
+            now[0] += 61
+            assert http.get("/config").status_code == 401
+            assert http.get("/gradio_api/info").status_code == 401
+            assert http.post("/login", data=login).status_code == 200  # a new sign-in starts a new session
+            assert http.get("/config").status_code == 200
+        with httpx.Client(base_url=f"{console.base_url}/admin", cookies=kept, timeout=30) as stale:
+            assert stale.get("/config").status_code == 401  # the expired cookie stays refused
+    finally:
+        console.stop()
+
+
+def test_sessions_expire_on_their_own_clock() -> None:
+    """The session table Gradio reads (``get``, ``in``, ``[]``, ``keys``, ``del``) forgets a session once
+    it is older than the limit, and "Sign out" still deletes a live one."""
+    from admin import security
+
+    sessions = security.ExpiringSessions(max_age_seconds=60)
+    real_clock = security.clock
+    now = [0.0]
+    security.clock = lambda: now[0]
+    try:
+        sessions["old"] = "ann"
+        now[0] = 30
+        sessions["new"] = "bob"
+        assert sessions.get("old") == "ann" and "new" in sessions
+        now[0] = 60
+        assert sessions.get("old") is None and "old" not in sessions and sessions.keys() == ["new"]
+        del sessions["new"]
+        assert len(sessions) == 0
+    finally:
+        security.clock = real_clock
+
+
+def test_the_session_length_is_a_setting(
+    settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.settings import SettingsError
+
+    assert settings_factory().admin_session_hours == 12
+    monkeypatch.setenv("NEEDLE_ADMIN_SESSION_HOURS", "1.5")
+    assert settings_factory().admin_session_hours == 1.5
+    monkeypatch.setenv("NEEDLE_ADMIN_SESSION_HOURS", "0")
+    with pytest.raises(SettingsError, match="NEEDLE_ADMIN_SESSION_HOURS"):
+        settings_factory()

@@ -220,3 +220,72 @@ def test_the_filter_reaches_elasticsearch_as_a_query_clause() -> None:
     assert {"terms": {"audience": ["everyone", "user:U0EVE", "usergroup:S0HR"]}} in should
     assert {"bool": {"must_not": {"exists": {"field": "audience"}}}} in should
     assert audience_filter(ADMIN) is None
+
+
+#: Who may see each restricted document, used as the "view as" a console viewer tries and as the insider
+#: whose answer (a trace) the console viewer must not read.
+INSIDERS = {
+    "board-minutes-2026-q3.md": ("", "C0BOARD", VIEWERS["board channel"][0]),
+    "salary-bands-2027.md": ("U0EVE", "", VIEWERS["HR member, privately"][0]),
+    "hr-case-notes.md": ("U0DANA", "", VIEWERS["Dana, privately"][0]),
+}
+
+
+def test_the_console_debugger_as_a_viewer_leaks_nothing(service: NeedleService) -> None:
+    """Probes through the admin console's real endpoints, signed in as an account with the ``viewer``
+    role (issue 12: a viewer sees what everyone may see). For every question only a restricted document
+    answers: the debugger's answer and every list, prompt and setting it shows hold nothing restricted;
+    "view as" someone inside the audience is refused; the insider's own answer (its trace, with a 👎) is
+    not listed, cannot be opened or re-run, and is missing from the feedback list. For every restricted
+    document: its chunks and "find in every list" are refused as if it did not exist."""
+    from gradio_client import Client
+
+    from admin.app import launch
+
+    password = "a long enough password"
+    if service.accounts.get("vera") is None:
+        service.accounts.add("vera", password, "viewer", actor="test")
+    sources = {source.file_name: source for source in service.list_sources()}
+    knobs = ([], [], 200, 200, 5, "weighted", 60, 1.0, 0.75, False)
+    blocks = launch(service, port=None)
+    probes = 0
+    try:
+        client = Client(blocks.local_url, auth=("vera", password), verbose=False)
+        public_trace = None
+        for file_name, (_, secrets, questions) in SECRETS.items():
+            view_user, view_channel, insider = INSIDERS[file_name]
+            restricted = sources[file_name]
+            tells = [restricted.source_id, restricted.title, restricted.file_name]
+            for question in questions:
+                out = client.predict(question, *knobs, "", "", api_name="/debug_query")
+                public_trace = out[0]
+                shown = str(out)
+                leaked = [s for s in [*secrets, *tells] if s in shown and s not in question]
+                assert leaked == [], f"the debugger showed a viewer {leaked} for {question!r}"
+                probes += 1
+
+                with pytest.raises(Exception, match="View as"):
+                    client.predict(question, *knobs, view_user, view_channel, api_name="/debug_query")
+                probes += 1
+
+                theirs = service.ask(question, viewer=insider, origin="slack")
+                assert restricted.source_id in {c.source_id for c in theirs.citations}  # could leak
+                service.record_feedback(theirs.trace_id, "down", user_id="U0INSIDER", reason="probe")
+                for endpoint in ("/open_trace", "/rerun_trace"):
+                    with pytest.raises(Exception, match="not everyone may see"):
+                        client.predict(theirs.trace_id, api_name=endpoint)
+                listed = str(client.predict("all", 1000, api_name="/recent_traces"))
+                rated = str(client.predict("all", "", api_name="/feedback"))
+                assert theirs.trace_id not in listed and theirs.trace_id not in rated
+                probes += 1
+            with pytest.raises(Exception, match="no source with id"):
+                client.predict(restricted.source_id, "", api_name="/source_chunks")
+            with pytest.raises(Exception, match="no source or chunk"):
+                client.predict(public_trace, restricted.source_id, api_name="/find_in_lists")
+            probes += 1
+        client.close()
+    finally:
+        blocks.close()
+    questions = sum(len(questions) for _, _, questions in SECRETS.values())
+    assert probes == 3 * questions + len(SECRETS) == 24
+    print(f"\nConsole leak probes (debugger as a viewer): {probes} probes, 0 leaks")

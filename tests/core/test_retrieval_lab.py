@@ -18,6 +18,7 @@ from pipelines.service import NeedleService
 from pipelines.settings import load_settings
 from pipelines.sources import source_id_for
 from pipelines.stores.records import RecordStore
+from pipelines.why import explain_trace, trace_request
 from tests.conftest import HANDBOOK
 from tests.core.test_evaluation import write_beir
 
@@ -186,6 +187,10 @@ def test_the_command_line_runs_the_loop(data_dir: Path, capsys: pytest.CaptureFi
     assert cli.main(["compare", "--candidate", "dense_weight=0", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert len(report["cases"]) == 2 and report["lost"] == []
+    for case in report["cases"]:  # each run's trace, and where the console shows it
+        for leg in ("live", "candidate"):
+            trace_id = case[f"{leg}_trace_id"]
+            assert trace_id and case[f"{leg}_trace_url"].endswith(f"/admin/?trace={trace_id}")
     assert cli.main(["config", "promote", "top_k=4", "--note", "shorter prompts", "--by", "ann"]) == 0
     assert "promoted" in capsys.readouterr().out
     assert cli.main(["config", "show"]) == 0
@@ -195,3 +200,86 @@ def test_the_command_line_runs_the_loop(data_dir: Path, capsys: pytest.CaptureFi
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["values"]["top_k"] == 5
     assert cli.main(["compare", "--candidate", "colour=blue"]) == 1
     assert "not a retrieval setting" in capsys.readouterr().err
+
+
+def test_cases_add_refuses_an_unknown_source_by_name_and_stores_nothing(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo in ``--source`` would store a case no configuration can pass; the CLI asks the service's
+    check (the console's too), so there is one rule for every face."""
+    checked: list[RetrievalCase] = []
+    add_case = NeedleService.add_case
+
+    def spy(self: NeedleService, case: RetrievalCase) -> RetrievalCase:
+        checked.append(case)
+        return add_case(self, case)
+
+    monkeypatch.setattr(NeedleService, "add_case", spy)
+    assert cli.main(["ingest", str(HANDBOOK / "leave-policy.md")]) == 0
+    known = source_id_for("leave-policy.md")
+    capsys.readouterr()
+    question = "How many vacation days do I get?"
+    assert cli.main(["cases", "add", question, "--source", f"{known},leave-polcy-typo"]) == cli.EXIT_USAGE
+    captured = capsys.readouterr()
+    assert "'leave-polcy-typo'" in captured.err and "nothing added" in captured.err and not captured.out
+    assert [case.expected_sources for case in checked] == [[known, "leave-polcy-typo"]]
+    assert cli.main(["cases", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+    assert cli.main(["cases", "add", question, "--source", known]) == 0
+    assert "added case" in capsys.readouterr().out and len(checked) == 2
+    assert cli.main(["cases", "list", "--json"]) == 0
+    assert [case["expected_sources"] for case in json.loads(capsys.readouterr().out)] == [[known]]
+
+
+def _source_rank(trace: dict, source_id: str) -> int | None:
+    """The rank of a source in a trace's fused list, counting each source once (as the comparison does)."""
+    ranked: list[str] = []
+    for entry in trace["fused"]:
+        if entry["source_id"] not in ranked:
+            ranked.append(entry["source_id"])
+    return ranked.index(source_id) + 1 if source_id in ranked else None
+
+
+def test_each_case_of_a_comparison_links_to_a_trace_of_its_run_under_each_configuration(
+    service_factory: Callable[..., NeedleService],
+) -> None:
+    """Each case's two runs are traces the debugger opens, re-runs and explains under the settings that
+    run used: "why did this case fail under the candidate?" starts from the comparison."""
+    service = service_factory()
+    for name in ("office-facilities.html", "leave-policy.md", "it-setup-guide.md"):
+        assert service.ingest_file(HANDBOOK / name).status == "indexed"
+    facilities = source_id_for("office-facilities.html")
+    service.add_case(RetrievalCase("Can I bring my bike to work?", [facilities], case_id="bike"))
+
+    comparison = compare_cases(service, {"dense_weight": 0}, actor="ann")
+    [result] = comparison.cases
+    live = service.get_trace(result.live_trace_id or "")
+    candidate = service.get_trace(result.candidate_trace_id or "")
+    assert live is not None and candidate is not None and live["trace_id"] != candidate["trace_id"]
+    for trace, leg in ((live, "live"), (candidate, "candidate")):
+        assert (trace["origin"], trace["user_id"], trace["question"]) == (
+            "compare",
+            "ann",
+            "Can I bring my bike to work?",
+        )
+        assert trace["context"] == {"case_id": "bike", "configuration": leg}
+        assert trace["viewer"]["unrestricted"] is True and trace["answer"]["kind"] == "retrieval"
+        assert len(trace["passages"]) == trace["settings"]["top_k"] == 5
+    assert live["retrieval_config"] == "default" and candidate["retrieval_config"] == "candidate over default"
+    assert live["settings"]["dense_weight"] == 0.75 and candidate["settings"]["dense_weight"] == 0
+    # The traces hold the rankings the comparison measured.
+    assert result.live_rank is not None
+    assert _source_rank(live, facilities) == result.live_rank
+    assert _source_rank(candidate, facilities) == result.candidate_rank
+    # The debugger's re-run and "why" read the run's own settings back from its trace.
+    assert trace_request(candidate).values["dense_weight"] == 0
+    why = explain_trace(service, candidate, facilities)
+    assert why.config_id == "candidate over default" and why.fusion.mode == live["settings"]["fusion"]
+    listed = {t["trace_id"] for t in service.recent_traces(origin="compare")}
+    assert listed == {live["trace_id"], candidate["trace_id"]}
+
+    # A promotion's comparison is traced too, by who promoted.
+    _, promoted_with = promote(service, {"top_k": 6}, "bob", "one more passage")
+    assert promoted_with is not None
+    assert service.get_trace(promoted_with.cases[0].candidate_trace_id or "")["user_id"] == "bob"

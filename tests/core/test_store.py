@@ -1,4 +1,8 @@
-"""The embedded store on its own: Haystack's interfaces, fast search, atomic persistence."""
+"""The embedded store on its own: Haystack's interfaces, fast search, atomic persistence.
+
+How it grows by segments (writes in proportion to the change, merges, other processes catching up) is
+tested in ``test_store_segments.py``.
+"""
 
 from __future__ import annotations
 
@@ -67,17 +71,30 @@ def test_replace_sources_swaps_chunks_and_persists_once(store: EmbeddedDocumentS
     reopened = EmbeddedDocumentStore(tmp_path / "store")
     assert sorted(doc.id for doc in reopened.filter_documents()) == ["a2", "b1", "c1"]
     assert [doc.id for doc in reopened.embedding_retrieval([1.0, 0.0, 0.0], top_k=1)] == ["a2"]
-    generations = [p.name for p in (tmp_path / "store").iterdir() if p.name.startswith("gen-")]
-    assert len(generations) == 1  # old generations are removed once CURRENT points at the new one
+    # One new segment for a2, and a1's row marked dead in the first segment: nothing else is rewritten.
+    assert len(reopened.segment_names()) == 2
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == [
+        "LOCK",
+        "MANIFEST",
+        *reopened.segment_names(),
+    ]
 
 
 def test_a_crash_before_the_switch_leaves_the_old_store(store: EmbeddedDocumentStore, tmp_path: Path) -> None:
     before = store.generation_files()
-    (tmp_path / "store" / ".gen-999.tmp").mkdir()  # what a process killed while writing leaves behind
-    (tmp_path / "store" / ".gen-999.tmp" / "documents.jsonl").write_text("{broken")
+    # What a process killed while writing leaves behind: a half-written staging directory, and a
+    # finished segment the manifest never came to name.
+    (tmp_path / "store" / ".seg-999.tmp").mkdir()
+    (tmp_path / "store" / ".seg-999.tmp" / "documents.jsonl").write_text("{broken")
+    (tmp_path / "store" / "seg-998").mkdir()
+    (tmp_path / "store" / "seg-998" / "documents.jsonl").write_text('{"id": "ghost", "content": "x"}')
     reopened = EmbeddedDocumentStore(tmp_path / "store")
     assert reopened.generation_files() == before
     assert reopened.count_documents() == 3
+    reopened.write_documents([_doc("d1", "More vacation.", [1.0, 0.0, 0.0])])
+    assert not (tmp_path / "store" / ".seg-999.tmp").exists()  # the next write clears them away
+    assert not (tmp_path / "store" / "seg-998").exists()
+    assert "ghost" not in {doc.id for doc in reopened.filter_documents()}
 
 
 def test_a_failed_write_to_disk_leaves_memory_as_the_disk(store: EmbeddedDocumentStore, monkeypatch) -> None:
@@ -118,8 +135,8 @@ def test_two_processes_sharing_the_directory_never_write_over_each_other(tmp_pat
         "c1",
     ]
     assert sorted(doc.id for doc in terminal.filter_documents()) == ["a1", "b1", "c1"]
-    generations = [p.name for p in (tmp_path / "shared").iterdir() if p.name.startswith("gen-")]
-    assert len(generations) == 1  # old generations are still cleaned up
+    segments = sorted(p.name for p in (tmp_path / "shared").iterdir() if p.name.startswith("seg-"))
+    assert segments == sorted(terminal.segment_names())  # one segment per write, no stray copies
 
 
 def test_a_store_checks_for_other_writers_at_most_once_per_interval(tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ class TestHaystackDocumentStoreSuite(
 
     def test_delete_all_documents_without_recreate_index(self, document_store: EmbeddedDocumentStore) -> None:
         """Haystack skips this for stores without a ``recreate_index`` parameter. The embedded store has
-        no index to recreate (each change writes a whole new generation), so instead: deleting
+        no index to recreate (its segments are files under one directory), so instead: deleting
         everything leaves an empty, persisted store that accepts new documents, even of a new
         embedding dimension (deleting everything is how a store moves to another embedding model)."""
         document_store.write_documents([Document(id="1", content="first", embedding=[1.0, 0.0, 0.0])])
@@ -102,12 +102,10 @@ class TestHaystackDocumentStoreSuite(
 
     def test_delete_all_documents_with_recreate_index(self, document_store: EmbeddedDocumentStore) -> None:
         """Skipped by Haystack without ``recreate_index`` (see above); the equivalent here is that the
-        old generation's files are gone after a delete-all, not merely hidden."""
+        old segments' files are gone after a delete-all, not merely hidden."""
         document_store.write_documents([Document(id="1", content="A first document")])
         document_store.delete_all_documents()
-        generations = [p for p in document_store.path.iterdir() if p.name.startswith("gen-")]
-        assert len(generations) == 1
-        assert (generations[0] / "documents.jsonl").read_text(encoding="utf-8") == ""
+        assert sorted(p.name for p in document_store.path.iterdir()) == ["LOCK", "MANIFEST"]
         document_store.write_documents([Document(id="3", content="New document after delete all")])
         assert [doc.content for doc in _reopened(document_store).filter_documents()] == [
             "New document after delete all"
