@@ -29,6 +29,7 @@ from pipelines.answers import Answer
 from pipelines.audience import Viewer
 from pipelines.channel_settings import ChannelSettings
 from pipelines.errors import NeedleError, StoreUnavailableError
+from pipelines.traces import SlackLocation
 
 logger = logging.getLogger(__name__)
 
@@ -229,9 +230,7 @@ def _deliver_answer(
         )
     )
     if delivered:
-        runtime.links.remember(
-            client, answer.trace_id, conversation.channel, conversation.message_ts, reply_thread
-        )
+        _record_location(runtime, conversation, answer.trace_id, reply_thread)
     if (debug_url or trace_hint) and not in_message:
         hint = blocks.debug_blocks(debug_url) if debug_url else blocks.trace_hint_blocks(answer.trace_id)
         try:
@@ -275,6 +274,22 @@ def answer_privately(
         replace_original=True,
         response_type="ephemeral",
     )
+
+
+def _record_location(
+    runtime: BotRuntime, conversation: Conversation, trace_id: str, reply_thread: str | None
+) -> None:
+    """Keep with the trace where the answered question is (ids only), for links from any process; a
+    failure only costs the App Home its link to this question."""
+    location: SlackLocation = {
+        "channel": conversation.channel,
+        "message_ts": conversation.message_ts,
+        "thread_ts": reply_thread,
+    }
+    try:
+        runtime.service.record_slack_location(trace_id, location)
+    except Exception:
+        logger.warning("could not record where answer %s is in Slack", trace_id, exc_info=True)
 
 
 def _follow(runtime: BotRuntime, key: str) -> None:

@@ -1,26 +1,28 @@
 """A user's last questions for the App Home, with links to the Slack threads they were asked in.
 
-The core's traces know who asked what and when, but not where in Slack: the thread is remembered here, in
-memory, when the answer is posted. After a restart (or on another replica) older questions are listed
-without a link. The lasting fix is for the core to keep the thread with the trace (see the README).
+Where a question is in Slack is kept with its trace, in the core (``NeedleService.record_slack_location``,
+called once the answer is posted or streamed), so every process and replica links every question, after
+a restart too. The App Home reads the user's own traces (a query by user) and builds each link from the
+stored ids and the workspace's URL. The only thing held here is that URL, a constant asked of Slack once
+per process.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import AskedQuestion
 from pipelines.service import NeedleService
+from pipelines.traces import SlackLocation
 
 logger = logging.getLogger(__name__)
 
-#: Traces scanned for one user's questions: the newest Slack questions of everyone.
-SCAN = 500
+#: The user's newest traces read for their last questions, per question listed (repeats are skipped).
+READ_PER_QUESTION = 4
 
 
 def permalink(workspace_url: str, channel: str, message_ts: str, thread_ts: str | None) -> str:
@@ -31,56 +33,46 @@ def permalink(workspace_url: str, channel: str, message_ts: str, thread_ts: str 
     return link
 
 
-class QuestionLinks:
-    """trace id -> link to the question in Slack, for the newest ``max_links`` answers (thread-safe)."""
+class WorkspaceUrl:
+    """The workspace's URL from ``auth.test``, asked once per process (a constant, cached; thread-safe).
+    A failed ``auth.test`` is asked again next time."""
 
-    def __init__(self, max_links: int = 20_000) -> None:
-        self._links: OrderedDict[str, str] = OrderedDict()
-        self._max = max_links
+    def __init__(self) -> None:
+        self._url: str | None = None
         self._lock = threading.Lock()
-        self._workspace_url: str | None = None
 
-    def workspace_url(self, client: WebClient) -> str | None:
-        """The workspace's URL from ``auth.test``, asked once."""
-        if self._workspace_url is None:
-            try:
-                self._workspace_url = str(client.auth_test()["url"])
-            except (SlackApiError, KeyError) as error:
-                logger.warning("auth.test gave no workspace URL: %s", error)
-                return None
-        return self._workspace_url
-
-    def remember(
-        self, client: WebClient, trace_id: str, channel: str, message_ts: str, thread_ts: str | None
-    ) -> None:
-        url = self.workspace_url(client)
-        if not url or not trace_id:
-            return
+    def get(self, client: WebClient) -> str | None:
         with self._lock:
-            self._links[trace_id] = permalink(url, channel, message_ts, thread_ts)
-            while len(self._links) > self._max:
-                self._links.popitem(last=False)
+            if self._url is None:
+                try:
+                    self._url = str(client.auth_test()["url"])
+                except (SlackApiError, KeyError) as error:
+                    logger.warning("auth.test gave no workspace URL: %s", error)
+            return self._url
 
-    def get(self, trace_id: str) -> str | None:
-        with self._lock:
-            return self._links.get(trace_id)
+
+def location_link(workspace_url: str | None, location: SlackLocation | None) -> str | None:
+    if not workspace_url or not location:
+        return None
+    return permalink(workspace_url, location["channel"], location["message_ts"], location["thread_ts"])
 
 
 def last_questions(
-    service: NeedleService, links: QuestionLinks, user_id: str, limit: int
+    service: NeedleService, workspace_url: str | None, user_id: str, limit: int
 ) -> list[AskedQuestion]:
-    """The user's newest Slack questions, newest first (one entry per distinct question)."""
+    """The user's newest Slack questions, newest first, one entry per distinct question (linked from
+    its newest asking that has a known place in Slack)."""
     if limit <= 0:
         return []
-    asked: list[AskedQuestion] = []
-    seen: set[str] = set()
-    for trace in service.recent_traces(limit=SCAN, origin="slack"):
+    asked: dict[str, AskedQuestion] = {}
+    for trace in service.recent_traces(limit=limit * READ_PER_QUESTION, origin="slack", user_id=user_id):
         question = str(trace.get("question") or "")
-        if trace.get("user_id") != user_id or not question or question.lower() in seen:
+        if not question or trace.get("user_id") != user_id:
             continue
-        seen.add(question.lower())
-        link = links.get(str(trace.get("trace_id")))
-        asked.append(AskedQuestion(question, float(trace.get("created_at") or 0), link))
-        if len(asked) >= limit:
-            break
-    return asked
+        link = location_link(workspace_url, trace.get("location"))
+        earlier = asked.get(question.lower())
+        if earlier is None and len(asked) < limit:
+            asked[question.lower()] = AskedQuestion(question, float(trace.get("created_at") or 0), link)
+        elif earlier is not None and earlier.link is None and link:
+            asked[question.lower()] = AskedQuestion(earlier.question, earlier.asked_at, link)
+    return list(asked.values())

@@ -27,7 +27,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.asked import QuestionLinks
+from bot.asked import WorkspaceUrl
 from bot.features import SlackFeatures
 from bot.memberships import Memberships
 from bot.shared import HANDLED, THREADS, SharedKeys, SharedRateLimiter
@@ -100,8 +100,9 @@ class BotRuntime:
     features: SlackFeatures = field(default_factory=SlackFeatures)
     #: Whether the admin console is served by this deployment (``bot.face`` looks at the routes).
     admin_console: Callable[[], bool] = _no_console
-    #: Where each recent answer's question was asked, for the App Home's links.
-    links: QuestionLinks = field(default_factory=QuestionLinks)
+    #: The workspace's URL (``auth.test``, asked once), for links to threads; where each question is in
+    #: Slack is kept with its trace, in the core.
+    workspace_url: WorkspaceUrl = field(default_factory=WorkspaceUrl)
     _pending: set[Future[Any]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _source_counts: dict[tuple[Any, ...], tuple[float, int]] = field(default_factory=dict)

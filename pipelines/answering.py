@@ -169,8 +169,9 @@ class Answerer:
         :param viewer: who will read the answer, and where: retrieval sees only the sources they may see
             (see :mod:`pipelines.audience`). The default sees sources for everyone only.
         :param on_text: receives each piece of streamed LLM text as it arrives.
-        :param context: where the question was asked (e.g. Slack ``channel``, ``ts``, ``thread_ts``),
-            kept in the trace so a face can link back to it.
+        :param context: what the asking face knows of the question's circumstances (the lab: case and
+            configuration), kept in the trace as given. Where an answer is in Slack is recorded after it
+            is posted, with ``TraceStore.set_location``.
         :raises NeedleError: the question is empty or too long.
         :raises StoreUnavailableError: the store could not be searched.
         """

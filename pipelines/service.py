@@ -36,7 +36,7 @@ from pipelines.retrieval_config import ConfigStore
 from pipelines.settings import Settings
 from pipelines.sources import SourceLibrary
 from pipelines.stores import build_backend
-from pipelines.traces import FeedbackItem, Rating, Trace, TraceSummary
+from pipelines.traces import FeedbackItem, Rating, SlackLocation, Trace, TraceSummary
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +264,18 @@ class NeedleService:
     ) -> list[TraceSummary]:
         """Newest first; ``user_id`` keeps one asker's (their App Home lists their own questions)."""
         return self.traces.recent(limit=limit, origin=origin, user_id=user_id)
+
+    def record_slack_location(self, trace_id: str, location: SlackLocation) -> None:
+        """Keep with the trace where its answered question is in Slack (channel id, the question's ts,
+        the answer's thread ts): any process can then link to the thread, e.g. in the asker's App Home.
+
+        :raises NeedleError: the trace does not exist, or the location is not Slack ids."""
+        try:
+            self.traces.set_location(trace_id, location)
+        except KeyError:
+            raise NeedleError(f"no answer with trace id {trace_id!r}") from None
+        except ValueError as error:
+            raise NeedleError(f"not a Slack location: {error}") from None
 
     def record_feedback(
         self, trace_id: str, rating: Rating, user_id: str | None = None, reason: str | None = None

@@ -2,12 +2,15 @@
 
 A trace is everything needed to explain an answer later: the question, the settings, each retriever's
 list with scores, the fused and reranked lists, the exact prompt, the answer and the time per stage.
-Slack's "Debug this answer" link and the admin console both read traces by id.
+Slack's "Debug this answer" link and the admin console both read traces by id. Once the bot has posted
+an answer, the trace also keeps where it is in Slack (:class:`SlackLocation`, ids only), so any process
+can link to the thread.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypedDict
@@ -50,6 +53,41 @@ class FeedbackEntry(TypedDict):
     created_at: float
 
 
+class SlackLocation(TypedDict):
+    """Where an answered question is in Slack, recorded once the answer is posted there: ids only (no
+    names, no text), so it says nothing a trace's reader could not already know from the trace.
+
+    ``message_ts`` is the question's message; ``thread_ts`` the thread the answer is in (``None`` for an
+    answer at the top level of a DM). With the workspace's URL they make Slack's link to the thread.
+    """
+
+    channel: str
+    message_ts: str
+    thread_ts: str | None
+
+
+_SLACK_ID = re.compile(r"[A-Z0-9]{1,40}")
+_SLACK_TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")
+
+
+def checked_location(location: SlackLocation) -> SlackLocation:
+    """``location`` as stored: its three ids and nothing else.
+
+    :raises ValueError: the channel is not a Slack id or a ts is not a Slack timestamp.
+    """
+    channel, message_ts, thread_ts = (
+        location.get("channel"),
+        location.get("message_ts"),
+        location.get("thread_ts"),
+    )
+    if not isinstance(channel, str) or not _SLACK_ID.fullmatch(channel):
+        raise ValueError("the channel must be a Slack channel id")
+    for ts in (message_ts, thread_ts) if thread_ts is not None else (message_ts,):
+        if not isinstance(ts, str) or not _SLACK_TS.fullmatch(ts):
+            raise ValueError("a message or thread ts must be a Slack timestamp")
+    return {"channel": channel, "message_ts": message_ts, "thread_ts": thread_ts}  # type: ignore[typeddict-item]
+
+
 class Trace(TypedDict, total=False):
     """Everything recorded about one answer; the same shape in SQLite and in Elasticsearch (stored as
     JSON), read back by the console's debugger and the bot. ``feedback`` is added when read."""
@@ -64,7 +102,8 @@ class Trace(TypedDict, total=False):
     history: list[dict[str, str]]
     filters: dict[str, Any] | None
     viewer: dict[str, Any]
-    context: dict[str, str]  # where the question was asked (Slack channel, message and thread ts)
+    context: dict[str, str]  # what the asking face passed with the question (the lab: case and leg)
+    location: SlackLocation  # where the answered question is in Slack, added once the answer is posted
     retrieval_config: str
     settings: dict[str, Any]
     bm25: list[RankedEntry]
@@ -92,6 +131,7 @@ class TraceSummary(TypedDict):
     kind: str
     up: int
     down: int
+    location: SlackLocation | None
 
 
 class FeedbackItem(TypedDict):
@@ -119,6 +159,14 @@ class TraceStore(Protocol):
         self, limit: int = 50, origin: str | None = None, user_id: str | None = None
     ) -> list[TraceSummary]: ...
 
+    def set_location(self, trace_id: str, location: SlackLocation) -> None:
+        """Record where the trace's answered question is in Slack (replacing an earlier location).
+
+        :raises KeyError: no trace with this id.
+        :raises ValueError: the location is not Slack ids (:func:`checked_location`).
+        """
+        ...
+
     def add_feedback(
         self, trace_id: str, rating: Rating, user_id: str | None = None, reason: str | None = None
     ) -> None: ...
@@ -142,6 +190,13 @@ CREATE TABLE IF NOT EXISTS traces (
     payload    TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS traces_created ON traces (created_at DESC);
+CREATE INDEX IF NOT EXISTS traces_user ON traces (user_id, created_at DESC);
+CREATE TABLE IF NOT EXISTS trace_locations (
+    trace_id   TEXT PRIMARY KEY REFERENCES traces (trace_id),
+    channel    TEXT NOT NULL,
+    message_ts TEXT NOT NULL,
+    thread_ts  TEXT
+);
 CREATE TABLE IF NOT EXISTS feedback (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     trace_id   TEXT NOT NULL REFERENCES traces (trace_id),
@@ -152,6 +207,13 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS feedback_trace ON feedback (trace_id);
 """
+
+
+_SUMMARY_COLUMNS = ("trace_id", "created_at", "origin", "user_id", "question", "answer", "kind")
+
+
+def _location(row: Any) -> SlackLocation:
+    return {"channel": row["channel"], "message_ts": row["message_ts"], "thread_ts": row["thread_ts"]}
 
 
 class SqliteTraceStore(SharedDatabase):
@@ -182,6 +244,12 @@ class SqliteTraceStore(SharedDatabase):
         if row is None:
             return None
         trace: Trace = json.loads(row["payload"])
+        with self._cursor() as cursor:
+            where = cursor.execute(
+                "SELECT channel, message_ts, thread_ts FROM trace_locations WHERE trace_id = ?", (trace_id,)
+            ).fetchone()
+        if where is not None:
+            trace["location"] = _location(where)
         trace["feedback"] = self.feedback_for(trace_id)
         return trace
 
@@ -192,15 +260,33 @@ class SqliteTraceStore(SharedDatabase):
         only one origin's or one asker's."""
         query = (
             "SELECT t.trace_id, t.created_at, t.origin, t.user_id, t.question, t.answer, t.kind,"
-            " SUM(f.rating = 'up') AS up, SUM(f.rating = 'down') AS down"
+            " SUM(f.rating = 'up') AS up, SUM(f.rating = 'down') AS down,"
+            " l.channel, l.message_ts, l.thread_ts"
             " FROM traces t LEFT JOIN feedback f ON f.trace_id = t.trace_id"
+            " LEFT JOIN trace_locations l ON l.trace_id = t.trace_id"
             " WHERE (:origin IS NULL OR t.origin = :origin) AND (:user IS NULL OR t.user_id = :user)"
             " GROUP BY t.trace_id ORDER BY t.created_at DESC LIMIT :limit"
         )
         params = {"origin": origin, "user": user_id, "limit": limit}
         with self._cursor() as cursor:
             rows = cursor.execute(query, params).fetchall()
-        return [{**dict(row), "up": row["up"] or 0, "down": row["down"] or 0} for row in rows]  # type: ignore[typeddict-item]
+        summaries: list[TraceSummary] = []
+        for row in rows:
+            summary = {key: row[key] for key in _SUMMARY_COLUMNS}
+            summary.update(up=row["up"] or 0, down=row["down"] or 0)
+            summary["location"] = _location(row) if row["channel"] is not None else None
+            summaries.append(summary)  # type: ignore[arg-type]
+        return summaries
+
+    def set_location(self, trace_id: str, location: SlackLocation) -> None:
+        where = checked_location(location)
+        with self._cursor() as cursor:
+            if cursor.execute("SELECT 1 FROM traces WHERE trace_id = ?", (trace_id,)).fetchone() is None:
+                raise KeyError(trace_id)
+            cursor.execute(
+                "INSERT OR REPLACE INTO trace_locations VALUES (?, ?, ?, ?)",
+                (trace_id, where["channel"], where["message_ts"], where["thread_ts"]),
+            )
 
     def add_feedback(
         self, trace_id: str, rating: Rating, user_id: str | None = None, reason: str | None = None

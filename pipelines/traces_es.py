@@ -12,7 +12,15 @@ import json
 import time
 from typing import Any
 
-from pipelines.traces import FeedbackEntry, FeedbackItem, Rating, Trace, TraceSummary
+from pipelines.traces import (
+    FeedbackEntry,
+    FeedbackItem,
+    Rating,
+    SlackLocation,
+    Trace,
+    TraceSummary,
+    checked_location,
+)
 
 TRACES_MAPPING: dict[str, Any] = {
     "dynamic": False,
@@ -25,6 +33,9 @@ TRACES_MAPPING: dict[str, Any] = {
         "answer": {"type": "text", "index": False},
         "kind": {"type": "keyword"},
         "payload": {"type": "keyword", "index": False, "doc_values": False},
+        # Where the answered question is in Slack (ids), set by a partial update once it is posted; kept in
+        # ``_source`` only. An index created before it existed keeps it the same way (``dynamic: false``).
+        "location": {"type": "object", "enabled": False},
     },
 }
 FEEDBACK_MAPPING: dict[str, Any] = {
@@ -62,7 +73,7 @@ def recent_query(limit: int, origin: str | None, user_id: str | None = None) -> 
         "query": query,
         "sort": [{"created_at": "desc"}],
         "size": limit,
-        "_source": ["trace_id", "created_at", "origin", "user_id", "question", "answer", "kind"],
+        "_source": ["trace_id", "created_at", "origin", "user_id", "question", "answer", "kind", "location"],
     }
 
 
@@ -103,6 +114,8 @@ class ElasticsearchTraceStore:
         if not response.get("found"):
             return None
         trace: Trace = json.loads(response["_source"]["payload"])
+        if response["_source"].get("location"):
+            trace["location"] = response["_source"]["location"]
         trace["feedback"] = self.feedback_for(trace_id)
         return trace
 
@@ -118,7 +131,19 @@ class ElasticsearchTraceStore:
             for hit in self.client.search(index=self.feedback_index, **body)["hits"]["hits"]:
                 entry = counts.setdefault(hit["_source"]["trace_id"], {"up": 0, "down": 0})
                 entry[hit["_source"]["rating"]] += 1
-        return [{**s, **counts.get(s["trace_id"], {"up": 0, "down": 0})} for s in summaries]  # type: ignore[misc]
+        return [
+            {**s, "location": s.get("location"), **counts.get(s["trace_id"], {"up": 0, "down": 0})}  # type: ignore[misc]
+            for s in summaries
+        ]
+
+    def set_location(self, trace_id: str, location: SlackLocation) -> None:
+        """A partial update of the trace's document: the (large) payload is neither read nor rewritten."""
+        where = checked_location(location)
+        response = self.client.options(ignore_status=404).update(
+            index=self.traces_index, id=trace_id, doc={"location": where}, refresh="wait_for"
+        )
+        if response.meta.status == 404:
+            raise KeyError(trace_id)
 
     def add_feedback(
         self, trace_id: str, rating: Rating, user_id: str | None = None, reason: str | None = None

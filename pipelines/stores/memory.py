@@ -319,6 +319,16 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
         segment with its rows sorted by partition (once: later segments and merges are written sorted).
         Returns the entries in force after that, and the centroids' name (or None)."""
         centroids = self._centroids
+        width = {
+            self._segments[e["name"]].dimension
+            for e in entries
+            if self._segments[e["name"]].has_embedding.any()
+        }
+        if centroids is not None and width and width != {centroids.vectors.shape[1]}:
+            # Every embedded chunk was deleted and another model's vectors came in: cluster those.
+            centroids = self._centroids = None
+            self._assignments.clear()
+            self._inverted.clear()
         if centroids is None:
             pools = []
             for entry in entries:
@@ -328,7 +338,7 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
                     if entry["name"] in dead
                     else segment.has_embedding
                 )
-                if segment.dimension:
+                if usable.any():
                     pools.append((segment, np.flatnonzero(usable)))
             total = sum(len(rows) for _, rows in pools)
             if total < self.partition_from:
@@ -357,7 +367,7 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
         for entry in entries:
             name = entry["name"]
             segment = self._segments[name]
-            if name not in self._assignments and segment.dimension:
+            if name not in self._assignments and segment.dimension == centroids.vectors.shape[1]:
                 assignments = centroids.assign(segment.matrix)
                 live = ~dead.pop(name) if name in dead else np.ones(len(segment), dtype=bool)
                 kept = assignments[live]

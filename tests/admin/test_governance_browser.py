@@ -163,6 +163,7 @@ def test_admin_sets_audiences_channels_and_reads_the_audit_log_at_1280_px(
     context.close()
 
 
+@pytest.mark.slow
 def test_a_viewer_sees_only_sources_for_everyone_and_view_as_is_disabled(
     console_factory: Callable[..., Console],
     browser: Browser,  # noqa: F811 - the imported fixture

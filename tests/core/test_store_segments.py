@@ -269,3 +269,24 @@ def test_a_large_store_partitions_dense_search_once_and_keeps_it_close_to_exact(
     store.delete_all_documents()
     assert store._view.centroids is None
     assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["LOCK", "MANIFEST"]
+
+
+def test_a_partitioned_store_emptied_by_deletes_accepts_another_model(tmp_path: Path) -> None:
+    """The centroids belong to one embedding model: once every embedded chunk is deleted (one by one,
+    not by delete-all) and another model's vectors arrive, the store clusters those instead of failing."""
+    rng = np.random.default_rng(2)
+    store = EmbeddedDocumentStore(tmp_path / "store", partition_from=300)
+    old = [
+        Document(id=f"o{i}", content="old", embedding=v.tolist()) for i, v in enumerate(_clustered(400, rng))
+    ]
+    store.write_documents([*old, Document(id="plain", content="no vector")])
+    assert store._view.centroids is not None
+    store.delete_documents([doc.id for doc in old])
+    new = [
+        Document(id=f"n{i}", content="new", embedding=v.tolist())
+        for i, v in enumerate(_clustered(400, rng, dim=8))
+    ]
+    store.write_documents(new)
+    assert store._view.centroids is not None and store._view.centroids.vectors.shape[1] == 8
+    assert store.embedding_retrieval(new[7].embedding, top_k=1)[0].id == "n7"
+    assert EmbeddedDocumentStore(tmp_path / "store").count_documents() == 401

@@ -1,14 +1,18 @@
-"""Traces and votes: one vote per user per answer, the asker's own questions, where it was asked."""
+"""Traces and votes: one vote per user per answer, the asker's own questions, where it was asked and
+where its answer is in Slack (on SQLite and on Elasticsearch)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pipelines.errors import NeedleError
 from pipelines.service import NeedleService
-from pipelines.traces import SqliteTraceStore, Trace
-from pipelines.traces_es import recent_query
+from pipelines.traces import SlackLocation, SqliteTraceStore, Trace, TraceStore
+from pipelines.traces_es import ElasticsearchTraceStore, recent_query
+from tests.support.fake_elasticsearch import fake_elasticsearch
 
 
 def _trace(trace_id: str, user_id: str | None, created_at: float) -> Trace:
@@ -84,3 +88,95 @@ def test_the_trace_keeps_where_the_question_was_asked(handbook_service: NeedleSe
     trace = handbook_service.get_trace(answer.trace_id)
     assert trace is not None and trace["context"] == context
     assert trace["viewer"]["private"] is False and trace["retrieval_config"] == "default"
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def both_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TraceStore, TraceStore]]:
+    """Two connections to one trace store (two processes, or a process before and after a restart): on
+    SQLite, and on the local Elasticsearch test server through the real client."""
+    if request.param == "sqlite":
+        opened: list[TraceStore] = [SqliteTraceStore(tmp_path / "traces.sqlite3") for _ in range(2)]
+        yield opened[0], opened[1]
+        for store in opened:
+            store.close()
+        return
+    from elasticsearch import Elasticsearch
+
+    with fake_elasticsearch() as (url, state):
+        first = ElasticsearchTraceStore(Elasticsearch(url), "needle")
+        second = ElasticsearchTraceStore(Elasticsearch(url), "needle")
+        yield first, second
+        first.close()
+        second.close()
+        refused = [error for error in state.errors if error[2].get("status") == 400]
+        assert not refused, refused  # nothing the fake does not speak (or Elasticsearch would refuse)
+
+
+def test_where_an_answer_is_in_slack_is_kept_with_its_trace(both_stores) -> None:
+    writer, reader = both_stores
+    for trace_id, user, created in (("t1", "U1", 1.0), ("t2", "U2", 2.0), ("t3", "U1", 3.0)):
+        writer.save(_trace(trace_id, user, created))
+    in_thread: SlackLocation = {
+        "channel": "C0HR",
+        "message_ts": "1700000000.000200",
+        "thread_ts": "1700000000.000100",
+    }
+    writer.set_location("t1", in_thread)
+    writer.set_location("t2", {"channel": "D0U2", "message_ts": "1700000001.000100", "thread_ts": None})
+
+    # The other connection (another replica, or this one after a restart) reads it, by user and by id.
+    mine = reader.recent(origin="slack", user_id="U1")
+    assert [(s["trace_id"], s["location"]) for s in mine] == [("t3", None), ("t1", in_thread)]
+    trace = reader.get("t1")
+    assert trace is not None and trace["location"] == in_thread and trace["question"] == "question t1"
+    assert "location" not in (reader.get("t3") or {})
+
+    moved: SlackLocation = {
+        "channel": "C0HR",
+        "message_ts": "1700000000.000200",
+        "thread_ts": "1700000000.000200",
+    }
+    reader.set_location("t1", moved)  # a later location replaces the earlier
+    assert writer.recent(user_id="U1")[1]["location"] == moved
+    writer.add_feedback("t1", "up", user_id="U9")  # votes and location live side by side
+    (summary,) = [s for s in writer.recent() if s["trace_id"] == "t1"]
+    assert (summary["up"], summary["location"]) == (1, moved)
+
+
+def test_a_location_is_ids_only_and_needs_its_trace(both_stores) -> None:
+    store, _ = both_stores
+    store.save(_trace("t1", "U1", 1.0))
+    with pytest.raises(KeyError):
+        store.set_location("nope", {"channel": "C1", "message_ts": "1.2", "thread_ts": None})
+    bad: list[dict] = [
+        {"channel": "#general", "message_ts": "1.2", "thread_ts": None},
+        {"channel": "C1", "message_ts": "salary bands", "thread_ts": None},
+        {"channel": "C1", "message_ts": "1.2", "thread_ts": "<@U1>"},
+    ]
+    for location in bad:
+        with pytest.raises(ValueError, match="Slack"):
+            store.set_location("t1", location)  # type: ignore[arg-type]
+    # Nothing but the three ids is kept, whatever else a caller adds.
+    store.set_location("t1", {"channel": "C1", "message_ts": "1.2", "thread_ts": None, "text": "x"})  # type: ignore[typeddict-unknown-key]
+    trace = store.get("t1")
+    assert trace is not None and trace["location"] == {
+        "channel": "C1",
+        "message_ts": "1.2",
+        "thread_ts": None,
+    }
+
+
+def test_the_service_records_where_the_answer_is_in_slack(handbook_service: NeedleService) -> None:
+    answer = handbook_service.ask("How many vacation days do I get?", origin="slack", user_id="U0LOC")
+    where: SlackLocation = {
+        "channel": "C0HR",
+        "message_ts": "1700000000.000100",
+        "thread_ts": "1700000000.000100",
+    }
+    handbook_service.record_slack_location(answer.trace_id, where)
+    [summary] = handbook_service.recent_traces(origin="slack", user_id="U0LOC")
+    assert summary["trace_id"] == answer.trace_id and summary["location"] == where
+    with pytest.raises(NeedleError, match="no answer"):
+        handbook_service.record_slack_location("nope", where)
+    with pytest.raises(NeedleError, match="Slack"):
+        handbook_service.record_slack_location(answer.trace_id, {**where, "channel": "general"})

@@ -42,10 +42,17 @@ def _state(service: NeedleService) -> tuple[dict[str, bytes], list[str]]:
     return service.store.generation_files(), kept
 
 
+#: Cases that take tens of seconds (a 3 MB line is embedded in full); run with ``-m slow``.
+SLOW_CASES = {"huge_single_line"}
+
+
 def _params() -> list[Any]:
     return [
         pytest.param(
-            case, id=case.kind, marks=[pytest.mark.xfail(strict=True, reason=case.bug)] if case.bug else []
+            case,
+            id=case.kind,
+            marks=([pytest.mark.xfail(strict=True, reason=case.bug)] if case.bug else [])
+            + ([pytest.mark.slow] if case.kind in SLOW_CASES else []),
         )
         for case in CASES
     ]

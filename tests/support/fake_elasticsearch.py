@@ -13,8 +13,10 @@ What it serves:
   (400 ``resource_already_exists_exception``), index deletion, ``_refresh``, ``_count``;
 * aliases: ``HEAD``/``GET /_alias/<name>`` and an atomic ``POST /_aliases`` (add, remove); every other
   request resolves an alias to its index (writes go to the alias's write index);
-* documents by id (``_doc``, ``_create`` with 409 ``version_conflict_engine_exception``) and ``_bulk``
-  (``index``, ``create``, ``delete``), creating a missing index on first write as Elasticsearch does;
+* documents by id (``_doc``, ``_create`` with 409 ``version_conflict_engine_exception``, and ``_update``
+  with a partial ``doc``, merged as Elasticsearch merges it, 404 ``document_missing_exception``) and
+  ``_bulk`` (``index``, ``create``, ``delete``), creating a missing index on first write as Elasticsearch
+  does;
 * ``_search`` with ``query``, ``knn``, ``sort``, ``from``, ``size``, ``_source`` and a one-field
   ``composite`` aggregation with a ``top_hits`` sub-aggregation; ``_delete_by_query``; and
   ``_update_by_query`` with the one Painless script Haystack's ``update_by_filter`` sends;
@@ -715,6 +717,8 @@ class _Request:
                 return self.delete_index(name)
         elif parts[1] in ("_doc", "_create"):
             return self.document(method, name, parts[1], parts[2] if len(parts) == 3 else None, body)
+        elif parts[1] == "_update" and len(parts) == 3 and method == "POST":
+            return self.update(name, parts[2], body or {})
         elif len(parts) == 2 and parts[1] == "_refresh":
             state.resolve(name)
             return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}
@@ -815,6 +819,22 @@ class _Request:
             }
         raise Unsupported(f"{method} /_doc")
 
+    def update(self, name: str, doc_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """``POST /<index>/_update/<id>`` with a partial ``doc``: objects are merged key by key (a
+        non-object value, ``null`` included, replaces), ``noop`` when nothing changes."""
+        if set(body) != {"doc"} or not isinstance(body["doc"], dict):
+            raise Unsupported(f"_update with {sorted(body)} (only a partial doc)")
+        index = self.state.resolve(name, write=True)
+        documents = self.state.documents[index]
+        if doc_id not in documents:
+            raise ElasticsearchError(404, "document_missing_exception", f"[{doc_id}]: document missing")
+        merged = _merge(documents[doc_id], body["doc"])
+        result = "noop" if merged == documents[doc_id] else "updated"
+        if result == "updated":
+            documents.pop(doc_id)  # a new version is a new Lucene document, at the end
+            documents[doc_id] = merged
+        return 200, {"_index": index, "_id": doc_id, "result": result}
+
     def by_query(self, index: str, endpoint: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         searcher = self.searcher(index)
         if endpoint == "_search":
@@ -894,6 +914,17 @@ class _Request:
             item[next(iter(item))]["status"] >= 300 and next(iter(item)) != "delete" for item in items
         )
         return 200, {"took": 1, "errors": errors, "items": items}
+
+
+def _merge(source: dict[str, Any], partial: dict[str, Any]) -> dict[str, Any]:
+    """Elasticsearch's merge of a partial document into ``source`` (a new dict; ``source`` is kept)."""
+    merged = dict(source)
+    for key, value in partial.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _handler(state: FakeElasticsearchState) -> type[BaseHTTPRequestHandler]:

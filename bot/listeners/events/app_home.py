@@ -41,7 +41,7 @@ def publish_home(runtime: BotRuntime, client: WebClient, user_id: str) -> None:
     questions: list[AskedQuestion] = []
     try:
         questions = last_questions(
-            runtime.service, runtime.links, user_id, runtime.settings.slack_home_questions
+            runtime.service, runtime.workspace_url.get(client), user_id, runtime.settings.slack_home_questions
         )
     except Exception:  # the traces are a nicety here: the tab still shows what Needle knows
         logger.exception("could not read %s's last questions for the App Home", user_id)
