@@ -68,7 +68,7 @@ from pipelines.stores.partitions import (
     Inverted,
     partition_count,
 )
-from pipelines.stores.segments import Segment, merge, write_atomically
+from pipelines.stores.segments import Segment, merge, read_documents, write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -565,16 +565,10 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
             return
         generation = self.path / (self.path / "CURRENT").read_text(encoding="utf-8").strip()
         started = time.perf_counter()
-        documents: list[Document] = []
-        flags: list[bool] = []
-        with (generation / "documents.jsonl").open(encoding="utf-8") as handle:
-            for line in handle:
-                record = json.loads(line)
-                flags.append(bool(record.pop("has_embedding", False)))
-                documents.append(Document.from_dict(record))
+        documents, flags = read_documents(generation / "documents.jsonl")
         matrix = np.load(generation / "embeddings.npy")
         vectors = [matrix[row] if flag else None for row, flag in enumerate(flags)]
-        segment = self._new_segment(documents, vectors, int(matrix.shape[1]) if any(flags) else 0)
+        segment = self._new_segment(documents, vectors, int(matrix.shape[1]) if flags.any() else 0)
         self._persist(_Change(segment=segment))
         logger.info(
             "converted %s (%d chunks) in %.1f s",

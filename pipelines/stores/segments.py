@@ -197,20 +197,27 @@ class Segment:
 
     @classmethod
     def load(cls, directory: Path) -> Segment:
-        documents: list[Document] = []
-        flags: list[bool] = []
-        with (directory / "documents.jsonl").open(encoding="utf-8") as handle:
-            for line in handle:
-                record = json.loads(line)
-                flags.append(bool(record.pop("has_embedding", False)))
-                documents.append(Document.from_dict(record))
+        documents, has_embedding = read_documents(directory / "documents.jsonl")
         return cls(
             name=directory.name,
             documents=documents,
             matrix=np.load(directory / "embeddings.npy"),
-            has_embedding=np.asarray(flags, dtype=bool),
+            has_embedding=has_embedding,
             postings=Postings.load(directory),
         )
+
+
+def read_documents(path: Path) -> tuple[list[Document], np.ndarray]:
+    """The chunks of a ``documents.jsonl`` (a segment's, or a pre-segment generation's) and which of
+    them have a row in the embedding matrix beside it."""
+    documents: list[Document] = []
+    flags: list[bool] = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            flags.append(bool(record.pop("has_embedding", False)))
+            documents.append(Document.from_dict(record))
+    return documents, np.asarray(flags, dtype=bool)
 
 
 def merge(name: str, parts: list[tuple[Segment, np.ndarray]], order: np.ndarray | None = None) -> Segment:
