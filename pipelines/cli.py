@@ -529,14 +529,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_cases(args: argparse.Namespace) -> int:
     """Retrieval test cases: add, list, remove, import and export (JSON lines)."""
-    from pathlib import Path
-
     from pipelines.cases import CaseStore
     from pipelines.settings import get_settings
     from pipelines.stores import build_record_store
 
     if args.action == "add":
         return _add_case(args)
+    if args.action == "import":
+        return _import_cases(args)
     cases = CaseStore(build_record_store(get_settings()))
     if args.action == "list":
         listed = cases.list()
@@ -552,9 +552,6 @@ def cmd_cases(args: argparse.Namespace) -> int:
             print(f"needle: no case {args.question!r}", file=sys.stderr)
             return EXIT_ERROR
         print(f"removed case {args.question}")
-    elif args.action == "import":
-        lines = Path(args.question or "").read_text(encoding="utf-8").splitlines()
-        print(f"imported {len(cases.import_lines(lines, added_by=args.by))} cases")
     else:  # export
         for line in cases.export_lines():
             print(line)
@@ -584,6 +581,43 @@ def _add_case(args: argparse.Namespace) -> int:
         print(f"needle cases add: {error}; nothing added (`needle sources` lists the ids)", file=sys.stderr)
         return EXIT_USAGE
     print(f"added case {added.case_id}")
+    return EXIT_OK
+
+
+def _import_cases(args: argparse.Namespace) -> int:
+    """``needle cases import FILE``: through :meth:`NeedleService.import_cases`, so every case passes
+    the check ``cases add`` makes. Every bad line is printed as ``FILE:LINE: reason`` (the form editors
+    jump to) and nothing is imported, so fixing the file and running the command again is all it takes
+    (half a set imported would let a CI comparison pass on the other half). Bad input is a usage error."""
+    from pathlib import Path
+
+    from pipelines.cases import CaseImportError
+
+    if not args.question:
+        print("needle cases import: give the JSON-lines file of cases", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        lines = Path(args.question).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        print(f"needle cases import: {args.question} is not UTF-8 text; nothing imported", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        reason = error.strerror or str(error)
+        print(f"needle cases import: cannot read {args.question}: {reason}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        imported = _service().import_cases(lines, added_by=args.by)
+    except CaseImportError as error:
+        for number, reason in error.problems:
+            print(f"{args.question}:{number}: {reason}", file=sys.stderr)
+        bad = len({number for number, _ in error.problems})
+        print(
+            f"needle cases import: {bad} bad line(s) in {args.question}; nothing imported "
+            "(`needle sources` lists the source ids)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    print(f"imported {len(imported)} cases")
     return EXIT_OK
 
 

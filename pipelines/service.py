@@ -21,11 +21,12 @@ from pipelines.answering import Answerer, QueryOptions
 from pipelines.answers import Answer, IngestResult, Passage, SourceInfo
 from pipelines.audience import ADMIN, PUBLIC, Viewer
 from pipelines.audit import AuditLog
-from pipelines.cases import CaseStore, RetrievalCase
+from pipelines.cases import CaseStore, RetrievalCase, sources_indexed
 from pipelines.channel_settings import ChannelSettingsStore
+from pipelines.compare import TRACE_ORIGIN as COMPARE_ORIGIN
 from pipelines.components.cached_embedder import CachedDocumentEmbedder, EmbeddingCache
 from pipelines.embedders import build_embedders
-from pipelines.errors import NeedleError
+from pipelines.errors import NeedleError, SourceNotFoundError
 from pipelines.indexing import CONVERSION_VERSION, build_indexing_pipeline
 from pipelines.jobs import JobQueue, Worker
 from pipelines.llm import build_chat_generator
@@ -182,10 +183,20 @@ class NeedleService:
     def add_case(self, case: RetrievalCase) -> RetrievalCase:
         """Store a retrieval test case whose expected sources are indexed.
 
-        :raises NeedleError: an expected source id the index does not hold, or an invalid case."""
-        for source_id in case.expected_sources:
-            self.sources.source_chunks(source_id)  # raises SourceNotFoundError, a NeedleError
+        :raises SourceNotFoundError: an expected source id the index does not hold (all are named).
+        :raises NeedleError: an invalid case."""
+        unknown = sources_indexed(self.sources.source_chunks)(case)
+        if unknown:
+            raise SourceNotFoundError("; ".join(unknown))
         return self.cases.add(case)
+
+    def import_cases(self, lines: Iterable[str], added_by: str | None = None) -> list[RetrievalCase]:
+        """Store every case of a JSON-lines file under :meth:`add_case`'s rule, or none.
+
+        :raises CaseImportError: every bad line, with its number and reason."""
+        return self.cases.import_lines(
+            lines, added_by=added_by, check=sources_indexed(self.sources.source_chunks)
+        )
 
     # ------------------------------------------------------------------------------------------------
     # Questions (see Answerer)
@@ -262,8 +273,13 @@ class NeedleService:
     def recent_traces(
         self, limit: int = 50, origin: str | None = None, user_id: str | None = None
     ) -> list[TraceSummary]:
-        """Newest first; ``user_id`` keeps one asker's (their App Home lists their own questions)."""
-        return self.traces.recent(limit=limit, origin=origin, user_id=user_id)
+        """Newest first; ``user_id`` keeps one asker's (their App Home lists their own questions).
+
+        Without an ``origin``, the questions people asked from every face, but not the lab's comparison
+        runs: a comparison over N cases records 2N retrieval-only traces, which would push the questions
+        off the list (the traces tab's "All"). ``origin="compare"`` lists those; each opens by id."""
+        excluded = () if origin else (COMPARE_ORIGIN,)
+        return self.traces.recent(limit=limit, origin=origin, user_id=user_id, exclude_origins=excluded)
 
     def record_slack_location(self, trace_id: str, location: SlackLocation) -> None:
         """Keep with the trace where its answered question is in Slack (channel id, the question's ts,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypedDict
 
@@ -156,7 +157,11 @@ class TraceStore(Protocol):
     def get(self, trace_id: str) -> Trace | None: ...
 
     def recent(
-        self, limit: int = 50, origin: str | None = None, user_id: str | None = None
+        self,
+        limit: int = 50,
+        origin: str | None = None,
+        user_id: str | None = None,
+        exclude_origins: Sequence[str] = (),
     ) -> list[TraceSummary]: ...
 
     def set_location(self, trace_id: str, location: SlackLocation) -> None:
@@ -254,10 +259,14 @@ class SqliteTraceStore(SharedDatabase):
         return trace
 
     def recent(
-        self, limit: int = 50, origin: str | None = None, user_id: str | None = None
+        self,
+        limit: int = 50,
+        origin: str | None = None,
+        user_id: str | None = None,
+        exclude_origins: Sequence[str] = (),
     ) -> list[TraceSummary]:
         """Newest traces first, as summaries (no retrieval lists), with their vote counts; optionally
-        only one origin's or one asker's."""
+        only one origin's or one asker's, or without some origins'."""
         query = (
             "SELECT t.trace_id, t.created_at, t.origin, t.user_id, t.question, t.answer, t.kind,"
             " SUM(f.rating = 'up') AS up, SUM(f.rating = 'down') AS down,"
@@ -265,9 +274,11 @@ class SqliteTraceStore(SharedDatabase):
             " FROM traces t LEFT JOIN feedback f ON f.trace_id = t.trace_id"
             " LEFT JOIN trace_locations l ON l.trace_id = t.trace_id"
             " WHERE (:origin IS NULL OR t.origin = :origin) AND (:user IS NULL OR t.user_id = :user)"
+            " AND t.origin NOT IN (SELECT value FROM json_each(:excluded))"
             " GROUP BY t.trace_id ORDER BY t.created_at DESC LIMIT :limit"
         )
-        params = {"origin": origin, "user": user_id, "limit": limit}
+        excluded = json.dumps(list(exclude_origins))
+        params = {"origin": origin, "user": user_id, "limit": limit, "excluded": excluded}
         with self._cursor() as cursor:
             rows = cursor.execute(query, params).fetchall()
         summaries: list[TraceSummary] = []

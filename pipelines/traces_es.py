@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from pipelines.traces import (
@@ -66,9 +67,13 @@ def trace_document(trace: Trace) -> dict[str, Any]:
     }
 
 
-def recent_query(limit: int, origin: str | None, user_id: str | None = None) -> dict[str, Any]:
+def recent_query(
+    limit: int, origin: str | None, user_id: str | None = None, exclude_origins: Sequence[str] = ()
+) -> dict[str, Any]:
     terms = [{"term": {name: value}} for name, value in (("origin", origin), ("user_id", user_id)) if value]
     query: dict[str, Any] = {"bool": {"filter": terms}} if terms else {"match_all": {}}
+    if exclude_origins:
+        query = {"bool": {"filter": terms, "must_not": [{"terms": {"origin": list(exclude_origins)}}]}}
     return {
         "query": query,
         "sort": [{"created_at": "desc"}],
@@ -120,9 +125,13 @@ class ElasticsearchTraceStore:
         return trace
 
     def recent(
-        self, limit: int = 50, origin: str | None = None, user_id: str | None = None
+        self,
+        limit: int = 50,
+        origin: str | None = None,
+        user_id: str | None = None,
+        exclude_origins: Sequence[str] = (),
     ) -> list[TraceSummary]:
-        body = recent_query(limit, origin, user_id)
+        body = recent_query(limit, origin, user_id, exclude_origins)
         hits = self.client.search(index=self.traces_index, **body)["hits"]["hits"]
         summaries = [hit["_source"] for hit in hits]
         counts: dict[str, dict[str, int]] = {}

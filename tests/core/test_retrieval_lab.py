@@ -283,3 +283,109 @@ def test_each_case_of_a_comparison_links_to_a_trace_of_its_run_under_each_config
     _, promoted_with = promote(service, {"top_k": 6}, "bob", "one more passage")
     assert promoted_with is not None
     assert service.get_trace(promoted_with.cases[0].candidate_trace_id or "")["user_id"] == "bob"
+
+
+def test_cases_import_checks_every_line_as_cases_add_does_and_imports_all_or_nothing(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A case file kept in a repository is imported whole or not at all: every bad line is named with
+    its number and reason in one run (an unknown source by the rule ``cases add`` applies), exit 2, and
+    the cases stored before are left as they were."""
+    assert cli.main(["ingest", str(HANDBOOK / "leave-policy.md")]) == 0
+    known = source_id_for("leave-policy.md")
+    assert cli.main(["cases", "add", "Can I carry over leave?", "--source", known]) == 0
+    assert cli.main(["cases", "add", "Where do I park?", "--source", "parking-typo"]) == cli.EXIT_USAGE
+    refused_by_add = "no source with id 'parking-typo'"
+    assert refused_by_add in capsys.readouterr().err
+    assert cli.main(["cases", "export"]) == 0
+    before = capsys.readouterr().out
+
+    good = [
+        json.dumps({"question": "How many vacation days do I get?", "expected_sources": [known]}),
+        json.dumps({"question": "Sick days?", "expected_chunks": ["any-chunk"], "tags": ["hr"]}),
+    ]
+    file = tmp_path / "cases.jsonl"
+    file.write_text(
+        "\n".join(
+            [
+                good[0],
+                json.dumps({"question": "Where do I park?", "expected_sources": [known, "parking-typo"]}),
+                "",
+                "not json",
+                json.dumps({"question": "VPN?", "expected_sources": "it-setup-guide"}),
+                good[1],
+                json.dumps({"question": "Two typos", "expected_sources": ["typo-a", "typo-b"]}),
+                json.dumps({"question": " ", "expected_sources": [known]}),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    assert cli.main(["cases", "import", str(file)]) == cli.EXIT_USAGE
+    captured = capsys.readouterr()
+    assert not captured.out
+    assert captured.err.splitlines() == [
+        f"{file}:2: {refused_by_add}",
+        f"{file}:4: not JSON (Expecting value at column 1)",
+        f'{file}:5: "expected_sources" must be a list of strings',
+        f"{file}:7: no source with id 'typo-a'",
+        f"{file}:7: no source with id 'typo-b'",
+        f"{file}:8: a case needs a question",
+        f"needle cases import: 5 bad line(s) in {file}; nothing imported "
+        "(`needle sources` lists the source ids)",
+    ]
+    assert cli.main(["cases", "export"]) == 0
+    assert capsys.readouterr().out == before  # nothing added, nothing changed
+
+    file.write_text("\n".join(good) + "\n", encoding="utf-8")
+    assert cli.main(["cases", "import", str(file), "--by", "ann"]) == 0
+    assert capsys.readouterr().out == "imported 2 cases\n"
+    assert cli.main(["cases", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [case["question"] for case in listed] == [
+        "Can I carry over leave?",
+        "How many vacation days do I get?",
+        "Sick days?",
+    ]
+    assert [(case["origin"], case["added_by"]) for case in listed[1:]] == [("import", "ann")] * 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read"), (b"\xff\xfe{", "not UTF-8 text")],
+)
+def test_cases_import_of_an_unreadable_file_is_a_usage_error(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, message: str
+) -> None:
+    file = tmp_path / "cases.jsonl"
+    if content is not None:
+        file.write_bytes(content)
+    assert cli.main(["cases", "import", str(file)]) == cli.EXIT_USAGE
+    assert message in capsys.readouterr().err
+    assert cli.main(["cases", "import"]) == cli.EXIT_USAGE
+    assert "give the JSON-lines file" in capsys.readouterr().err
+
+
+def test_the_trace_list_leaves_out_comparison_runs_unless_asked_for_them(
+    service_factory: Callable[..., NeedleService],
+) -> None:
+    """A comparison over N cases records 2N retrieval-only traces; the Traces tab's default "All" lists
+    the questions people asked, its "Lab comparisons" filter lists those runs, and each opens by id."""
+    from admin.tabs.traces import ORIGINS, TracesActions
+
+    service = service_factory()
+    assert service.ingest_file(HANDBOOK / "leave-policy.md").status == "indexed"
+    question = "How many vacation days do I get?"
+    service.add_case(RetrievalCase(question, [source_id_for("leave-policy.md")]))
+    asked = service.ask(question, origin="cli")
+    [result] = compare_cases(service, {"dense_weight": 0}, actor="ann").cases
+    runs = {result.live_trace_id, result.candidate_trace_id}
+    assert None not in runs
+
+    # The tab's own handler, outside a request: a console without sign-in, which sees every trace.
+    tab = TracesActions(service, debugger=None)  # type: ignore[arg-type]  # rows are not opened here
+    listed = {origin: [row[-1] for row in tab.recent(origin, 50)] for _, origin in ORIGINS}
+    assert ORIGINS[0] == ("All", "all") and listed["all"] == [asked.trace_id]
+    [lab] = [origin for label, origin in ORIGINS if label.startswith("Lab comparisons")]
+    assert set(listed[lab]) == runs
+    assert listed["cli"] == [asked.trace_id]
+    assert all((service.get_trace(trace_id) or {}).get("origin") == lab for trace_id in runs)

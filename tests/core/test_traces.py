@@ -180,3 +180,16 @@ def test_the_service_records_where_the_answer_is_in_slack(handbook_service: Need
         handbook_service.record_slack_location("nope", where)
     with pytest.raises(NeedleError, match="Slack"):
         handbook_service.record_slack_location(answer.trace_id, {**where, "channel": "general"})
+
+
+def test_recent_leaves_out_the_origins_asked_to(both_stores) -> None:
+    """How the Traces tab's "All" leaves out the lab's comparison runs, on both stores."""
+    writer, reader = both_stores
+    writer.save(_trace("t1", "U1", 1.0))
+    writer.save({**_trace("c1", "ann", 2.0), "origin": "compare"})
+    writer.save({**_trace("t2", "U2", 3.0), "origin": "cli"})
+    assert [s["trace_id"] for s in reader.recent()] == ["t2", "c1", "t1"]
+    assert [s["trace_id"] for s in reader.recent(exclude_origins=["compare"])] == ["t2", "t1"]
+    assert [s["trace_id"] for s in reader.recent(exclude_origins=["compare", "cli"])] == ["t1"]
+    assert [s["trace_id"] for s in reader.recent(user_id="ann", exclude_origins=["compare"])] == []
+    assert [s["trace_id"] for s in reader.recent(origin="compare")] == ["c1"]
