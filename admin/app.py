@@ -12,7 +12,8 @@ import gradio as gr
 
 from admin.jobs import IndexingJobs
 from admin.roles import enforce_roles
-from admin.security import AUTH_MESSAGE, admin_auth, check_exposure, expire_sessions, max_file_size
+from admin.security import AUTH_MESSAGE, admin_auth, check_exposure, console_app_kwargs, max_file_size
+from admin.sessions import share_sessions
 from admin.tabs.audit import build_audit_tab
 from admin.tabs.channels import build_channels_tab
 from admin.tabs.chunks import build_chunks_tab
@@ -96,14 +97,15 @@ def launch(
     blocks.launch(
         server_name=settings.host,
         server_port=port,
-        auth=admin_auth(settings, service.accounts),
+        auth=admin_auth(service.accounts),
         auth_message=AUTH_MESSAGE,
         max_file_size=max_file_size(settings),
+        app_kwargs=console_app_kwargs(),
         css=TABLE_CSS,
         prevent_thread_lock=not block,
         ssr_mode=False,
         footer_links=[],
         quiet=True,
     )
-    expire_sessions(blocks.server_app, settings)
+    share_sessions(blocks.server_app, service.records, settings)
     return blocks

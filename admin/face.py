@@ -8,7 +8,8 @@ from gradio.routes import App
 from starlette.routing import Mount
 
 from admin.app import build_admin
-from admin.security import AUTH_MESSAGE, admin_auth, check_exposure, expire_sessions, max_file_size
+from admin.security import AUTH_MESSAGE, admin_auth, check_exposure, console_app_kwargs, max_file_size
+from admin.sessions import share_sessions
 from admin.tabs.tables import TABLE_CSS
 from pipelines.links import ADMIN_PATH
 from pipelines.service import NeedleService
@@ -29,17 +30,19 @@ def mount(app: FastAPI, service: NeedleService) -> None:
         server_name=settings.host,
         server_port=settings.port,
         footer_links=[],
-        auth=admin_auth(settings, service.accounts),
+        auth=admin_auth(service.accounts),
         auth_message=AUTH_MESSAGE,
         max_file_size=max_file_size(settings),
+        app_kwargs=console_app_kwargs(),
         css=TABLE_CSS,
         ssr_mode=False,
         show_error=False,
     )
-    # Sessions end after NEEDLE_ADMIN_SESSION_HOURS; installed before the server takes any sign-in.
+    # Sessions live in the record store (every replica, across restarts) and end after
+    # NEEDLE_ADMIN_SESSION_HOURS; installed before the server takes any sign-in.
     (console,) = [
         route.app
         for route in app.routes
         if isinstance(route, Mount) and isinstance(route.app, App) and route.app.get_blocks() is blocks
     ]
-    expire_sessions(console, settings)
+    share_sessions(console, service.records, settings)

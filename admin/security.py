@@ -1,23 +1,22 @@
-"""The console's login, the rule that it never listens beyond this machine without one, and sessions
-that end.
+"""The console's login: the rule that it never listens beyond this machine without one, the sign-in check
+(throttled per account and per client address), and the upload ceiling.
 
 The console can delete every source and read every question employees asked, so it is never served on a
-network address without a password; on loopback, a developer may run it open. A sign-in lasts
-``NEEDLE_ADMIN_SESSION_HOURS``, so a browser left signed in (or a copied cookie) does not keep it open.
+network address without a password; on loopback, a developer may run it open. Sessions, once signed in,
+are :mod:`admin.sessions`.
 """
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
-from gradio.routes import App
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipelines.accounts import AccountStore, LoginThrottled
 from pipelines.errors import NeedleError
@@ -69,35 +68,63 @@ def check_exposure(settings: Settings, has_accounts: bool = False) -> None:
 AUTH_MESSAGE = "Sign in to Needle's admin console with your admin account."
 
 
-def admin_auth(settings: Settings, accounts: AccountStore | None = None) -> Callable[[str, str], bool] | None:
+#: The client address of the HTTP request being handled, for the sign-in check (see
+#: :class:`ClientAddressMiddleware`); ``None`` outside a request.
+CLIENT_ADDRESS: ContextVar[str | None] = ContextVar("needle_console_client_address", default=None)
+
+
+class ClientAddressMiddleware:
+    """Note each request's client address where the sign-in check can read it.
+
+    Gradio calls its ``auth=`` check with the username and password only, so the check could not count
+    failures per address. This middleware, on the console's own app, puts ``scope["client"]`` in
+    :data:`CLIENT_ADDRESS` for the length of the request; Gradio's ``/login`` runs the check inside that
+    request. Behind a reverse proxy the address is the proxy's unless uvicorn trusts it: uvicorn rewrites
+    the client from ``X-Forwarded-For`` only for connections from ``FORWARDED_ALLOW_IPS`` (default
+    127.0.0.1), so that variable must name the proxy, or every sign-in counts as one address.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        token = CLIENT_ADDRESS.set(str(client[0]) if client else None)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            CLIENT_ADDRESS.reset(token)
+
+
+def console_app_kwargs() -> dict[str, Any]:
+    """What the console's Gradio app is built with (``app_kwargs`` of ``launch`` and
+    ``mount_gradio_app``): the middleware that lets the sign-in check see the client's address."""
+    return {"middleware": [Middleware(ClientAddressMiddleware)]}
+
+
+def admin_auth(accounts: AccountStore) -> Callable[[str, str], bool] | None:
     """Gradio's ``auth=`` check: the admin accounts (``needle admins``) and the login set in the
     environment, which is an owner; ``None`` (an open console, loopback only) when there is neither.
 
-    Too many failed sign-ins for an account are refused for a while (see :mod:`pipelines.accounts`),
-    even with the right password.
+    Every sign-in goes through :meth:`AccountStore.authenticate`, the environment's login included, so
+    too many failures for an account, or from one client address (across accounts), are refused for a
+    while even with the right password, counted in the record store on every replica.
     """
-    if accounts is not None and accounts.list():
-
-        def check_account(username: str, password: str) -> bool:
-            try:
-                return accounts.authenticate(username, password) is not None
-            except LoginThrottled:
-                logger.warning("admin sign-in throttled for %r", username[:64])
-                return False
-
-        return check_account
-    if settings.admin_password is None or not settings.admin_password.get_secret_value():
+    if not accounts.list():
         return None
-    expected_user = settings.admin_username.encode("utf-8")
-    expected_password = settings.admin_password.get_secret_value().encode("utf-8")
 
-    def check(username: str, password: str) -> bool:
-        # Both comparisons always run, in constant time, so timing tells nothing about which was wrong.
-        user_ok = hmac.compare_digest(username.encode("utf-8"), expected_user)
-        password_ok = hmac.compare_digest(password.encode("utf-8"), expected_password)
-        return user_ok and password_ok
+    def check_account(username: str, password: str) -> bool:
+        address = CLIENT_ADDRESS.get()
+        try:
+            return accounts.authenticate(username, password, address=address) is not None
+        except LoginThrottled:
+            logger.warning("admin sign-in throttled for %r from %s", username[:64], address or "?")
+            return False
 
-    return check
+    return check_account
 
 
 #: Gradio refuses a request with a file this many times over ``NEEDLE_MAX_UPLOAD_MB`` before it is stored.
@@ -113,83 +140,3 @@ def max_file_size(settings: Settings) -> int:
     absurdly large uploads off the disk.
     """
     return int(settings.max_upload_mb * 1024 * 1024 * HARD_LIMIT_FACTOR)
-
-
-#: The clock sessions are timed by; a module attribute so a test can move time forward.
-clock: Callable[[], float] = time.monotonic
-
-
-class ExpiringSessions(dict[str, str]):
-    """Gradio's table of signed-in sessions (cookie token -> username) where a session older than
-    ``max_age_seconds`` no longer exists.
-
-    Why this shape: Gradio keeps sessions in ``App.tokens`` until "Sign out" (its ``/logout`` deletes the
-    token, which is why the old cookie is refused afterwards) or a restart, and has no expiry of its own.
-    Replacing that table with this one makes an expired session go the same way as a signed-out one:
-    its token is gone, so the page shows the login and every API call gets 401. Gradio reads the table
-    with ``get``, ``in``, ``[]``, ``keys()`` and ``del``; each forgets expired sessions first. The age
-    counts from sign-in (an absolute limit, not an idle timeout), so a copied cookie stops working too.
-    """
-
-    def __init__(self, max_age_seconds: float) -> None:
-        super().__init__()
-        self.max_age_seconds = max_age_seconds
-        self._started: dict[str, float] = {}
-        self._lock = threading.Lock()  # Gradio signs in and checks sessions from several threads
-
-    def __setitem__(self, token: str, username: str) -> None:
-        with self._lock:
-            self._started[token] = clock()
-            super().__setitem__(token, username)
-
-    def __delitem__(self, token: str) -> None:
-        with self._lock:
-            self._started.pop(token, None)
-            super().__delitem__(token)
-
-    def _forget_expired(self) -> None:
-        cutoff = clock() - self.max_age_seconds
-        with self._lock:
-            for token, started in list(self._started.items()):
-                if started <= cutoff:
-                    del self._started[token]
-                    super().pop(token, None)
-
-    def get(self, token: Any, default: Any = None) -> Any:  # type: ignore[override]
-        self._forget_expired()
-        return super().get(token, default)
-
-    def __getitem__(self, token: str) -> str:
-        self._forget_expired()
-        return super().__getitem__(token)
-
-    def __contains__(self, token: object) -> bool:
-        self._forget_expired()
-        return super().__contains__(token)
-
-    def __iter__(self) -> Iterator[str]:
-        self._forget_expired()
-        return iter(list(super().keys()))
-
-    def keys(self) -> list[str]:  # type: ignore[override] - a copy: Gradio's logout deletes while it loops
-        self._forget_expired()
-        return list(super().keys())
-
-    def __len__(self) -> int:
-        self._forget_expired()
-        return super().__len__()
-
-
-def session_seconds(settings: Settings) -> float:
-    """How long a console sign-in lasts (``NEEDLE_ADMIN_SESSION_HOURS``), in seconds."""
-    return settings.admin_session_hours * 3600.0
-
-
-def expire_sessions(gradio_app: App, settings: Settings) -> ExpiringSessions:
-    """Make the console's sessions end after ``NEEDLE_ADMIN_SESSION_HOURS`` (see :class:`ExpiringSessions`).
-
-    Call it on the Gradio app before anyone signs in: sessions already in the old table are dropped.
-    """
-    sessions = ExpiringSessions(session_seconds(settings))
-    gradio_app.tokens = sessions
-    return sessions

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from pipelines import server
+from pipelines.logging_setup import configure_logging
 from pipelines.service import NeedleService
 from pipelines.settings import SettingsError, get_settings
 
@@ -15,7 +14,7 @@ def main() -> int:
     except SettingsError as error:
         print(error)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings, json_lines=settings.log_format == "json")
     if not settings.slack_enabled:
         print("Set NEEDLE_SLACK_BOT_TOKEN (and the app token or signing secret) to run the bot.")
         return 2

@@ -78,14 +78,18 @@ _child: ThreadDispatcher | None = None
 
 
 def _start_child(settings: Settings, console: bool) -> None:
-    """In the child: configure logging as the parent does, build the core and the Bolt app."""
+    """In the child: configure logging, the interpreter and torch as a server does, build the core and
+    the Bolt app."""
     from bot.app import build_app
     from bot.runtime import BotRuntime, tune_interpreter
+    from pipelines.logging_setup import configure_logging
+    from pipelines.server import limit_torch_threads
     from pipelines.service import NeedleService
 
     global _child
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings, json_lines=settings.log_format == "json")
     tune_interpreter(settings)
+    limit_torch_threads(settings)
     service = NeedleService(settings)
     runtime = BotRuntime.create(service, settings)
     runtime.admin_console = (lambda: True) if console else (lambda: False)

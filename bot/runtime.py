@@ -96,8 +96,8 @@ class BotRuntime:
     #: ``channel:thread_ts`` of threads the bot answered in, where follow-ups need no mention.
     threads: SharedKeys
     memberships: Memberships
-    #: Which of Slack's AI-app methods the workspace accepts (learnt once, remembered).
-    features: SlackFeatures = field(default_factory=SlackFeatures)
+    #: Which of Slack's AI-app methods the workspace accepts (learnt once, remembered by every replica).
+    features: SlackFeatures
     #: Whether the admin console is served by this deployment (``bot.face`` looks at the routes).
     admin_console: Callable[[], bool] = _no_console
     #: The workspace's URL (``auth.test``, asked once), for links to threads; where each question is in
@@ -132,6 +132,7 @@ class BotRuntime:
             handled=SharedKeys(records, HANDLED, ttl_seconds=3600.0),
             threads=SharedKeys(records, THREADS, ttl_seconds=7 * 24 * 3600.0),
             memberships=Memberships(settings.slack_membership_cache_seconds),
+            features=SlackFeatures(records),
         )
 
     def submit(self, job: Callable[..., None], *args: Any) -> Future[Any]:

@@ -21,10 +21,13 @@ from typing import Literal
 from pipelines.audit import AuditLog
 from pipelines.errors import NeedleError
 from pipelines.settings import Settings
-from pipelines.stores.records import Record, RecordStore
+from pipelines.stores.records import MAX_LIMIT, Record, RecordStore
 
 Role = Literal["viewer", "editor", "owner"]
 ROLES: tuple[Role, ...] = ("viewer", "editor", "owner")
+#: Console sessions: kept by the console (``admin/sessions.py``, one record per session with its
+#: ``username``); named here because removing an account or changing its password ends them.
+SESSIONS = "admin-sessions"
 COLLECTION = "admin-accounts"
 FAILURES = "login-failures"
 #: Failed logins allowed per account, and per client address, in ``FAILURE_WINDOW_SECONDS``.
@@ -125,6 +128,7 @@ class AccountStore:
         if account.role == "owner" and not self._other_owner(account.username):
             raise NeedleError("this is the last owner: add another owner first")
         self.records.delete(COLLECTION, account.username)
+        self.end_sessions(account.username)
         self.audit.record(
             actor, "account.remove", f"account {account.username}", {"role": account.role}, None
         )
@@ -135,7 +139,16 @@ class AccountStore:
         record = self.records.get(COLLECTION, account.username)
         assert record is not None
         self.records.put(COLLECTION, account.username, record.fields, {"hash": _hasher().hash(password)})
+        self.end_sessions(account.username)
         self.audit.record(actor, "account.password", f"account {account.username}", None, None)
+
+    def end_sessions(self, username: str) -> int:
+        """Sign ``username`` out of the console everywhere (a removed account, a new password: whoever
+        held the old one must not stay signed in); returns how many sessions ended."""
+        ended = 0
+        while batch := self.records.query(SESSIONS, {"username": username}, limit=MAX_LIMIT):
+            ended += sum(self.records.delete(SESSIONS, record.key) for record in batch)
+        return ended
 
     def set_role(self, username: str, role: str, actor: str | None) -> Account:
         account, role = self._stored(username), _check_role(role)

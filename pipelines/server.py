@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from pipelines.service import NeedleService
+from pipelines.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -67,19 +68,25 @@ def build_server(service: NeedleService, names: set[str] | None = None) -> tuple
     return app, mount_faces(app, service, names)
 
 
-def run(service: NeedleService, app: Any) -> None:
-    """Serve ``app`` until stopped.
+def limit_torch_threads(settings: Settings) -> None:
+    """One torch thread per question in a server process, unless ``NEEDLE_TORCH_THREADS`` says otherwise.
 
     A server answers several questions at once, each on its own thread; torch's own intra-op threads on
     top of that oversubscribe the cores (two torch threads per question measured several times slower
-    than one under contention), so a server uses one unless ``NEEDLE_TORCH_THREADS`` says otherwise.
+    than one under contention).
     """
     import torch
+
+    if settings.torch_threads is None:
+        torch.set_num_threads(1)
+
+
+def run(service: NeedleService, app: Any) -> None:
+    """Serve ``app`` until stopped (torch limited as :func:`limit_torch_threads` says)."""
     import uvicorn
 
     settings = service.settings
-    if settings.torch_threads is None:
-        torch.set_num_threads(1)
+    limit_torch_threads(settings)
     # Background ingest jobs run beside the server; `needle worker` adds more, on any replica.
     workers = [service.ingest_worker() for _ in range(settings.ingest_workers)]
     for worker in workers:

@@ -9,6 +9,12 @@ The filtering lives here, in the core, so that every console handler asks the sa
 handler cannot forget a check of its own: the console builds one :class:`ConsoleView` per event with
 :func:`console_viewer` and reads through it.
 
+Background jobs and retrieval test cases follow the same rule. A job is listed when the source it
+indexed is visible; one that indexed nothing (yet: queued, running, failed, cancelled) when it did not
+ask for an audience the viewer is outside of and no hidden source has its file's name (it would replace
+that source, and without an audience keep the source's). A test case is listed when every source and
+chunk it expects is visible and the trace it came from (if any) may be shown.
+
 A trace is shown to a restricted viewer only when nothing in it comes from a source that viewer may not
 see *today* (every retriever list, the passages, the citations and the "might be related" list), and,
 when the question was a follow-up in a thread, only when it was answered for everyone: the earlier
@@ -25,8 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.accounts import Role
 from pipelines.answers import Passage, SourceInfo
-from pipelines.audience import ADMIN, EVERYONE, PUBLIC, Viewer
+from pipelines.audience import ADMIN, EVERYONE, PUBLIC, Viewer, parse_audience
+from pipelines.cases import RetrievalCase
 from pipelines.errors import NeedleError, SourceNotFoundError
+from pipelines.jobs import Job
+from pipelines.sources import source_id_for
 from pipelines.traces import FeedbackItem, Rating, Trace, TraceSummary
 from pipelines.why import Explanation, Lists, explain_trace, trace_lists, trace_request
 
@@ -69,6 +78,7 @@ class ConsoleView:
         self.service = service
         self.viewer = viewer
         self._visible_ids: set[str] | None = None
+        self._hidden_names: set[str] | None = None
 
     @property
     def unrestricted(self) -> bool:
@@ -110,6 +120,57 @@ class ConsoleView:
 
     def source(self, source_id: str) -> SourceInfo | None:
         return next((source for source in self.sources() if source.source_id == source_id), None)
+
+    # --- background jobs and test cases -----------------------------------------------------------
+    def may_see_job(self, job: Job) -> bool:
+        """Whether a background job may be listed (file name, notes, id): see the module's rule."""
+        if self.unrestricted:
+            return True
+        indexed = (job.result or {}).get("source_id")
+        if indexed:
+            return self.may_see_source(str(indexed))
+        audience = job.options.get("audience")
+        if audience is not None:
+            try:
+                if not self.viewer.may_see(parse_audience(audience)):
+                    return False
+            except NeedleError:  # a malformed audience: the job fails, and says nothing here
+                return False
+        # Named like a hidden source, it replaces that source (and, given no audience, keeps its
+        # audience); either way the file's name is the hidden source's.
+        return not self._named_like_a_hidden_source(job.file_name)
+
+    def _named_like_a_hidden_source(self, file_name: str) -> bool:
+        """Whether a hidden source has this file's name (an upload of the file would replace it)."""
+        if self._hidden_names is None:
+            self._hidden_names = {
+                source_id_for(source.file_name)
+                for source in self.service.list_sources(ADMIN)
+                if not self.may_see_source(source.source_id)
+            }
+        return source_id_for(file_name) in self._hidden_names
+
+    def jobs(self, limit: int = 100) -> list[Job]:
+        """The newest ``limit`` background jobs, those this session may see."""
+        return [job for job in self.service.jobs.list(limit=limit) if self.may_see_job(job)]
+
+    def may_see_case(self, case: RetrievalCase) -> bool:
+        """Whether a retrieval test case may be listed, exported or compared on: every source and chunk
+        it expects is visible (a deleted one counts as hidden), and so is the trace it came from."""
+        if self.unrestricted:
+            return True
+        if not all(self.may_see_source(source_id) for source_id in case.expected_sources):
+            return False
+        for chunk_id in case.expected_chunks:
+            chunk = self.service.chunk(chunk_id)
+            if chunk is None or not self.may_see_source(chunk.meta.get("source_id")):
+                return False
+        trace = self.service.get_trace(case.trace_id) if case.trace_id else None
+        return trace is None or self.may_see_trace(trace)
+
+    def cases(self) -> list[RetrievalCase]:
+        """The retrieval test cases this session may see, oldest first."""
+        return [case for case in self.service.cases.list() if self.may_see_case(case)]
 
     # --- traces and feedback -----------------------------------------------------------------------
     def may_see_trace(self, trace: Trace | dict[str, Any]) -> bool:

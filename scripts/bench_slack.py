@@ -80,6 +80,7 @@ def bot_env(
         "NEEDLE_HOST": "127.0.0.1",
         "NEEDLE_PORT": str(port),
         "NEEDLE_LOG_LEVEL": "WARNING",
+        "NEEDLE_LOG_FORMAT": "text",  # the error count below reads " ERROR " lines
         "NEEDLE_SLACK_MODE": "http",
         "NEEDLE_SLACK_BOT_TOKEN": BOT_TOKEN,
         "NEEDLE_SLACK_APP_TOKEN": APP_TOKEN,

@@ -4,7 +4,8 @@ Uploads made with "Index in the background" become jobs in the core's durable qu
 (:mod:`pipelines.jobs`) and a worker indexes them, in ``needle serve`` or in ``needle worker`` on any
 replica. This panel only reads the queue and asks it to cancel or retry; it never indexes. It refreshes
 itself every :data:`POLL_SECONDS` while a job is queued or running and stops polling once none is, so an
-idle console sends no requests.
+idle console sends no requests. A viewer's account lists only the jobs of sources everyone may see
+(:meth:`pipelines.visibility.ConsoleView.may_see_job`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import gradio as gr
 
 from admin import render
+from admin.roles import session_view
 from admin.tabs.tables import readonly_table
 from pipelines.errors import NeedleError
 from pipelines.jobs import Job
@@ -120,7 +122,8 @@ class JobsActions:
         self.refresh_sources = refresh_sources
 
     def _jobs(self) -> list[Job]:
-        return self.service.jobs.list(limit=LISTED)
+        """The newest jobs the signed-in account may see (a viewer: those of sources for everyone)."""
+        return session_view(self.service).jobs(limit=LISTED)
 
     def listing(self) -> tuple[list[list[Any]], gr.Timer, list[str]]:
         """The jobs table, the timer (on while any job is queued or running) and the active jobs' ids,

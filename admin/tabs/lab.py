@@ -3,11 +3,14 @@ promotion (with a note, refused when it loses cases unless confirmed), history a
 
 The handlers are thin: cases are :mod:`pipelines.cases`, comparing and promoting :mod:`pipelines.compare`,
 the live configuration and its history :mod:`pipelines.retrieval_config`. Every change is made as the
-console's signed-in user, which the audit log records.
+console's signed-in user, which the audit log records. A viewer's account lists, exports and compares
+on only the cases whose expected sources (and trace) everyone may see
+(:meth:`pipelines.visibility.ConsoleView.may_see_case`).
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,12 +160,14 @@ class LabActions:
         self.service = service
 
     def cases(self) -> tuple[list[list[Any]], gr.Dropdown, gr.Dropdown]:
-        """The case list, the remove picker and the source picker, as they are now."""
-        cases = self.service.cases.list()
+        """The case list, the remove picker and the source picker, as they are now (what the signed-in
+        account may see)."""
+        view = session_view(self.service)
+        cases = view.cases()
         return (
             case_rows(cases),
             gr.Dropdown(choices=[(f"{c.case_id} — {c.question[:60]}", c.case_id) for c in cases], value=None),
-            gr.Dropdown(choices=render.source_choices(session_view(self.service).sources())),
+            gr.Dropdown(choices=render.source_choices(view.sources())),
         )
 
     def from_trace(self, trace_id: str) -> tuple[Any, ...]:
@@ -233,7 +238,7 @@ class LabActions:
             raise gr.Error("That file is over 5 MB; a case file is a few kilobytes.")
         try:
             lines = file.read_text(encoding="utf-8").splitlines()
-            added = self.service.cases.import_lines(lines, added_by=_actor(request))
+            added = self.service.import_cases(lines, added_by=_actor(request))
         except UnicodeDecodeError:
             raise gr.Error("That file is not UTF-8 text (JSON lines).") from None
         except NeedleError as error:
@@ -241,8 +246,12 @@ class LabActions:
         return (f"Imported {len(added)} case(s).", *self.cases())
 
     def export_file(self) -> str:
-        """The cases as JSON lines, in a file the browser downloads."""
-        lines = self.service.cases.export_lines()
+        """The cases the signed-in account may see as JSON lines (as ``needle cases export`` writes
+        them), in a file the browser downloads."""
+        lines = [
+            json.dumps(case.to_dict(), ensure_ascii=False, sort_keys=True)
+            for case in session_view(self.service).cases()
+        ]
         if not lines:
             raise gr.Error("There are no cases to export yet.")
         folder = Path(tempfile.mkdtemp(prefix="needle-cases-"))
@@ -251,12 +260,12 @@ class LabActions:
         return str(path)
 
     def compare(self, candidate: str, request: gr.Request | None = None) -> tuple[Any, ...]:
-        """The live configuration and the candidate on every case (each run kept as a trace, by the
-        signed-in user)."""
+        """The live configuration and the candidate on every case the signed-in account may see (each
+        run kept as a trace, by the signed-in user)."""
         try:
-            comparison = compare_cases(
-                self.service, parse_assignments(candidate or ""), actor=_actor(request)
-            )
+            values = parse_assignments(candidate or "")
+            cases = session_view(self.service).cases()
+            comparison = compare_cases(self.service, values, cases=cases, actor=_actor(request))
         except NeedleError as error:
             raise gr.Error(str(error)) from None
         return comparison_summary(comparison), metric_rows(comparison), outcome_rows(comparison)

@@ -66,14 +66,19 @@ class SourcesActions:
         overview = render.overview_line(view.stats(), self.service.backend.kind, settings.llm_enabled)
         return render.source_table(sources), gr.Dropdown(choices=render.source_choices(sources)), overview
 
+    def _may_see_source(self) -> Callable[[str], bool]:
+        """Whether the signed-in account may see a source, for the "waiting for another job" line: a
+        viewer is not told the id of a restricted source another admin is deleting."""
+        return session_view(self.service).may_see_source
+
     def announce_upload(self, files: list[str] | None) -> str:
         if not files:
             raise gr.Error("Choose one or more files to upload first.")
-        return self.jobs.status(f"Your upload of {len(files)} file(s)")
+        return self.jobs.status(f"Your upload of {len(files)} file(s)", self._may_see_source())
 
     def announce_job(self, source_id: str | None) -> str:
         _require_source(source_id)
-        return self.jobs.status("Your request")
+        return self.jobs.status("Your request", self._may_see_source())
 
     def upload(
         self,
@@ -263,7 +268,7 @@ class SourcesActions:
     def delete(self, source_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         source_id = _require_source(source_id)
         user = request.username if request else None
-        with self.jobs.running(f"deleting {source_id}", user):
+        with self.jobs.running(f"deleting {source_id}", user, source_id):
             removed = _call(self.service.delete_source, source_id, actor=user)
         table, dropdown, overview = self.refresh()
         return (
@@ -277,7 +282,7 @@ class SourcesActions:
     def reindex(self, source_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         source_id = _require_source(source_id)
         user = request.username if request else None
-        with self.jobs.running(f"re-indexing {source_id}", user):
+        with self.jobs.running(f"re-indexing {source_id}", user, source_id):
             result = _call(self.service.reindex_source, source_id, actor=user)
         return (_summary([result]), *self.refresh())
 
@@ -288,7 +293,7 @@ class SourcesActions:
         source_id = _require_source(source_id)
         _required_audience(audience)
         user = request.username if request else None
-        with self.jobs.running(f"changing who may see {source_id}", user):
+        with self.jobs.running(f"changing who may see {source_id}", user, source_id):
             source = _call(self.service.set_source_audience, source_id, audience, actor=user)
         shown = describe_audience(source.audience)
         message = (
@@ -301,7 +306,7 @@ class SourcesActions:
         """Check the typed audience before the job is queued, so a typo is refused at once."""
         _require_source(source_id)
         _call(parse_audience, _required_audience(audience))
-        return self.jobs.status("Your request")
+        return self.jobs.status("Your request", self._may_see_source())
 
     def current_audience(self, source_id: str | None) -> str:
         """The picked source's audience, to edit in place (blank when no source is picked)."""

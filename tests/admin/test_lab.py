@@ -196,3 +196,10 @@ def test_cases_compare_promote_and_roll_back_and_the_next_answer_in_another_serv
     bad.write_text('{"question": "no source"}\n')
     with pytest.raises(AppError, match="line 1"):
         client.predict(handle_file(str(bad)), api_name="/import_cases")
+    # The console checks sources as `needle cases import` does: one unknown source, nothing imported.
+    unknown = tmp_path / "unknown.jsonl"
+    good = json.dumps({"question": "Vacation days?", "expected_sources": [source_id_for("leave-policy.md")]})
+    unknown.write_text(good + "\n" + json.dumps({"question": "Q", "expected_sources": ["no-such-source"]}))
+    with pytest.raises(AppError, match=r"line 2.*no-such-source"):
+        client.predict(handle_file(str(unknown)), api_name="/import_cases")
+    assert len(service.cases.list()) == 2

@@ -40,16 +40,18 @@ def test_mount_refuses_before_adding_any_route(service_factory: Callable[..., Ne
 
 
 def test_a_password_allows_any_host_and_loopback_may_run_open(
-    settings_factory: Callable[..., Settings],
+    settings_factory: Callable[..., Settings], service_factory: Callable[..., NeedleService]
 ) -> None:
     check_exposure(settings_factory(host="0.0.0.0", admin_password="s3cret"))  # noqa: S104
     check_exposure(settings_factory(host="127.0.0.1"))
     check_exposure(settings_factory(host="localhost", public_base_url="http://127.0.0.1:8080"))
-    assert admin_auth(settings_factory()) is None
+    assert admin_auth(service_factory().accounts) is None
 
 
-def test_login_checks_both_username_and_password(settings_factory: Callable[..., Settings]) -> None:
-    check = admin_auth(settings_factory(admin_username="root", admin_password="s3cret"))
+def test_login_checks_both_username_and_password(service_factory: Callable[..., NeedleService]) -> None:
+    """The environment's login is checked by the account store, like every account (so it is throttled
+    like one too: see tests/admin/test_shared_sessions.py)."""
+    check = admin_auth(service_factory(admin_username="root", admin_password="s3cret").accounts)
     assert check is not None
     assert check("root", "s3cret")
     assert not check("root", "S3cret")
@@ -168,11 +170,11 @@ def test_a_session_ends_after_the_configured_hours_like_a_signed_out_one(
     works. Time is moved forward with the sessions' clock rather than waited for."""
     import httpx
 
-    from admin import security
+    from admin import sessions
     from tests.admin.conftest import serve
 
     now = [1_000.0]
-    monkeypatch.setattr(security, "clock", lambda: now[0])
+    monkeypatch.setattr(sessions, "clock", lambda: now[0])
     service = service_factory(admin_password="s3cret-password", admin_session_hours=2)
     service.accounts.add("vera", "a long enough password", "viewer", actor="test")
     console = serve(service)
@@ -193,28 +195,6 @@ def test_a_session_ends_after_the_configured_hours_like_a_signed_out_one(
             assert stale.get("/config").status_code == 401  # the expired cookie stays refused
     finally:
         console.stop()
-
-
-def test_sessions_expire_on_their_own_clock() -> None:
-    """The session table Gradio reads (``get``, ``in``, ``[]``, ``keys``, ``del``) forgets a session once
-    it is older than the limit, and "Sign out" still deletes a live one."""
-    from admin import security
-
-    sessions = security.ExpiringSessions(max_age_seconds=60)
-    real_clock = security.clock
-    now = [0.0]
-    security.clock = lambda: now[0]
-    try:
-        sessions["old"] = "ann"
-        now[0] = 30
-        sessions["new"] = "bob"
-        assert sessions.get("old") == "ann" and "new" in sessions
-        now[0] = 60
-        assert sessions.get("old") is None and "old" not in sessions and sessions.keys() == ["new"]
-        del sessions["new"]
-        assert len(sessions) == 0
-    finally:
-        security.clock = real_clock
 
 
 def test_the_session_length_is_a_setting(

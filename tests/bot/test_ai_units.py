@@ -8,26 +8,35 @@ import hmac
 import pytest
 
 from bot.asked import permalink
-from bot.features import STREAMING, SlackFeatures, is_refusal
+from bot.features import REFUSAL_SECONDS, REREAD_SECONDS, STATUS, STREAMING, SlackFeatures, is_refusal
 from bot.http import MalformedBody, parse, signed
 from bot.mrkdwn import safe_markdown
 from bot.prompts import suggested_prompts, thread_title
 from bot.votes import parse_feedback_value
 from pipelines.answers import SourceInfo
+from pipelines.stores.records import SqliteRecordStore
 
 
 def source(title: str) -> SourceInfo:
     return SourceInfo("s", title, "f.md", "md", None, [], 1, 1, None, "2026-11-20T10:00", "h")
 
 
-def test_only_a_refusal_turns_a_feature_off_and_it_stays_off():
-    features = SlackFeatures()
+def test_only_a_refusal_turns_a_feature_off_and_every_process_knows_it(tmp_path):
+    records = SqliteRecordStore(tmp_path / "records.sqlite3")
+    clock = [1_000_000.0]
+    features = SlackFeatures(records, clock=lambda: clock[0])
     assert not features.failed(STREAMING, "ratelimited") and features.offered(STREAMING)
     assert not features.failed(STREAMING, "channel_not_found") and features.offered(STREAMING)
     assert features.failed(STREAMING, "feature_not_enabled") and not features.offered(STREAMING)
     features.failed(STREAMING, "missing_scope")
     assert features.refused_because(STREAMING) == "feature_not_enabled"
     assert is_refusal("not_allowed_token_type") and not is_refusal(None) and not is_refusal("internal_error")
+    # Another process (its own connection to the record store) knows without a refused call of its own.
+    other = SlackFeatures(SqliteRecordStore(tmp_path / "records.sqlite3"), clock=lambda: clock[0])
+    assert other.refused_because(STREAMING) == "feature_not_enabled" and other.offered(STATUS)
+    # A day later the workspace may have upgraded: the feature is tried again.
+    clock[0] += REFUSAL_SECONDS + REREAD_SECONDS + 1
+    assert features.offered(STREAMING) and other.offered(STREAMING)
 
 
 def test_prompts_are_drawn_from_the_newest_distinct_titles_at_most_four():
