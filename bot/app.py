@@ -24,12 +24,6 @@ def build_client(settings: Settings) -> WebClient:
     )
 
 
-def check_http_settings(settings: Settings) -> None:
-    """:raises ValueError: HTTP mode without the signing secret that proves a request comes from Slack."""
-    if settings.slack_signing_secret is None:
-        raise ValueError(f"{ENV_PREFIX}SLACK_SIGNING_SECRET is required when {ENV_PREFIX}SLACK_MODE=http")
-
-
 def build_app(
     service: NeedleService,
     *,
@@ -47,8 +41,8 @@ def build_app(
     runtime = runtime or BotRuntime.create(service, settings)
     settings = runtime.settings
     http = settings.slack_mode == "http"
-    if http:
-        check_http_settings(settings)
+    if http and settings.slack_signing_secret is None:
+        raise ValueError(f"{ENV_PREFIX}SLACK_SIGNING_SECRET is required when {ENV_PREFIX}SLACK_MODE=http")
     app = App(
         name="needle",
         client=client or build_client(settings),

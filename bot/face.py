@@ -6,9 +6,8 @@ import logging
 
 from fastapi import FastAPI
 
-from bot.app import build_app, check_http_settings
+from bot.app import build_app
 from bot.http import EVENTS_PATH, add_routes
-from bot.process import ChildProcessDispatcher, ThreadDispatcher
 from bot.runtime import BotRuntime, tune_interpreter
 from bot.socket import socket_mode_handler
 from pipelines.links import ADMIN_PATH
@@ -28,23 +27,12 @@ def admin_mounted(app: FastAPI) -> bool:
 def mount(app: FastAPI, service: NeedleService) -> None:
     """Add the bot to ``app`` when Slack is configured (``NEEDLE_SLACK_BOT_TOKEN``).
 
-    HTTP mode adds ``POST /slack/events``, with Bolt in a process of its own (started with the server,
-    which accepts requests once the bot can answer them) unless ``NEEDLE_SLACK_ANSWER_PROCESS`` is off;
-    Socket Mode connects when the server starts and disconnects when it stops. The bot's workers are
-    shut down with the server.
+    HTTP mode adds ``POST /slack/events``; Socket Mode connects when the server starts and disconnects
+    when it stops. The bot's worker pool is shut down with the server.
     """
     settings = service.settings
     if not settings.slack_enabled:
         logger.info("Slack bot is off: NEEDLE_SLACK_BOT_TOKEN is not set")
-        return
-    if settings.slack_mode == "http" and settings.slack_answer_process:
-        check_http_settings(settings)
-        assert settings.slack_signing_secret is not None  # checked just above
-        child = ChildProcessDispatcher(settings, console=lambda: admin_mounted(app))
-        app.router.on_startup.append(child.start)
-        app.state.slack_dispatcher = child
-        add_routes(app, child, settings.slack_signing_secret.get_secret_value())
-        logger.info("Slack bot listening on %s (HTTP mode, answering in a process of its own)", EVENTS_PATH)
         return
     interval = tune_interpreter(settings)
     runtime = BotRuntime.create(service)
@@ -56,7 +44,7 @@ def mount(app: FastAPI, service: NeedleService) -> None:
     runtime.admin_console = lambda: admin_mounted(app)
     if settings.slack_mode == "http":
         assert settings.slack_signing_secret is not None  # build_app refused to start without it
-        add_routes(app, ThreadDispatcher(bolt), settings.slack_signing_secret.get_secret_value())
+        add_routes(app, bolt, settings.slack_signing_secret.get_secret_value())
         logger.info("Slack bot listening on %s (HTTP mode)", EVENTS_PATH)
     else:
         handler = socket_mode_handler(bolt, settings)

@@ -9,16 +9,12 @@ Before Bolt sees a request, the route refuses what Bolt would choke on or should
   gets 400 if it is correctly signed (a Slack-side problem, logged in one line) and 401 if not, instead of
   a 500 with a traceback.
 
-An Events API delivery (mentions, messages, App Home) is acknowledged by the route itself as soon as its
-signature holds: Slack needs nothing from that ack but the 200, and in a burst of fifty mentions each
-request's trip through Bolt (middleware, listener matching) would otherwise queue the next one's ack.
-Bolt then dispatches it after the response, where repeats are dropped and the work handed on.
-
-Everything else (the URL verification, slash commands, buttons, modals) waits for Bolt, whose ack may
-carry a reply. Bolt's FastAPI adapter calls the synchronous ``App.dispatch`` on the event loop, so one
-slow request would hold every other back; here Bolt runs behind a :class:`~bot.process.Dispatcher`: a few
-threads of its own, or (the default for a server) a process of its own, so acks never wait for the GIL
-behind the answers.
+Bolt's FastAPI adapter (``SlackRequestHandler.handle``) calls the synchronous ``App.dispatch`` on the
+event loop, so one slow request (a listener taking its time to ack) would hold every other request back.
+Here the same adapter helpers convert the request and response, and dispatch runs on a small thread pool
+of its own: not the event loop, not the pool shared with the server's other synchronous routes, and not
+the bot's answer workers, so an ack never queues behind anything slow. Dispatch only verifies the
+signature, drops repeats, acks and hands the work on; it takes about a millisecond.
 """
 
 from __future__ import annotations
@@ -28,17 +24,17 @@ import hashlib
 import hmac
 import logging
 import time
-from concurrent.futures import Future
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI, Request, Response
-from slack_bolt.adapter.starlette.handler import to_starlette_response
+from slack_bolt import App
+from slack_bolt.adapter.fastapi import SlackRequestHandler  # noqa: F401 - the adapter whose helpers we use
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_bolt.request.internals import parse_body
-from slack_bolt.response import BoltResponse
-
-from bot.process import Dispatcher, RawRequest
 
 EVENTS_PATH = "/slack/events"
+#: Threads that run Bolt's dispatch (signature, dedup, ack). A few suffice: each request takes ~1 ms.
+DISPATCH_THREADS = 4
 #: Slack's own payloads are a few kilobytes (a large modal submission tens of them); 1 MB is generous.
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -63,23 +59,19 @@ async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes |
     return bytes(body)
 
 
-class MalformedBody(ValueError):
-    """A body Bolt could not parse; the message says why, in a few words."""
-
-
-def parse(body: bytes, content_type: str | None) -> dict[str, Any]:
-    """``body`` parsed exactly as Bolt parses it. :raises MalformedBody: Bolt could not parse it."""
+def malformed(body: bytes, content_type: str | None) -> str | None:
+    """Why Bolt could not parse ``body`` (``None`` if it can): parsed exactly as Bolt parses it."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise MalformedBody("not UTF-8") from None
+        return "not UTF-8"
     try:
         parsed = parse_body(text, (content_type or "").split(";")[0].strip() or None)
     except ValueError:  # json.JSONDecodeError is a ValueError
-        raise MalformedBody("not valid JSON") from None
+        return "not valid JSON"
     if not isinstance(parsed, dict):
-        raise MalformedBody("JSON that is not an object")
-    return parsed
+        return "JSON that is not an object"
+    return None
 
 
 def signed(secret: str, body: bytes, timestamp: str, signature: str, now: float | None = None) -> bool:
@@ -91,19 +83,11 @@ def signed(secret: str, body: bytes, timestamp: str, signature: str, now: float 
     return hmac.compare_digest(f"v0={digest}", signature)
 
 
-def raw_request(request: Request, body: bytes) -> RawRequest:
-    """What Bolt needs of ``request`` (as Bolt's Starlette adapter takes it), ready to cross processes."""
-    headers: dict[str, list[str]] = {}
-    for name, value in request.headers.items():
-        headers.setdefault(name, []).append(value)
-    return RawRequest(body=body.decode("utf-8"), query=request.url.query, headers=headers)
-
-
-def add_routes(app: FastAPI, dispatcher: Dispatcher, signing_secret: str, path: str = EVENTS_PATH) -> None:
-    """Serve the Bolt app behind ``dispatcher`` at ``path``; ``signing_secret`` tells a malformed Slack
-    request (400) from a forged one (401) before Bolt, which cannot parse it, would see it, and lets an
-    event be acknowledged here."""
-    app.router.on_shutdown.append(dispatcher.shutdown)
+def add_routes(app: FastAPI, bolt: App, signing_secret: str, path: str = EVENTS_PATH) -> None:
+    """Serve ``bolt`` at ``path``; ``signing_secret`` tells a malformed Slack request (400) from a forged
+    one (401) before Bolt, which cannot parse it, would see it."""
+    dispatcher = ThreadPoolExecutor(max_workers=DISPATCH_THREADS, thread_name_prefix="needle-slack-ack")
+    app.router.on_shutdown.append(lambda: dispatcher.shutdown(wait=False))
 
     @app.post(path, include_in_schema=False)
     async def slack_events(request: Request) -> Response:
@@ -112,34 +96,15 @@ def add_routes(app: FastAPI, dispatcher: Dispatcher, signing_secret: str, path: 
             return _refuse(413, "request body too large")
         # slack_sdk's verifier raises (a 500) on a timestamp that is not a number; that is a bad request
         # signature like any other, and gets the same 401.
-        stamp = request.headers.get("x-slack-request-timestamp", "").strip()
-        if not stamp.isdigit():
+        if not request.headers.get("x-slack-request-timestamp", "").strip().isdigit():
             return Response(status_code=401, content="invalid request")
-        try:
-            payload = parse(body, request.headers.get("content-type"))
-        except MalformedBody as problem:
+        problem = malformed(body, request.headers.get("content-type"))
+        if problem is not None:
+            stamp = request.headers.get("x-slack-request-timestamp", "").strip()
             if not signed(signing_secret, body, stamp, request.headers.get("x-slack-signature", "")):
                 return Response(status_code=401, content="invalid request")
             logger.warning("refused a signed Slack request whose body is %s", problem)
             return Response(status_code=400, content=f"malformed body: {problem}")
-        # An Events API delivery needs nothing from its ack but the 200 (unlike the URL verification,
-        # whose ack carries the challenge, or a command or interaction, whose ack may carry a reply): it
-        # is acknowledged as soon as its signature holds, and Bolt runs after.
-        if payload.get("type") == "event_callback":
-            if not signed(signing_secret, body, stamp, request.headers.get("x-slack-signature", "")):
-                return Response(status_code=401, content="invalid request")
-            dispatcher.submit(raw_request(request, body)).add_done_callback(_log_refusal)
-            return Response(status_code=200)
-        bolt_response = await asyncio.wrap_future(dispatcher.submit(raw_request(request, body)))
+        loop = asyncio.get_running_loop()
+        bolt_response = await loop.run_in_executor(dispatcher, bolt.dispatch, to_bolt_request(request, body))
         return to_starlette_response(bolt_response)
-
-
-def _log_refusal(future: Future[BoltResponse]) -> None:
-    """Bolt's verdict on an event already acknowledged: only failures are worth a log line."""
-    if future.cancelled():
-        return
-    error = future.exception()
-    if error is not None:
-        logger.error("Bolt failed on an acknowledged Slack event", exc_info=error)
-    elif future.result().status >= 400:
-        logger.warning("Bolt refused an acknowledged Slack event: HTTP %s", future.result().status)

@@ -174,11 +174,6 @@ class Settings(BaseSettings):
         default=1.0, ge=0.05, le=30, description="Least time between streamed chat.update calls."
     )
 
-    slack_answer_process: bool = Field(
-        default=True,
-        description="In HTTP mode, run the bot (Bolt and its answers) in a process of its own, so acks "
-        "never wait for the GIL behind answers.",
-    )
     slack_switch_interval: float = Field(
         default=0.001,
         ge=0,

@@ -22,7 +22,6 @@ from fastapi import FastAPI
 
 from bot.app import build_app
 from bot.http import EVENTS_PATH, add_routes
-from bot.process import ThreadDispatcher
 from bot.runtime import BotRuntime
 from pipelines.service import NeedleService
 from pipelines.settings import Settings
@@ -43,9 +42,6 @@ def slack_overrides(api: SlackState, **overrides: Any) -> dict[str, Any]:
         "slack_signing_secret": SIGNING_SECRET,
         "slack_mode": "http",
         "slack_api_url": f"{api.url}/api/",
-        # Bolt in the test's own process, so a test can wait for its workers; the child process that
-        # servers use is tested in tests/bot/test_answer_process.py.
-        "slack_answer_process": False,
         **overrides,
     }
 
@@ -117,7 +113,7 @@ def running_bot(
     runtime = BotRuntime.create(service, settings, records)
     runtime.admin_console = lambda: admin_console
     app = FastAPI()
-    add_routes(app, ThreadDispatcher(build_app(service, runtime=runtime)), SIGNING_SECRET)
+    add_routes(app, build_app(service, runtime=runtime), SIGNING_SECRET)
     server = start_server(app)
     harness = BotHarness(
         server.base_url,
