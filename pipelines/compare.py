@@ -24,7 +24,7 @@ from haystack import Document
 
 from pipelines.answering import trace_entries
 from pipelines.answers import Passage
-from pipelines.audience import ADMIN
+from pipelines.audience import ADMIN, Viewer, audience_filter
 from pipelines.cases import RetrievalCase
 from pipelines.errors import NeedleError
 from pipelines.evaluation import EVAL_DEPTH, RetrievedLists, retrieve_all, run_eval, score_runs
@@ -103,9 +103,9 @@ def _measure(
     return metrics, ranks
 
 
-def _retrieve(service: Any, settings: Settings, cases: list[RetrievalCase]) -> RetrievedLists:
+def _retrieve(service: Any, settings: Settings, cases: list[RetrievalCase], viewer: Viewer) -> RetrievedLists:
     queries = {case.case_id: case.question for case in cases}
-    return retrieve_all(service, settings, queries, fused_depth=EVAL_DEPTH)
+    return retrieve_all(service, settings, queries, fused_depth=EVAL_DEPTH, filters=audience_filter(viewer))
 
 
 def _retrieval_trace(
@@ -116,6 +116,7 @@ def _retrieval_trace(
     leg: Leg,
     config_id: str,
     actor: str | None,
+    viewer: Viewer,
 ) -> Trace:
     """One case's run under one configuration, in the shape of an answer's trace (no LLM, no prompt), so
     the debugger shows, re-runs and explains it as it does an answer: ``settings`` carries the
@@ -133,7 +134,7 @@ def _retrieval_trace(
         "retrieval_query_method": "none",
         "history": [],
         "filters": None,
-        "viewer": ADMIN.describe(),  # a comparison searches every source, as `needle eval` does
+        "viewer": viewer.describe(),
         "context": {"case_id": case.case_id, "configuration": leg},
         "retrieval_config": config_id,
         "settings": {**settings.public_summary(), **effective_values(settings)},
@@ -172,12 +173,13 @@ def _record_traces(
     leg: Leg,
     config_id: str,
     actor: str | None,
+    viewer: Viewer,
 ) -> dict[str, str | None]:
     """Save a retrieval trace per case; the case id -> trace id (``None`` where saving failed: a trace is
     for debugging, so a trace store that fails does not fail the comparison)."""
     recorded: dict[str, str | None] = {}
     for case, query_ms in zip(cases, lists.query_ms, strict=True):
-        trace = _retrieval_trace(case, settings, lists, query_ms, leg, config_id, actor)
+        trace = _retrieval_trace(case, settings, lists, query_ms, leg, config_id, actor, viewer)
         try:
             service.traces.save(trace)
             recorded[case.case_id] = trace["trace_id"]
@@ -192,9 +194,14 @@ def compare_cases(
     candidate: dict[str, Any],
     cases: list[RetrievalCase] | None = None,
     actor: str | None = None,
+    viewer: Viewer = ADMIN,
 ) -> Comparison:
     """Run the cases under the live configuration and under it with ``candidate``'s values applied,
-    recording each run as a retrieval trace (``actor`` is who compared, as the traces' asker)."""
+    recording each run as a retrieval trace (``actor`` is who compared, as the traces' asker).
+
+    :param viewer: whose audience both retrievers search: everything for the CLI and editors (as
+        ``needle eval`` does), what everyone may see for a console ``viewer``, whose comparison must not
+        rank, trace or link to restricted chunks."""
     cases = service.cases.list() if cases is None else cases
     if not cases:
         raise NeedleError("there are no test cases yet; add some with `needle cases add` or import a file")
@@ -205,13 +212,20 @@ def compare_cases(
     # Hit@k is judged at the live configuration's top-k for both, so a bigger candidate top-k shows as
     # a rank change, not as a free win.
     top_k = live_settings.top_k
-    live_lists = _retrieve(service, live_settings, cases)
-    cand_lists = _retrieve(service, candidate_settings, cases)
+    live_lists = _retrieve(service, live_settings, cases, viewer)
+    cand_lists = _retrieve(service, candidate_settings, cases, viewer)
     live_metrics, live_ranks = _measure(cases, live_lists.fused, top_k)
     cand_metrics, cand_ranks = _measure(cases, cand_lists.fused, top_k)
-    live_traces = _record_traces(service, cases, live_settings, live_lists, "live", live_id, actor)
+    live_traces = _record_traces(service, cases, live_settings, live_lists, "live", live_id, actor, viewer)
     cand_traces = _record_traces(
-        service, cases, candidate_settings, cand_lists, "candidate", f"candidate over {live_id}", actor
+        service,
+        cases,
+        candidate_settings,
+        cand_lists,
+        "candidate",
+        f"candidate over {live_id}",
+        actor,
+        viewer,
     )
     results = []
     for case in cases:

@@ -176,9 +176,16 @@ class RetrievedLists:
 
 
 def retrieve_all(
-    service: Any, settings: Settings, queries: dict[str, str], fused_depth: int = EVAL_DEPTH
+    service: Any,
+    settings: Settings,
+    queries: dict[str, str],
+    fused_depth: int = EVAL_DEPTH,
+    filters: dict[str, Any] | None = None,
 ) -> RetrievedLists:
-    """Run every query through a retrieval pipeline built like the service's, over the service's store."""
+    """Run every query through a retrieval pipeline built like the service's, over the service's store.
+
+    :param filters: applied in both retrievers' store queries (a console viewer's audience), as a
+        question's are."""
     from pipelines.models import resolve_model
     from pipelines.querying import build_ranker, build_retrieval_pipeline
 
@@ -192,7 +199,8 @@ def retrieve_all(
     for qid, text in queries.items():
         data: dict[str, Any] = {
             "query_embedder": {"text": text},
-            "bm25_retriever": {"query": text},
+            "bm25_retriever": {"query": text, "filters": filters},
+            "embedding_retriever": {"filters": filters},
             "fusion": {"query": text, "top_k": settings.reranker_top_k if ranker else fused_depth},
         }
         if ranker:

@@ -264,8 +264,10 @@ class LabActions:
         run kept as a trace, by the signed-in user)."""
         try:
             values = parse_assignments(candidate or "")
-            cases = session_view(self.service).cases()
-            comparison = compare_cases(self.service, values, cases=cases, actor=_actor(request))
+            view = session_view(self.service)
+            comparison = compare_cases(
+                self.service, values, cases=view.cases(), actor=_actor(request), viewer=view.viewer
+            )
         except NeedleError as error:
             raise gr.Error(str(error)) from None
         return comparison_summary(comparison), metric_rows(comparison), outcome_rows(comparison)

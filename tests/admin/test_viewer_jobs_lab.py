@@ -4,6 +4,7 @@ lab too: no file name, title or id of a restricted source, through the console's
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from admin.jobs import IndexingJobs
 from pipelines.audience import Viewer
 from pipelines.cases import RetrievalCase
 from pipelines.service import NeedleService
+from pipelines.visibility import ConsoleView, console_viewer
 from tests.conftest import HANDBOOK
 from tests.core.test_audiences import RESTRICTED
 
@@ -114,6 +116,11 @@ def test_a_viewer_sees_no_restricted_names_in_the_jobs_panel_or_the_lab(
         summary, metrics, outcomes = viewer.predict("top_k=3", api_name="/compare")
         assert "on 1 case(s)" in summary and [row[5] for row in outcomes["data"]] == [public_case]
         _assert_none_of(secrets | {e4}, [summary, metrics, outcomes])
+        # The comparison searched only what everyone may see, so the viewer may open both runs' traces.
+        run_traces = re.findall(r"\?trace=(\w+)\)", json.dumps(outcomes))
+        assert len(run_traces) == 2
+        as_viewer = ConsoleView(service, console_viewer("viewer"))
+        assert all(as_viewer.may_see_trace(service.get_trace(trace_id)) for trace_id in run_traces)
 
         cases, *_rest = _page_event(blocks.local_url, "ed", lab_listing)
         assert len(cases["data"]) == 4
