@@ -58,6 +58,7 @@ def _log_in(page: Page, url: str) -> None:
     expect(page.get_by_role("tab", name="Sources")).to_be_visible()
 
 
+@pytest.mark.slow
 def test_admin_uploads_a_file_and_explains_an_answer_in_the_browser(
     console_factory: Callable[..., Console], page: Page, tmp_path: Path
 ) -> None:

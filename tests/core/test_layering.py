@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import pipelines
 
 FORBIDDEN = ("bot", "admin", "slack_bolt", "slack_sdk", "gradio")
@@ -25,6 +27,7 @@ def test_no_module_in_pipelines_imports_a_face() -> None:
     assert offenders == []
 
 
+@pytest.mark.slow
 def test_importing_the_core_loads_no_face() -> None:
     code = (
         "import sys, pipelines.service, pipelines.cli, pipelines.server;"

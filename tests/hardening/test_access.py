@@ -243,6 +243,7 @@ def _refused(http: httpx.Client, dependencies: list[dict[str, Any]]) -> int:
     return count + 1
 
 
+@pytest.mark.slow
 def test_console_in_the_deployed_app_refuses_anonymous_wrong_password_and_forged_cookies(
     deployed: Deployed, record_figure: Callable[[str, str, Any], None]
 ) -> None:

@@ -133,6 +133,7 @@ def _check_all_or_nothing(final: dict[str, dict[str, Any]], states: list[dict[st
             assert seen["ids"] == final[source_id]["ids"], f"{source_id} was partly written before the kill"
 
 
+@pytest.mark.slow
 def test_sigkill_mid_ingest_leaves_whole_sources_and_the_ingest_can_be_rerun(
     tmp_path: Path, record_figure: Callable[[str, str, Any], None]
 ) -> None:
@@ -142,7 +143,7 @@ def test_sigkill_mid_ingest_leaves_whole_sources_and_the_ingest_can_be_rerun(
     assert len(result["final"]) == 6
     assert 0 < len(states[0]) < 6
     _check_all_or_nothing(result["final"], states)
-    record_figure("crash safety", "kills (default suite)", killed)
+    record_figure("crash safety", "kills (one ingest)", killed)
 
 
 @pytest.mark.slow
