@@ -18,6 +18,9 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 from pipelines.samples import handbook_dir
 from pipelines.service import NeedleService
 from pipelines.settings import Settings, load_settings
+from pipelines.stores.records import RecordStore, SqliteRecordStore
+from pipelines.stores.records_es import ElasticsearchRecordStore
+from tests.support.fake_elasticsearch import fake_elasticsearch
 
 HANDBOOK = handbook_dir()
 
@@ -95,3 +98,20 @@ def handbook_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Needl
     assert all(result.status == "indexed" for result in results), results
     yield service
     service.close()
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def records(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStore]:
+    """A record store on SQLite, and one speaking to the local Elasticsearch test server through the real
+    client: features built on records are tested on both stores."""
+    if request.param == "sqlite":
+        store: RecordStore = SqliteRecordStore(tmp_path / "records.sqlite3")
+        yield store
+        store.close()
+        return
+    from elasticsearch import Elasticsearch
+
+    with fake_elasticsearch() as (url, _state):
+        store = ElasticsearchRecordStore(Elasticsearch(url), "needle")
+        yield store
+        store.close()

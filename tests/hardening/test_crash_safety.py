@@ -8,7 +8,6 @@ persistence step (which rewrites the whole generation, so it grows with the stor
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -23,19 +22,13 @@ from pipelines.errors import NeedleError
 from pipelines.service import NeedleService
 from tests.conftest import HANDBOOK, make_settings
 from tests.hardening.crash_corpus import write_corpus
+from tests.support.processes import needle_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def ingest_process(data_dir: Path, folder: Path) -> subprocess.Popen[str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("NEEDLE_") and key not in ("HF_TOKEN", "HF_API_TOKEN")
-    }
-    env.update(
-        NEEDLE_DATA_DIR=str(data_dir), TQDM_DISABLE="1", PYTHONUNBUFFERED="1", NEEDLE_TORCH_THREADS="1"
-    )
+    env = needle_environment(NEEDLE_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "ingest", str(folder)],
         cwd=ROOT,
