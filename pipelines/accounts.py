@@ -147,7 +147,10 @@ class AccountStore:
         held the old one must not stay signed in); returns how many sessions ended."""
         ended = 0
         while batch := self.records.query(SESSIONS, {"username": username}, limit=MAX_LIMIT):
-            ended += sum(self.records.delete(SESSIONS, record.key) for record in batch)
+            deleted = sum(self.records.delete(SESSIONS, record.key) for record in batch)
+            ended += deleted
+            if not deleted:  # another replica is deleting the same ones: nothing left for this one
+                break
         return ended
 
     def set_role(self, username: str, role: str, actor: str | None) -> Account:
