@@ -79,7 +79,7 @@ def test_upload_indexes_good_files_and_rejects_a_corrupt_one_with_its_reason(
     assert leave[render.SOURCE_HEADERS.index("Uploaded by")] == ADMIN_USER  # the logged-in admin
     assert leave[render.SOURCE_HEADERS.index("Audience")] == "everyone"  # a new source's default
     assert leave[4] == (HANDBOOK / "leave-policy.md").stat().st_size  # bytes, shown as KB, sorts as a number
-    assert f"**{len(_rows(sources_table))}** sources" in overview  # the header counts follow the upload
+    assert f"**{len(_rows(sources_table))}** source" in overview  # the header counts follow the upload
     assert console.service.store.count_documents() == before + int(by_file["leave-policy.md"][2])
 
 
@@ -108,7 +108,7 @@ def test_upload_with_title_url_then_reindex_then_delete(client: Client, console:
 
     status, table, _choices, overview = client.predict(source_id, api_name="/delete_source")
     assert f"Deleted `{source_id}`" in status
-    assert f"**{len(_rows(table))}** sources" in overview
+    assert f"**{len(_rows(table))}** source" in overview
     assert source_id not in {row[-1] for row in _rows(table)}
     assert source_id not in _sources(client)
     with pytest.raises(AppError, match="no source"):

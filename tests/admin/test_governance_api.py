@@ -227,7 +227,7 @@ def test_audiences_are_set_at_upload_kept_on_new_versions_and_changed_in_place(
     )
     assert "visible to: everyone" in status and shown == "everyone"
     assert {row[-1]: row for row in _rows(table)}[source_id][AUDIENCE] == "everyone"
-    assert f"**{len(_rows(table))}** sources" in overview
+    assert f"**{len(_rows(table))}** source" in overview
     assert cites(elsewhere)  # applies to the next question
     after = {s.source_id: s for s in service.list_sources()}[source_id]
     assert after.indexed_at == indexed_at  # changed in place, not re-indexed

@@ -89,3 +89,10 @@ def test_ingest_rows_show_conflicts_replacements_and_warnings_in_the_notes() -> 
     assert rows[0][1:4] == ["⚠️ same name", 0, "a different document … is already indexed"]
     assert rows[1][1] == "✅ indexed" and rows[1][3] == "⚠️ the file is not UTF-8; read as Big5"
     assert rows[2][1] == "🔁 replaced"
+
+
+def test_the_header_counts_read_as_english():
+    one = render.overview_line({"sources": 1, "chunks": 1, "last_updated": None}, "memory", False)
+    many = render.overview_line({"sources": 15, "chunks": 65, "last_updated": None}, "memory", True)
+    assert one.startswith("**1** source · **1** chunk · last indexed never")
+    assert many.startswith("**15** sources · **65** chunks") and "answers by an LLM" in many

@@ -117,7 +117,7 @@ def test_a_viewer_sees_what_everyone_may_see_and_an_editor_sees_everything(
         viewer = Client(blocks.local_url, auth=("vera", PASSWORD), verbose=False)
         table, _picker, overview = viewer.predict(api_name="/list_sources")
         assert [row[-1] for row in table["data"]] == [public.source_id]
-        assert "**1** sources" in overview  # the counts do not reveal the restricted source either
+        assert "**1** source ·" in overview  # the counts do not reveal the restricted source either
         with pytest.raises(Exception, match="no source with id"):
             viewer.predict(secret.source_id, "", api_name="/source_chunks")
         listed = {row[-1] for row in viewer.predict("all", 50, api_name="/recent_traces")["data"]}
