@@ -150,7 +150,12 @@ class CaseStore:
         return [self.add(case) for case in parsed]
 
     def export_lines(self) -> list[str]:
-        return [json.dumps(case.to_dict(), ensure_ascii=False, sort_keys=True) for case in self.list()]
+        return export_lines(self.list())
+
+
+def export_lines(cases: Iterable[RetrievalCase]) -> list[str]:
+    """``cases`` as the JSON lines ``needle cases export`` writes and ``import`` reads."""
+    return [json.dumps(case.to_dict(), ensure_ascii=False, sort_keys=True) for case in cases]
 
 
 def _case_from_json(line: str, added_by: str | None) -> RetrievalCase:

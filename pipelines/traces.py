@@ -245,16 +245,16 @@ class SqliteTraceStore(SharedDatabase):
 
     def get(self, trace_id: str) -> Trace | None:
         with self._cursor() as cursor:
-            row = cursor.execute("SELECT payload FROM traces WHERE trace_id = ?", (trace_id,)).fetchone()
+            row = cursor.execute(
+                "SELECT t.payload, l.channel, l.message_ts, l.thread_ts FROM traces t"
+                " LEFT JOIN trace_locations l ON l.trace_id = t.trace_id WHERE t.trace_id = ?",
+                (trace_id,),
+            ).fetchone()
         if row is None:
             return None
         trace: Trace = json.loads(row["payload"])
-        with self._cursor() as cursor:
-            where = cursor.execute(
-                "SELECT channel, message_ts, thread_ts FROM trace_locations WHERE trace_id = ?", (trace_id,)
-            ).fetchone()
-        if where is not None:
-            trace["location"] = _location(where)
+        if row["channel"] is not None:
+            trace["location"] = _location(row)
         trace["feedback"] = self.feedback_for(trace_id)
         return trace
 

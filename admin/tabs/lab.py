@@ -10,7 +10,6 @@ on only the cases whose expected sources (and trace) everyone may see
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from admin import render
 from admin.roles import session_view
 from admin.tabs.feedback import FeedbackTab
 from admin.tabs.tables import readonly_table
-from pipelines.cases import RetrievalCase
+from pipelines.cases import RetrievalCase, export_lines
 from pipelines.compare import Comparison, compare_cases, promote
 from pipelines.errors import NeedleError
 from pipelines.retrieval_config import Promotion, effective_values, parse_assignments
@@ -248,10 +247,7 @@ class LabActions:
     def export_file(self) -> str:
         """The cases the signed-in account may see as JSON lines (as ``needle cases export`` writes
         them), in a file the browser downloads."""
-        lines = [
-            json.dumps(case.to_dict(), ensure_ascii=False, sort_keys=True)
-            for case in session_view(self.service).cases()
-        ]
+        lines = export_lines(session_view(self.service).cases())
         if not lines:
             raise gr.Error("There are no cases to export yet.")
         folder = Path(tempfile.mkdtemp(prefix="needle-cases-"))
