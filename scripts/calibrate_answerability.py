@@ -14,6 +14,11 @@ answer it), negative when it is unanswerable; answerable questions whose source 
 out of the fit (abstaining on them costs nothing) but counted in the figures. Prints the fitted weights
 (to copy into ``pipelines/answerability.py``) and, per threshold, each report's abstention, false
 abstention and accuracy as the gate would leave them.
+
+``--separability`` prints, per report and language, how well each recorded signal and the gate's score
+rank answerable questions above unanswerable ones (ROC AUC: 1.0 separates them perfectly, 0.5 is a coin).
+It is the ceiling of any threshold: abstaining on 90% of unanswerable questions while wrongly abstaining
+on at most 5% of answerable ones needs an AUC near 0.95 or more.
 """
 
 from __future__ import annotations
@@ -32,6 +37,36 @@ def features(evidence: dict) -> tuple[bool, tuple[float, float]]:
     return answerability.features(
         evidence["coverage"], evidence.get("sentence_similarity"), evidence.get("character_coverage")
     )
+
+
+def roc_auc(positives: list[float], negatives: list[float]) -> float | None:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    if not positives or not negatives:
+        return None
+    pos, neg = np.array(positives)[:, None], np.array(negatives)[None, :]
+    return float((pos > neg).mean() + 0.5 * (pos == neg).mean())
+
+
+SIGNALS = ("coverage", "sentence_similarity", "character_coverage", "score")
+
+
+def print_separability(reports: dict[str, dict]) -> None:
+    """ROC AUC of each signal, answerable-and-cited against unanswerable, per report and language."""
+    print(f"\n{'report':<34} {'pos':>4} {'neg':>4} " + " ".join(f"{s[:10]:>10}" for s in SIGNALS))
+    for name, report in reports.items():
+        for language in sorted({case["language"] for case in report["cases"]}):
+            cases = [case for case in report["cases"] if case["language"] == language]
+            positives = [c["answerability"] for c in cases if not c["unanswerable"] and c["cited_gold"]]
+            negatives = [c["answerability"] for c in cases if c["unanswerable"]]
+            cells = []
+            for signal in SIGNALS:
+                auc = roc_auc(
+                    [e[signal] for e in positives if e.get(signal) is not None],
+                    [e[signal] for e in negatives if e.get(signal) is not None],
+                )
+                cells.append(f"{'-' if auc is None else f'{auc:.3f}':>10}")
+            label = f"{name[:28]}/{language}"
+            print(f"{label:<34} {len(positives):>4} {len(negatives):>4} " + " ".join(cells))
 
 
 def fit_logistic(
@@ -53,8 +88,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("reports", nargs="+", help="eval-answers reports, run with the gate off")
     parser.add_argument("--thresholds", default="0.2,0.3,0.4,0.5,0.6,0.7,0.8")
+    parser.add_argument("--separability", action="store_true", help="print each signal's ROC AUC and stop")
     args = parser.parse_args()
     reports = {Path(path).stem: json.loads(Path(path).read_text(encoding="utf-8")) for path in args.reports}
+    if args.separability:
+        print_separability(reports)
+        return
 
     fitted: dict[bool, list[float]] = {}
     for with_meaning in (True, False):

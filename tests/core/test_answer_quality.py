@@ -1,7 +1,8 @@
 """The answer an employee reads, measured: the harness itself, and the handbook set against its goals.
 
 The handbook set (``tests/data/handbook_answers.jsonl``) is the held-out set the README reports; the gate
-was calibrated on ``handbook_answers_dev.jsonl`` and the shared development data, never on it.
+was calibrated on ``handbook_answers_dev.jsonl`` (115 other questions over the same documents) and the
+shared development data, never on it.
 """
 
 from __future__ import annotations
@@ -74,6 +75,22 @@ def test_question_files_are_checked_line_by_line(tmp_path: Path) -> None:
     bad.write_text("not json\n", encoding="utf-8")
     with pytest.raises(NeedleError, match=r"bad\.jsonl:1"):
         load_answer_dataset(bad, corpus)
+
+
+def test_the_development_questions_never_repeat_a_held_out_one() -> None:
+    """Tuning on ``handbook_answers_dev.jsonl`` says nothing about the held-out set only while the two
+    share no question; both load against the handbook (every source exists, every line is valid)."""
+    held_out = load_answer_dataset(DATA / "handbook_answers.jsonl", HANDBOOK).cases
+    development = load_answer_dataset(DATA / "handbook_answers_dev.jsonl", HANDBOOK).cases
+
+    def key(case: AnswerCase) -> str:
+        return " ".join(case.question.casefold().split())
+
+    assert not {key(case) for case in held_out} & {key(case) for case in development}
+    for cases in (held_out, development):
+        assert len({key(case) for case in cases}) == len(cases)
+        assert sum(case.unanswerable for case in cases) >= len(cases) / 4
+        assert {case.language for case in cases} == {"en", "zh"}
 
 
 def test_sampling_keeps_the_mix_and_is_fixed() -> None:
