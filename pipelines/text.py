@@ -9,6 +9,7 @@ extractive answerer need.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _CJK_RANGES = (
     "\u3400-\u4dbf"  # CJK Extension A
@@ -189,16 +190,60 @@ def _too_long_for_heading(text: str) -> bool:
     return len(text.split()) > MAX_HEADING_WORDS or len(text) > 100
 
 
-def quotable_sentences(text: str) -> list[str]:
-    """The sentences of a chunk that may be quoted as an answer: not its headings and labels.
+#: A sentence that starts by pointing back ("It expires after 24 hours.") is about the one before it.
+_BACK_REFERENCE = re.compile(r"^(?:(?:it|this|that|these|those|they|such)\b|[它这该此])", re.IGNORECASE)
+_ASKS = re.compile(r"[?？]['\"”’)\]]*$")
+_LEAD_IN_END = re.compile(r"[:：]['\"”’)\]]*$")
+
+
+@dataclass(frozen=True)
+class QuotableSentence:
+    """A sentence that may be quoted, and the text it depends on to be understood.
+
+    ``context`` is what a reader sees around the sentence but the sentence does not repeat: the FAQ
+    question it answers (a heading that asks), the lead-in line of the list it belongs to ("There are two
+    alarm sounds:" above "An intermittent tone means STAND BY"), and the sentence before it when it points
+    back ("It expires after 24 hours."). A section title ("1. Our values") is no such context: it is the
+    topic of every sentence under it and would not tell them apart. The context helps find the sentence;
+    it is never quoted.
+    """
+
+    text: str
+    context: str = ""
+
+
+def contextual_sentences(text: str) -> list[QuotableSentence]:
+    """The sentences of a chunk that may be quoted as an answer (not its headings and labels), each with
+    its context.
 
     Chunks keep one line per heading, paragraph, list item and table row, so headings are told apart line
     by line (a sentence splitter would cut "1. Purpose and scope" into "1." and a title). A list item or a
     table row is one quotable line of its own.
     """
-    return [
-        sentence
-        for line in text.splitlines()
-        if line.strip() and not is_heading(line)
-        for sentence in split_sentences(line)
-    ]
+    sentences: list[QuotableSentence] = []
+    heading = lead_in = ""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if is_heading(line):
+            heading = line.strip() if _ASKS.search(line.strip()) else ""
+            lead_in = ""
+            continue
+        item = is_list_item(line)
+        if not item:
+            lead_in = ""  # a paragraph ends the list its lead-in introduced
+        previous = ""
+        for sentence in split_sentences(line):
+            context = [heading, lead_in if item else ""]
+            if previous and _BACK_REFERENCE.match(sentence):
+                context.append(previous)
+            sentences.append(QuotableSentence(sentence, " ".join(part for part in context if part)))
+            previous = sentence
+        if not item and _LEAD_IN_END.search(line.strip()):
+            lead_in = line.strip()
+    return sentences
+
+
+def quotable_sentences(text: str) -> list[str]:
+    """The sentences of a chunk that may be quoted as an answer: not its headings and labels."""
+    return [sentence.text for sentence in contextual_sentences(text)]

@@ -17,7 +17,7 @@ from haystack import Document, component
 from pipelines.analysis import content_terms
 from pipelines.answerability import EXAMINED_PASSAGES
 from pipelines.sentence_vectors import cosine_similarities
-from pipelines.text import is_mostly_cjk, quotable_sentences, word_count
+from pipelines.text import contextual_sentences, is_mostly_cjk, word_count
 
 #: Questions whose answer is a figure or a date: amounts, limits, prices, times.
 _QUANTITY_QUESTION = re.compile(
@@ -34,6 +34,9 @@ EXTRACT_INTRO_ZH = "文档原文摘录："
 POSITION_DISCOUNT = 0.03
 #: Headings and list labels ("Acme Connect VPN") say nothing on their own.
 MIN_SENTENCE_WORDS = 4
+#: A question term found only in a sentence's context (its heading, its list's lead-in, the sentence it
+#: refers back to) counts this much of one found in the sentence itself.
+CONTEXT_WEIGHT = 0.5
 NOT_FOUND_EN = "I could not find this in the documents."
 NOT_FOUND_ZH = "我在文档中没有找到相关内容。"
 
@@ -44,7 +47,9 @@ class ExtractiveAnswerer:
 
     Sentences are scored by the IDF-weighted overlap of their terms with the question's (CJK text by
     character bigrams), discounted by the rank of their passage, with a bonus for figures when the
-    question asks for a quantity or a date. With a ``sentence_encoder`` and the query embedding, the
+    question asks for a quantity or a date. Terms the sentence's context holds (its heading, its list's
+    lead-in, the sentence it refers back to) count at ``CONTEXT_WEIGHT``: the answer under the FAQ heading
+    "Lost your phone?" rarely repeats "phone". With a ``sentence_encoder`` and the query embedding, the
     cosine similarity of each sentence to the question is added: word overlap alone cannot tell "you get
     25 vacation days" from "you can carry over 5 vacation days". The semantic part is skipped for CJK
     questions, which an English embedder does not understand.
@@ -69,30 +74,44 @@ class ExtractiveAnswerer:
         """Return the extract text, the passage numbers it cites (1-based), and whether anything matched."""
         chinese = is_mostly_cjk(question)
         candidates: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
+        contexts: list[str] = []
         seen: set[str] = set()  # overlapping chunks repeat sentences; quote each once, from the best passage
         for number, document in enumerate(documents[: self.max_passages], start=1):
-            for position, sentence in enumerate(quotable_sentences(document.content or "")):
-                key = " ".join(sentence.split())
+            for position, sentence in enumerate(contextual_sentences(document.content or "")):
+                key = " ".join(sentence.text.split())
                 if key not in seen:
                     seen.add(key)
-                    candidates.append((number, position, sentence))
+                    candidates.append((number, position, sentence.text))
+                    contexts.append(sentence.context)
         question_terms = set(content_terms(question))
         if not candidates or not question_terms:
             return self._not_found(chinese)
 
-        sentence_terms = [set(content_terms(sentence)) for _, _, sentence in candidates]
+        own_terms = [set(content_terms(sentence)) & question_terms for _, _, sentence in candidates]
+        context_terms = [
+            (set(content_terms(context)) & question_terms) - own
+            for context, own in zip(contexts, own_terms, strict=True)
+        ]
+        # A term's rarity is counted over the sentences themselves: a heading that repeats it as context
+        # for every sentence of its section must not make it common.
         document_frequency: dict[str, int] = {}
-        for bag in sentence_terms:
-            for term in bag & question_terms:
+        context_frequency: dict[str, int] = {}
+        for own, context in zip(own_terms, context_terms, strict=True):
+            for term in own:
                 document_frequency[term] = document_frequency.get(term, 0) + 1
+            for term in context:
+                context_frequency[term] = context_frequency.get(term, 0) + 1
         total = len(candidates)
         wants_figure = bool(_QUANTITY_QUESTION.search(question))
 
+        def weight(term: str) -> float:
+            return math.log(1 + total / (document_frequency.get(term) or context_frequency[term]))
+
         lexical = np.zeros(total)
-        for index, ((_, _, sentence), bag) in enumerate(zip(candidates, sentence_terms, strict=True)):
-            shared = bag & question_terms
-            if shared and word_count(sentence) >= MIN_SENTENCE_WORDS:
-                lexical[index] = sum(math.log(1 + total / document_frequency[term]) for term in shared)
+        for index, (_, _, sentence) in enumerate(candidates):
+            own, context = own_terms[index], context_terms[index]
+            if (own or context) and word_count(sentence) >= MIN_SENTENCE_WORDS:
+                lexical[index] = sum(map(weight, own)) + CONTEXT_WEIGHT * sum(map(weight, context))
                 if wants_figure and _DIGIT.search(sentence):
                     lexical[index] *= 1.3
         if not lexical.any():

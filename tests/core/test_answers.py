@@ -62,6 +62,34 @@ def test_a_sentence_shared_by_overlapping_chunks_is_quoted_once() -> None:
     assert len(quoted) == 3
 
 
+def test_an_answer_that_does_not_repeat_the_question_is_found_through_its_context() -> None:
+    """A FAQ's answer rarely repeats its question, and "It expires after 24 hours." names nothing: the
+    FAQ heading and the sentence referred back to make them findable, and they are quoted, not those."""
+    from haystack import Document
+
+    from pipelines.components.extractive_answerer import ExtractiveAnswerer
+
+    passages = [
+        Document(
+            content="三、连接 VPN\n- 看到绿色的“已连接”图标，就说明连接成功了。\n"
+            "五、常见问题\n连接成功了，但是打不开内网，怎么办？\n请先断开再重新连接一次。"
+        ),
+        Document(
+            content="On your first day you receive a temporary password on a printed card. "
+            "It expires after 24 hours.\nPasswords must be at least 14 characters long."
+        ),
+    ]
+    answerer = ExtractiveAnswerer(max_sentences=1)
+    chinese = answerer.run(question="VPN 显示已连接，但内网打不开，怎么办？", documents=passages)
+    assert "请先断开再重新连接一次" in str(chinese["text"])
+    assert "怎么办" not in str(chinese["text"]).split("\n", 1)[1]  # the heading is context, not quoted
+    english = ExtractiveAnswerer(max_sentences=2).run(
+        question="The temporary password I got doesn't work anymore. How long was it valid?",
+        documents=passages[1:],
+    )
+    assert "It expires after 24 hours." in str(english["text"])
+
+
 def test_pdf_citations_carry_the_page(handbook_service: NeedleService) -> None:
     answer = handbook_service.ask("When is business class allowed for flights?")
     citation = answer.citations[0]

@@ -76,3 +76,26 @@ def test_headings_are_context_never_quotable_sentences() -> None:
         "Location: London; Maximum per night: 240 EUR.",
         "每位全职员工每年享有25天带薪年假。",
     ]
+
+
+def test_a_sentence_carries_the_faq_question_the_list_lead_in_and_what_it_refers_back_to() -> None:
+    from pipelines.text import QuotableSentence, contextual_sentences
+
+    chunk = (
+        "1. Our values\nWe keep learning.\n"
+        "2. Fire alarm\nThere are two alarm sounds:\n- A bell means EVACUATE.\n- A tone means STAND BY.\n"
+        "The test is on Wednesdays.\n- A list item after a paragraph has no lead-in.\n"
+        "Lost your phone?\nCall the service desk. It resets your second factor.\n"
+        "手机丢了怎么办？\n请联系 IT 服务台。"
+    )
+    assert contextual_sentences(chunk) == [
+        QuotableSentence("We keep learning."),  # a section title is every sentence's topic: no context
+        QuotableSentence("There are two alarm sounds:"),
+        QuotableSentence("- A bell means EVACUATE.", "There are two alarm sounds:"),
+        QuotableSentence("- A tone means STAND BY.", "There are two alarm sounds:"),
+        QuotableSentence("The test is on Wednesdays."),
+        QuotableSentence("- A list item after a paragraph has no lead-in."),
+        QuotableSentence("Call the service desk.", "Lost your phone?"),
+        QuotableSentence("It resets your second factor.", "Lost your phone? Call the service desk."),
+        QuotableSentence("请联系 IT 服务台。", "手机丢了怎么办？"),
+    ]
