@@ -55,6 +55,9 @@ class Conversation:
     ephemeral: bool = False
     #: The channel's user group that "Ask a person" calls in (channel answers only).
     escalation_usergroup: str | None = None
+    #: The channel's tags as the gate read them for this event (``None``: not read); the status line
+    #: counts the sources from them instead of reading the settings again. The answer reads them afresh.
+    channel_tags: tuple[str, ...] | None = None
 
     @classmethod
     def from_event(
@@ -86,6 +89,7 @@ class Conversation:
             escalation_usergroup=None
             if private or ephemeral or channel_settings is None
             else channel_settings.escalation_usergroup,
+            channel_tags=None if channel_settings is None else tuple(channel_settings.tags),
         )
 
     def viewer(self, runtime: BotRuntime, client: WebClient) -> Viewer:
@@ -147,7 +151,7 @@ def answer_in_conversation(runtime: BotRuntime, client: WebClient, conversation:
         runtime.features,
         channel,
         stream_thread,
-        runtime.source_count(channel, conversation.quick_viewer()),
+        runtime.source_count(channel, conversation.quick_viewer(), conversation.channel_tags),
     )
     if native:
         writer: StreamWriter | UpdateWriter = StreamWriter(

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
-from bot.app import build_app
+from bot.app import build_app, quiet_sdk_debug
 from bot.http import EVENTS_PATH, add_routes
 from bot.runtime import BotRuntime, tune_interpreter
 from bot.socket import socket_mode_handler
@@ -35,6 +35,7 @@ def mount(app: FastAPI, service: NeedleService) -> None:
         logger.info("Slack bot is off: NEEDLE_SLACK_BOT_TOKEN is not set")
         return
     interval = tune_interpreter(settings)
+    quiet_sdk_debug()
     runtime = BotRuntime.create(service)
     logger.info(
         "Slack bot: %d answer threads, interpreter switch interval %.4f s", settings.slack_workers, interval

@@ -20,7 +20,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,7 +105,9 @@ class BotRuntime:
     workspace_url: WorkspaceUrl = field(default_factory=WorkspaceUrl)
     _pending: set[Future[Any]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _source_counts: dict[tuple[Any, ...], tuple[float, int]] = field(default_factory=dict)
+    #: Every source (as an admin lists them) for the status line's counts: (listed at, sources, the counts
+    #: made from that listing by tags and viewer).
+    _source_listing: tuple[float, list[SourceInfo], dict[tuple[Any, ...], int]] | None = None
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
     _principals: tuple[float, frozenset[str]] | None = None
 
@@ -212,35 +214,59 @@ class BotRuntime:
             return trace_url(self.settings, trace_id), False
         return None, True
 
-    def source_count(self, channel_id: str, viewer: Viewer) -> int | None:
+    def source_count(self, channel_id: str, viewer: Viewer, tags: Sequence[str] | None = None) -> int | None:
         """How many sources a question in ``channel_id`` searches for ``viewer`` (its tags, what it may
-        see), reused for a minute; ``None`` while unknown.
+        see), from a listing of every source reused for a minute; ``None`` while unknown.
 
-        Counted by one thread at a time, and nobody waits for it: in a burst of mentions the first
-        counts while the others show the last count (or "the handbook"), so fifty listener threads do
-        not list the sources fifty times over, competing for the interpreter with the threads that
-        acknowledge Slack.
+        :param tags: the channel's tags as the caller just read them (the gate's settings of this very
+            event); read here when ``None``.
+
+        The sources are listed by one thread at a time, and nobody waits for it: in a burst of mentions
+        the first lists while the others count from the previous listing (or show "the handbook"), so
+        fifty listener threads do not list the sources fifty times over, competing for the interpreter
+        with the threads that acknowledge Slack. Each channel and viewer is counted from that one listing
+        (``list_sources`` filters the same listing by viewer), not by listing again.
         """
-        try:
-            tags = tuple(sorted(self.channel_tags(channel_id) or ()))
-        except Exception:
-            logger.warning("could not read the channel settings for the status line", exc_info=True)
+        if tags is None:
+            try:
+                tags = self.channel_tags(channel_id) or ()
+            except Exception:
+                logger.warning("could not read the channel settings for the status line", exc_info=True)
+                return None
+        wanted = tuple(sorted(tags))
+        listing = self._listed_sources()
+        if listing is None:
             return None
-        key = (tags, tuple(viewer.principals()))
-        cached = self._source_counts.get(key)
-        if cached and time.monotonic() - cached[0] < SOURCE_COUNT_SECONDS:
-            return cached[1]
+        _listed_at, sources, counts = listing
+        key = (wanted, tuple(viewer.principals()))
+        count = counts.get(key)
+        if count is None:
+            count = sum(
+                1
+                for source in sources
+                if viewer.may_see(source.audience) and (not wanted or set(wanted) & set(source.tags))
+            )
+            counts[key] = count
+        return count
+
+    def _listed_sources(self) -> tuple[float, list[SourceInfo], dict[tuple[Any, ...], int]] | None:
+        """Every source, listed at most once per ``SOURCE_COUNT_SECONDS`` and by one thread at a time:
+        while another thread lists, the previous listing (``None`` before the first one)."""
+        listing = self._source_listing
+        if listing and time.monotonic() - listing[0] < SOURCE_COUNT_SECONDS:
+            return listing
         if not self._count_lock.acquire(blocking=False):
-            return cached[1] if cached else None
+            return listing
         try:
-            count = len(self.visible_sources(viewer, list(tags)))
+            sources = self.service.list_sources(ADMIN)
         except NeedleError:
             logger.warning("could not count the sources for the status line", exc_info=True)
             return None
         finally:
             self._count_lock.release()
-        self._source_counts[key] = (time.monotonic(), count)
-        return count
+        listing = (time.monotonic(), sources, {})
+        self._source_listing = listing
+        return listing
 
     def purge_if_due(self) -> None:
         """Now and then (per process), delete expired shared keys on the worker pool."""

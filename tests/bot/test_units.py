@@ -1,8 +1,10 @@
-"""Pure parts of the bot: mrkdwn conversion, Block Kit builders, dedup memory, rate limit, thread history."""
+"""Pure parts of the bot: mrkdwn conversion, Block Kit builders, dedup memory, rate limit, thread history,
+the status line's source counts, the assistant middleware's gate."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -10,9 +12,12 @@ import threading
 import pytest
 
 from bot import blocks, messages, runtime
+from bot.app import SDK_LOGGER, quiet_sdk_debug
 from bot.history import history_from_replies
 from bot.mrkdwn import escape, split_for_blocks, to_mrkdwn
 from pipelines.answers import Answer, Citation, SourceInfo
+from pipelines.audience import Viewer
+from pipelines.stores.records import SqliteRecordStore
 
 
 class Clock:
@@ -213,3 +218,144 @@ def test_answer_threads_run_at_a_lower_priority_than_the_rest_of_the_process():
     own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert seen["answer"] == min(19, own + 10)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # this thread untouched
+
+
+class ListingCore:
+    """A core that lists sources as the real one does (every source, then what the viewer may see)."""
+
+    def __init__(self, sources: list[SourceInfo]) -> None:
+        self.sources = sources
+        self.full_listings = 0
+
+    def list_sources(self, viewer: Viewer) -> list[SourceInfo]:
+        self.full_listings += viewer.unrestricted
+        return [source for source in self.sources if viewer.may_see(source.audience)]
+
+
+def listed(number: int, tags: list[str], audience: list[str]) -> SourceInfo:
+    return SourceInfo(
+        source_id=f"s{number}",
+        title=f"Source {number}",
+        file_name=f"s{number}.md",
+        file_type="md",
+        url=None,
+        tags=tags,
+        chunks=1,
+        size_bytes=10,
+        uploaded_by=None,
+        indexed_at="2026-11-20T10:00:00+00:00",
+        source_hash=f"h{number}",
+        audience=audience,
+    )
+
+
+def test_the_status_counts_every_channel_and_viewer_from_one_listing(settings_factory, tmp_path):
+    core = ListingCore(
+        [
+            listed(1, ["hr"], ["everyone"]),
+            listed(2, ["it"], ["everyone"]),
+            listed(3, [], ["channel:CBOARD"]),
+            listed(4, ["hr"], ["user:U1"]),
+            listed(5, ["hr"], ["usergroup:SHR"]),
+        ]
+    )
+    records = SqliteRecordStore(tmp_path / "records.sqlite3")
+    bot = runtime.BotRuntime.create(core, settings_factory(slack_channel_tags={"CHR": ["hr"]}), records)
+    try:
+        viewers = [
+            Viewer(user_id="U1", channel_id="C1"),
+            Viewer(user_id="U1", channel_id="CBOARD"),
+            Viewer(user_id="U1", private=True),
+            Viewer(user_id="U2", private=True, usergroups=frozenset({"SHR"})),
+        ]
+        for viewer in viewers:
+            for channel in ("C1", "CHR", "CBOARD"):
+                tags = bot.channel_tags(channel)
+                expected = len(bot.visible_sources(viewer, tags))  # what the viewer may see, listed for it
+                assert bot.source_count(channel, viewer) == expected
+                assert bot.source_count(channel, viewer, tags or ()) == expected
+        assert core.full_listings == 1  # every count came from one listing
+
+        # Another thread is listing: the others count from the listing they have, without waiting.
+        core.sources.append(listed(6, [], ["everyone"]))
+        stamp, sources, counts = bot._source_listing
+        bot._source_listing = (stamp - runtime.SOURCE_COUNT_SECONDS, sources, counts)
+        with bot._count_lock:
+            assert bot.source_count("C1", viewers[0]) == 2
+        assert bot.source_count("C1", viewers[0]) == 3  # the minute is over: listed again
+        assert core.full_listings == 2
+    finally:
+        bot.shutdown()
+        records.close()
+
+
+def test_the_assistant_middleware_hands_on_exactly_what_bolts_would():
+    from slack_bolt import Assistant, BoltRequest, BoltResponse
+
+    from bot.listeners.assistant import build_assistant
+
+    def event(**fields) -> dict:
+        return {"type": "event_callback", "team_id": "T1", "event_id": "Ev1", "event": fields}
+
+    thread = {"user_id": "U1", "channel_id": "D1", "thread_ts": "1.0", "context": {}}
+    bodies = [
+        event(type="app_mention", user="U1", channel="C1", ts="1.1", text="<@UBOT> hi"),
+        event(type="message", user="U1", channel="C1", ts="1.2", text="hi", channel_type="channel"),
+        event(type="message", user="U1", channel="D1", ts="1.3", text="hi", channel_type="im"),
+        event(
+            type="message", user="U1", channel="D1", ts="1.4", thread_ts="1.0", text="q", channel_type="im"
+        ),
+        event(type="message", bot_id="B1", channel="D1", ts="1.5", thread_ts="1.0", channel_type="im"),
+        event(
+            type="message",
+            subtype="message_changed",
+            channel="D1",
+            channel_type="im",
+            message={"thread_ts": "1.0", "ts": "1.6"},
+        ),
+        event(type="assistant_thread_started", assistant_thread=thread),
+        event(type="assistant_thread_context_changed", assistant_thread=thread),
+        event(type="app_home_opened", user="U1", tab="home"),
+        {
+            "type": "block_actions",
+            "team": {"id": "T1"},
+            "user": {"id": "U1"},
+            "actions": [{"action_id": "a", "block_id": "b", "type": "button", "value": "v"}],
+        },
+    ]
+
+    class Runner:
+        def run(self, request, response, listener_name, listener):
+            return BoltResponse(status=200, body="handled")
+
+    def outcome(process, body: dict) -> tuple:
+        request = BoltRequest(body=json.dumps(body), headers={"content-type": ["application/json"]})
+        request.context["listener_runner"] = Runner()
+        handed_on = []
+        response = process(req=request, resp=BoltResponse(status=200), next=lambda: handed_on.append(True))
+        return bool(handed_on), getattr(response, "body", None)
+
+    ours = build_assistant(None)  # type: ignore[arg-type] - no listener runs here
+    for body in bodies:
+        assert outcome(ours.process, body) == outcome(lambda **kw: Assistant.process(ours, **kw), body), body
+    assert outcome(ours.process, bodies[0]) == (True, None)  # a mention is handed on...
+    assert outcome(ours.process, bodies[3])[1] == "handled"  # ...a question in an assistant thread is not
+
+
+def test_slack_sdk_gets_the_level_in_force_as_its_own_unless_debugging():
+    sdk_logger = logging.getLogger(SDK_LOGGER)
+    before, root_before = sdk_logger.level, logging.getLogger().level
+    try:
+        sdk_logger.setLevel(logging.NOTSET)
+        logging.getLogger().setLevel(logging.INFO)
+        assert quiet_sdk_debug() == logging.INFO and sdk_logger.level == logging.INFO
+        sdk_logger.setLevel(logging.NOTSET)
+        logging.getLogger().setLevel(logging.DEBUG)
+        assert quiet_sdk_debug() == logging.DEBUG and sdk_logger.level == logging.NOTSET  # debug lines wanted
+        sdk_logger.setLevel(logging.ERROR)
+        assert (
+            quiet_sdk_debug() == logging.ERROR and sdk_logger.level == logging.ERROR
+        )  # set by someone: kept
+    finally:
+        sdk_logger.setLevel(before)
+        logging.getLogger().setLevel(root_before)
