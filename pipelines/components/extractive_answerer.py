@@ -34,8 +34,8 @@ EXTRACT_INTRO_ZH = "文档原文摘录："
 POSITION_DISCOUNT = 0.03
 #: Headings and list labels ("Acme Connect VPN") say nothing on their own.
 MIN_SENTENCE_WORDS = 4
-#: A question term found only in a sentence's context (its heading, its list's lead-in, the sentence it
-#: refers back to) counts this much of one found in the sentence itself.
+#: A question term found only in a sentence's context (the FAQ question it answers, its list's lead-in,
+#: the sentence it refers back to) counts this much of one found in the sentence itself.
 CONTEXT_WEIGHT = 0.5
 NOT_FOUND_EN = "I could not find this in the documents."
 NOT_FOUND_ZH = "我在文档中没有找到相关内容。"
@@ -47,12 +47,12 @@ class ExtractiveAnswerer:
 
     Sentences are scored by the IDF-weighted overlap of their terms with the question's (CJK text by
     character bigrams), discounted by the rank of their passage, with a bonus for figures when the
-    question asks for a quantity or a date. Terms the sentence's context holds (its heading, its list's
-    lead-in, the sentence it refers back to) count at ``CONTEXT_WEIGHT``: the answer under the FAQ heading
-    "Lost your phone?" rarely repeats "phone". With a ``sentence_encoder`` and the query embedding, the
-    cosine similarity of each sentence to the question is added: word overlap alone cannot tell "you get
-    25 vacation days" from "you can carry over 5 vacation days". The semantic part is skipped for CJK
-    questions, which an English embedder does not understand.
+    question asks for a quantity or a date. Terms the sentence's context holds (the FAQ question it
+    answers, its list's lead-in, the sentence it refers back to) count at ``CONTEXT_WEIGHT``: the answer
+    under the FAQ heading "Lost your phone?" rarely repeats "phone". With a ``sentence_encoder`` and the
+    query embedding, the cosine similarity of each sentence to the question is added: word overlap alone
+    cannot tell "you get 25 vacation days" from "you can carry over 5 vacation days". The semantic part
+    is skipped for CJK questions, which an English embedder does not understand.
     """
 
     def __init__(
