@@ -193,6 +193,7 @@ def _too_long_for_heading(text: str) -> bool:
 #: A sentence that starts by pointing back ("It expires after 24 hours.") is about the one before it.
 _BACK_REFERENCE = re.compile(r"^(?:(?:it|this|that|these|those|they|such)\b|[它这该此])", re.IGNORECASE)
 _ASKS = re.compile(r"[?？]['\"”’)\]]*$")
+_CLAUSE = re.compile(r"[,;，；、]")
 _LEAD_IN_END = re.compile(r"[:：]['\"”’)\]]*$")
 
 
@@ -212,9 +213,15 @@ class QuotableSentence:
     context: str = ""
 
 
+def _is_bare_lead_in(sentence: str) -> bool:
+    """A short colon-ended sentence without a clause of its own ("There are two alarm sounds:"), unlike
+    "In May 2012 the board approved one more class, of these four kinds:", which states a fact first."""
+    return not _CLAUSE.search(sentence) and word_count(sentence) <= MAX_HEADING_WORDS
+
+
 def contextual_sentences(text: str) -> list[QuotableSentence]:
-    """The sentences of a chunk that may be quoted as an answer (not its headings and labels), each with
-    its context.
+    """The sentences of a chunk that may be quoted as an answer (not its headings, labels and list
+    lead-ins), each with its context.
 
     Chunks keep one line per heading, paragraph, list item and table row, so headings are told apart line
     by line (a sentence splitter would cut "1. Purpose and scope" into "1." and a title). A list item or a
@@ -222,25 +229,32 @@ def contextual_sentences(text: str) -> list[QuotableSentence]:
     """
     sentences: list[QuotableSentence] = []
     heading = lead_in = ""
+    follows_lead_in = False
     for line in text.splitlines():
         if not line.strip():
             continue
         if is_heading(line):
             heading = line.strip() if _ASKS.search(line.strip()) else ""
-            lead_in = ""
+            lead_in, follows_lead_in = "", False
             continue
         item = is_list_item(line)
+        # A lead-in introduces the list below it, or the one line that follows ("The address is:").
+        introduced = lead_in if item or follows_lead_in else ""
+        follows_lead_in = False
         if not item:
             lead_in = ""  # a paragraph ends the list its lead-in introduced
+        pieces = split_sentences(line)
+        if not item and pieces and _LEAD_IN_END.search(pieces[-1]):
+            lead_in, follows_lead_in = pieces[-1], True
+            if _is_bare_lead_in(lead_in):
+                pieces.pop()  # "There are two alarm sounds:" says what follows; alone it answers nothing
         previous = ""
-        for sentence in split_sentences(line):
-            context = [heading, lead_in if item else ""]
+        for sentence in pieces:
+            context = [heading, introduced]
             if previous and _BACK_REFERENCE.match(sentence):
                 context.append(previous)
             sentences.append(QuotableSentence(sentence, " ".join(part for part in context if part)))
             previous = sentence
-        if not item and _LEAD_IN_END.search(line.strip()):
-            lead_in = line.strip()
     return sentences
 
 

@@ -88,6 +88,19 @@ def test_an_answer_that_does_not_repeat_the_question_is_found_through_its_contex
         documents=passages[1:],
     )
     assert "It expires after 24 hours." in str(english["text"])
+    alarm = str(
+        ExtractiveAnswerer().run(
+            question="Which alarm sounds are there?",
+            documents=[
+                Document(
+                    content="There are two alarm sounds:\n- A continuous bell means EVACUATE.\n"
+                    "- An intermittent tone means STAND BY and wait."
+                )
+            ],
+        )["text"]
+    )
+    # The lead-in says what follows and answers nothing: its items are quoted, found through it.
+    assert "EVACUATE" in alarm and "STAND BY" in alarm and "There are two" not in alarm
 
 
 def test_pdf_citations_carry_the_page(handbook_service: NeedleService) -> None:

@@ -83,19 +83,35 @@ def test_a_sentence_carries_the_faq_question_the_list_lead_in_and_what_it_refers
 
     chunk = (
         "1. Our values\nWe keep learning.\n"
-        "2. Fire alarm\nThere are two alarm sounds:\n- A bell means EVACUATE.\n- A tone means STAND BY.\n"
-        "The test is on Wednesdays.\n- A list item after a paragraph has no lead-in.\n"
+        "2. Fire alarm\nThe alarm is loud. There are two alarm sounds:\n- A bell means EVACUATE.\n"
+        "- A tone means STAND BY.\nThe test is on Wednesdays.\n"
+        "- A list item after a paragraph has no lead-in.\n"
+        "The assembly point is:\nQuay Street car park, opposite the entrance.\nBring your badge.\n"
         "Lost your phone?\nCall the service desk. It resets your second factor.\n"
         "手机丢了怎么办？\n请联系 IT 服务台。"
     )
     assert contextual_sentences(chunk) == [
         QuotableSentence("We keep learning."),  # a section title is every sentence's topic: no context
-        QuotableSentence("There are two alarm sounds:"),
+        QuotableSentence("The alarm is loud."),  # the lead-in after it is context only
         QuotableSentence("- A bell means EVACUATE.", "There are two alarm sounds:"),
         QuotableSentence("- A tone means STAND BY.", "There are two alarm sounds:"),
         QuotableSentence("The test is on Wednesdays."),
         QuotableSentence("- A list item after a paragraph has no lead-in."),
+        QuotableSentence("Quay Street car park, opposite the entrance.", "The assembly point is:"),
+        QuotableSentence("Bring your badge."),
         QuotableSentence("Call the service desk.", "Lost your phone?"),
         QuotableSentence("It resets your second factor.", "Lost your phone? Call the service desk."),
         QuotableSentence("请联系 IT 服务台。", "手机丢了怎么办？"),
     ]
+
+
+def test_a_colon_ended_sentence_that_states_a_fact_stays_quotable() -> None:
+    from pipelines.text import QuotableSentence, contextual_sentences
+
+    lead_in = "In May 2012 the board approved one more class, of these four kinds:"
+    assert contextual_sentences(f"{lead_in}\n- General classes.") == [
+        QuotableSentence(lead_in),
+        QuotableSentence("- General classes.", lead_in),
+    ]
+    chinese = "2012年5月获得同意增设普通班1班，班级分为下列四种类型："
+    assert contextual_sentences(chinese) == [QuotableSentence(chinese)]
