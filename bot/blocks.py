@@ -242,7 +242,7 @@ def sources_blocks(
         tagged = f", tagged {escape(', '.join(tags))}" if tags else ""
         header = f"*{escape(header)}* ({len(sources)}{tagged}; last updated {last}):"
     else:
-        header = f"*I know {len(sources)} sources* (last updated {last}):"
+        header = f"*I know {messages.counted(len(sources), 'source')}* (last updated {last}):"
     return [_section(piece) for piece in split_for_blocks(header + "\n" + "\n".join(lines) + more)]
 
 
@@ -271,7 +271,8 @@ def home_view(
     else:
         updated = (stats.get("last_updated") or "never")[:10]
         status = (
-            f":books: I know *{stats['sources']}* sources (*{stats['chunks']}* passages). "
+            f":books: I know {messages.counted(stats['sources'], 'source', '*')} "
+            f"({messages.counted(stats['chunks'], 'passage', '*')}). "
             f"Last updated: *{updated}*."
         )
     blocks: list[Block] = [

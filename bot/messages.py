@@ -53,8 +53,11 @@ ASSISTANT_GREETING = (
 SUGGESTIONS_TITLE = "Try asking:"
 
 
+def counted(number: int, noun: str, mark: str = "") -> str:
+    """The count (inside ``mark``, "*" for bold) and the noun in its number: "1 source", "15 sources"."""
+    return f"{mark}{number}{mark} {noun}{'' if number == 1 else 's'}"
+
+
 def sources_phrase(count: int | None) -> str:
     """``15 sources`` / ``1 source``; ``the handbook`` when the count is unknown."""
-    if count is None:
-        return "the handbook"
-    return f"{count} source" if count == 1 else f"{count} sources"
+    return "the handbook" if count is None else counted(count, "source")

@@ -187,7 +187,7 @@ def test_a_viewer_sees_only_sources_for_everyone_and_view_as_is_disabled(
     page.get_by_role("button", name="Login").click()
     sources = page.locator("#sources-table")
     expect(sources.get_by_role("row").filter(has_text="leave-policy.md")).to_have_count(1)
-    expect(page.locator("#overview")).to_contain_text("1 sources")
+    expect(page.locator("#overview")).to_contain_text("1 source ·")
     expect(sources.get_by_role("row").filter(has_text="board-minutes.md")).to_have_count(0)
     page.get_by_role("tab", name="Retrieval debugger").click()
     for elem_id in ("debug-view-user", "debug-view-channel"):

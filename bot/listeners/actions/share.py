@@ -50,7 +50,7 @@ def share(runtime: BotRuntime, body: dict[str, Any], trace_id: str, respond: Res
         return
     if refused:
         logger.info("share of %s in %s refused: %d restricted source(s)", trace_id, channel, len(refused))
-        what = f"{len(refused)} source" + ("s" if len(refused) > 1 else "")
+        what = messages.counted(len(refused), "source")
         respond(
             text=messages.SHARE_REFUSED.format(what=f"{what} ({', '.join(refused)})"),
             replace_original=False,

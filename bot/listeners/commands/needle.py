@@ -79,7 +79,7 @@ def send_sources(
         return
     header = messages.SOURCES_HERE if tags else None
     respond(
-        text=f"I know {len(sources)} sources.",
+        text=f"I know {messages.counted(len(sources), 'source')}.",
         blocks=blocks.sources_blocks(sources, header=header, tags=tags),
         replace_original=True,
     )
