@@ -14,6 +14,7 @@ from typing import Any
 
 from pipelines.answers import Citation, IngestResult, Passage, SourceInfo
 from pipelines.audience import describe as describe_audience
+from pipelines.text import counted
 
 SOURCE_HEADERS = [
     "Title",
@@ -94,10 +95,9 @@ def parse_tags(text: str | None) -> list[str]:
 def overview_line(stats: dict[str, Any], store_kind: str, llm_enabled: bool) -> str:
     """The console's header: what is indexed, where, and how answers are made."""
     answering = "an LLM" if llm_enabled else "extractive answers (no LLM configured)"
-    sources, chunks = stats["sources"], stats["chunks"]
     return (
-        f"**{sources}** source{'' if sources == 1 else 's'} · **{chunks}** chunk{'' if chunks == 1 else 's'}"
-        " · last indexed "
+        f"{counted(stats['sources'], 'source', '**')} · {counted(stats['chunks'], 'chunk', '**')} · "
+        "last indexed "
         f"{timestamp(stats['last_updated']) or 'never'} · store: {md_text(store_kind)} · "
         f"answers by {answering}"
     )

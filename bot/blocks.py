@@ -14,6 +14,7 @@ from typing import Any
 from bot import messages
 from bot.mrkdwn import escape, link, split_for_blocks, to_mrkdwn
 from pipelines.answers import Answer, Citation, SourceInfo
+from pipelines.text import counted
 
 Block = dict[str, Any]
 
@@ -242,7 +243,7 @@ def sources_blocks(
         tagged = f", tagged {escape(', '.join(tags))}" if tags else ""
         header = f"*{escape(header)}* ({len(sources)}{tagged}; last updated {last}):"
     else:
-        header = f"*I know {messages.counted(len(sources), 'source')}* (last updated {last}):"
+        header = f"*I know {counted(len(sources), 'source')}* (last updated {last}):"
     return [_section(piece) for piece in split_for_blocks(header + "\n" + "\n".join(lines) + more)]
 
 
@@ -271,8 +272,8 @@ def home_view(
     else:
         updated = (stats.get("last_updated") or "never")[:10]
         status = (
-            f":books: I know {messages.counted(stats['sources'], 'source', '*')} "
-            f"({messages.counted(stats['chunks'], 'passage', '*')}). "
+            f":books: I know {counted(stats['sources'], 'source', '*')} "
+            f"({counted(stats['chunks'], 'passage', '*')}). "
             f"Last updated: *{updated}*."
         )
     blocks: list[Block] = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipelines.text import counted
+
 PLACEHOLDER = "Searching the handbook..."
 THINKING = "Writing the answer..."
 EMPTY_QUESTION = "Ask me a question after the mention, for example: _How many vacation days do I get?_"
@@ -51,11 +53,6 @@ ASSISTANT_GREETING = (
     "Here are a few ideas:"
 )
 SUGGESTIONS_TITLE = "Try asking:"
-
-
-def counted(number: int, noun: str, mark: str = "") -> str:
-    """The count (inside ``mark``, "*" for bold) and the noun in its number: "1 source", "15 sources"."""
-    return f"{mark}{number}{mark} {noun}{'' if number == 1 else 's'}"
 
 
 def sources_phrase(count: int | None) -> str:

@@ -76,6 +76,11 @@ def _no_console() -> bool:
     return False
 
 
+def _answers_from(source: SourceInfo, tags: Sequence[str] | None) -> bool:
+    """Whether a channel limited to ``tags`` (none: every source) answers from ``source``."""
+    return not tags or bool(set(tags) & set(source.tags))
+
+
 @dataclass
 class BotRuntime:
     """One Bolt app's share of the core: the service, settings, worker pool and shared memories.
@@ -199,8 +204,7 @@ class BotRuntime:
 
     def visible_sources(self, viewer: Viewer, tags: list[str] | None = None) -> list[SourceInfo]:
         """The sources ``viewer`` may see (the store filters them), limited to ``tags`` when given."""
-        sources = self.service.list_sources(viewer)
-        return [source for source in sources if not tags or set(tags) & set(source.tags)]
+        return [source for source in self.service.list_sources(viewer) if _answers_from(source, tags)]
 
     def debug_for(self, user_id: str | None, trace_id: str) -> tuple[str | None, bool]:
         """What an answer shows its asker for debugging: ``(link, show_trace_id)``.
@@ -242,9 +246,7 @@ class BotRuntime:
         count = counts.get(key)
         if count is None:
             count = sum(
-                1
-                for source in sources
-                if viewer.may_see(source.audience) and (not wanted or set(wanted) & set(source.tags))
+                1 for source in sources if viewer.may_see(source.audience) and _answers_from(source, wanted)
             )
             counts[key] = count
         return count

@@ -1,4 +1,5 @@
-"""Language-neutral text helpers: sentence splitting, word counting, headings and list items.
+"""Language-neutral text helpers: sentence splitting, word counting, headings and list items (and the
+English counts both faces show, "1 source").
 
 nltk's sentence splitter needs a data download at run time, which fails on machines without internet, and
 it knows nothing of Chinese. These rules split on Western sentence punctuation followed by a space and on
@@ -74,6 +75,12 @@ def word_count(text: str) -> float:
     cjk = count_cjk(text)
     latin = len(_WORD.findall(text)) - cjk
     return latin + 0.6 * cjk
+
+
+def counted(number: int, noun: str, mark: str = "") -> str:
+    """The count (inside ``mark``: "*" or "**" for bold) and the English noun in its number: "1 source",
+    "15 sources". Both faces word their counts with it."""
+    return f"{mark}{number}{mark} {noun}{'' if number == 1 else 's'}"
 
 
 # Headings and list items ---------------------------------------------------------------------------------

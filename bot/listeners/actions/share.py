@@ -19,6 +19,7 @@ from bot.runtime import BotRuntime
 from bot.sharing import not_shareable
 from bot.traces import answer_from_trace
 from pipelines.audience import ADMIN
+from pipelines.text import counted
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def share(runtime: BotRuntime, body: dict[str, Any], trace_id: str, respond: Res
         return
     if refused:
         logger.info("share of %s in %s refused: %d restricted source(s)", trace_id, channel, len(refused))
-        what = messages.counted(len(refused), "source")
+        what = counted(len(refused), "source")
         respond(
             text=messages.SHARE_REFUSED.format(what=f"{what} ({', '.join(refused)})"),
             replace_original=False,

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from bot import blocks, messages
 from bot.answering import answer_privately
 from bot.runtime import BotRuntime
+from pipelines.text import counted
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def send_sources(
         return
     header = messages.SOURCES_HERE if tags else None
     respond(
-        text=f"I know {messages.counted(len(sources), 'source')}.",
+        text=f"I know {counted(len(sources), 'source')}.",
         blocks=blocks.sources_blocks(sources, header=header, tags=tags),
         replace_original=True,
     )
