@@ -62,12 +62,31 @@ from urllib.parse import parse_qs, unquote
 
 from pipelines.analysis import ENGLISH_STOP_WORDS, analyze
 from pipelines.text import CJK_CHAR
+from tests.support.elasticsearch_spec import Specification
 
 #: Lucene's BM25 defaults, which Elasticsearch uses unless an index configures a similarity.
 BM25_K1 = 1.2
 BM25_B = 0.75
 #: Elasticsearch counts hits exactly up to this many (``track_total_hits`` default), then says "gte".
 TRACK_TOTAL_HITS = 10_000
+#: ``GET /``: what a single-node 8.19 cluster says of itself (the client's product check reads it).
+INFO = {
+    "name": "fake",
+    "cluster_name": "needle-test",
+    "cluster_uuid": "fake-cluster-uuid",
+    "version": {
+        "number": "8.19.0",
+        "build_flavor": "default",
+        "build_type": "docker",
+        "build_hash": "0" * 40,
+        "build_date": "2025-07-17T00:00:00.000Z",
+        "build_snapshot": False,
+        "lucene_version": "9.12.2",
+        "minimum_wire_compatibility_version": "7.17.0",
+        "minimum_index_compatibility_version": "7.0.0",
+    },
+    "tagline": "You Know, for Search",
+}
 #: The script Haystack's ``update_by_filter`` sends, whitespace removed: set each param on ``_source``.
 HAYSTACK_UPDATE_SCRIPT = "for(entryinparams.entrySet()){ctx._source[entry.getKey()]=entry.getValue();}"
 
@@ -103,6 +122,13 @@ class FakeElasticsearchState:
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     aliases: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # alias -> index -> options
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: (index, id) -> the document's version and the index's last sequence number, as write replies say.
+    versions: dict[tuple[str, str], int] = field(default_factory=dict)
+    sequence: int = 0
+    #: "METHOD /template" of each operation the server answered, checked against the specification.
+    operations: list[str] = field(default_factory=list)
+    #: What in a request or a reply Elastic's API specification does not allow (see elasticsearch_spec).
+    spec_problems: list[str] = field(default_factory=list)
 
     def take_in_seeds(self) -> None:
         for name, sources in list(self.indices.items()):
@@ -699,7 +725,7 @@ class _Request:
     def answer(self, body: Any) -> tuple[int, dict[str, Any]]:
         parts, method, state = self.parts, self.method, self.state
         if parts == [""]:
-            return 200, {"name": "fake", "version": {"number": "8.19.0"}, "tagline": "You Know, for Search"}
+            return 200, INFO
         if parts[0] == "_alias" and len(parts) == 2:
             return self.alias(parts[1])
         if parts == ["_aliases"] and method == "POST":
@@ -760,7 +786,7 @@ class _Request:
             else:
                 raise ElasticsearchError(404, "aliases_not_found_exception", f"aliases [{alias}] missing")
         self.state.aliases = aliases
-        return 200, {"acknowledged": True, "errors": False}
+        return 200, {"acknowledged": True}
 
     def delete_index(self, name: str) -> tuple[int, dict[str, Any]]:
         self.state.take_in_seeds()
@@ -801,7 +827,7 @@ class _Request:
             result = "updated" if doc_id in documents else "created"
             documents.pop(doc_id, None)  # a new version is a new Lucene document, at the end
             documents[doc_id] = body or {}
-            return (201 if result == "created" else 200), {"_index": index, "_id": doc_id, "result": result}
+            return (201 if result == "created" else 200), self.written(index, doc_id, result)
         if endpoint != "_doc" or doc_id is None:
             raise Unsupported(f"{method} {endpoint}")
         index = self.state.resolve(name)
@@ -812,11 +838,7 @@ class _Request:
             return 404, {"_index": index, "_id": doc_id, "found": False}
         if method == "DELETE":
             found = documents.pop(doc_id, None) is not None
-            return (200 if found else 404), {
-                "_index": index,
-                "_id": doc_id,
-                "result": "deleted" if found else "not_found",
-            }
+            return (200 if found else 404), self.written(index, doc_id, "deleted" if found else "not_found")
         raise Unsupported(f"{method} /_doc")
 
     def update(self, name: str, doc_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -833,7 +855,23 @@ class _Request:
         if result == "updated":
             documents.pop(doc_id)  # a new version is a new Lucene document, at the end
             documents[doc_id] = merged
-        return 200, {"_index": index, "_id": doc_id, "result": result}
+        return 200, self.written(index, doc_id, result)
+
+    def written(self, index: str, doc_id: str, result: str) -> dict[str, Any]:
+        """A write's reply as Elasticsearch gives it: the document's new version and sequence number."""
+        state = self.state
+        if result != "noop":
+            state.versions[(index, doc_id)] = state.versions.get((index, doc_id), 0) + 1
+            state.sequence += 1
+        return {
+            "_index": index,
+            "_id": doc_id,
+            "_version": state.versions.get((index, doc_id), 1),
+            "result": result,
+            "_shards": {"total": 1, "successful": 1, "failed": 0},
+            "_seq_no": state.sequence,
+            "_primary_term": 1,
+        }
 
     def by_query(self, index: str, endpoint: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         searcher = self.searcher(index)
@@ -955,6 +993,12 @@ def _handler(state: FakeElasticsearchState) -> type[BaseHTTPRequestHandler]:
                 self._reply(400, ElasticsearchError(400, "parse_exception", str(error)).payload())
                 return
             state.requests.append((self.command, path, body))
+            try:
+                operation, problems = _specification().check_request(
+                    self.command, unquote(path) or "/", parse_qs(query, keep_blank_values=True), body
+                )
+            except Exception as error:  # the check must not take the server down with it
+                operation, problems = None, [f"{self.command} {path}: the check failed: {error!r}"]
             parts = [unquote(part) for part in path.strip("/").split("/")]
             try:
                 with state.lock:
@@ -965,6 +1009,13 @@ def _handler(state: FakeElasticsearchState) -> type[BaseHTTPRequestHandler]:
                 status, payload = 400, ElasticsearchError(400, "parsing_exception", repr(error)).payload()
             if status >= 400:
                 state.errors.append((self.command, path, payload))
+            if operation is not None:
+                state.operations.append(f"{operation.method} {operation.template}")
+                try:
+                    problems += _specification().check_reply(operation, status, payload)
+                except Exception as error:
+                    problems.append(f"reply to {self.command} {path}: the check failed: {error!r}")
+            state.spec_problems += problems
             self._reply(status, payload)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
@@ -972,9 +1023,17 @@ def _handler(state: FakeElasticsearchState) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+@lru_cache(maxsize=1)
+def _specification() -> Specification:
+    return Specification()
+
+
 @contextmanager
-def fake_elasticsearch() -> Iterator[tuple[str, FakeElasticsearchState]]:
-    """``(base_url, state)`` of a server on a free loopback port, for the length of the block."""
+def fake_elasticsearch(check_spec: bool = True) -> Iterator[tuple[str, FakeElasticsearchState]]:
+    """``(base_url, state)`` of a server on a free loopback port, for the length of the block.
+
+    On leaving the block, every request Needle sent and every reply given must have fitted Elastic's API
+    specification (``check_spec=False`` only for a test that sends off-specification requests itself)."""
     state = FakeElasticsearchState()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -984,3 +1043,6 @@ def fake_elasticsearch() -> Iterator[tuple[str, FakeElasticsearchState]]:
     finally:
         server.shutdown()
         server.server_close()
+    if check_spec and state.spec_problems:
+        shown = "\n".join(dict.fromkeys(state.spec_problems))
+        raise AssertionError(f"requests or replies outside Elastic's API specification:\n{shown}")
