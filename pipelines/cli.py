@@ -13,15 +13,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pipelines.samples import SAMPLE_QUESTIONS as DEMO_QUESTIONS
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-
-DEMO_QUESTIONS = (
-    "How many vacation days do I get?",
-    "When is business class allowed for flights?",
-    "我每年有多少天年假？",
-)
 
 logger = logging.getLogger("needle")
 
@@ -380,6 +376,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         'Ask your own: needle ask "How do I connect to the VPN?"'
     )
     return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check every part Needle will use, one line each, and say whether it is ready (see doctor.py)."""
+    from pipelines.doctor import format_report, run_doctor
+    from pipelines.settings import get_settings
+
+    report = run_doctor(get_settings(), store_smoke=args.store_smoke)
+    print(json.dumps(report.as_json()) if args.json else format_report(report))
+    return EXIT_OK if report.ready else EXIT_ERROR
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -955,6 +961,17 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--once", action="store_true", help="run at most one job, then exit")
     worker.set_defaults(handler=cmd_worker)
 
+    doctor = commands.add_parser(
+        "doctor", help="check the store, embedder, LLM, Slack and console where Needle will run"
+    )
+    doctor.add_argument("--json", action="store_true", help="the checks as JSON")
+    doctor.add_argument(
+        "--store-smoke",
+        action="store_true",
+        help="on Elasticsearch: index the sample handbook into a temporary index, compare answers with "
+        "the embedded store, delete the index",
+    )
+    doctor.set_defaults(handler=cmd_doctor)
     serve = commands.add_parser("serve", help="run the admin console and, when configured, the Slack bot")
     serve.add_argument("--faces", help="comma-separated faces to mount (default: all installed)")
     serve.set_defaults(handler=cmd_serve)

@@ -24,7 +24,9 @@ file lists each amended schema under ``info.x-needle.amendments``:
 * enums that evolved from booleans (``@es_quirk``: ``dynamic`` takes ``true``/``false`` as booleans);
 * property aliases (``aggs`` for ``aggregations``);
 * user-defined values (a script's ``params``, a document), which the OpenAPI form writes as
-  ``{"type": "object"}`` although any JSON value is accepted.
+  ``{"type": "object"}`` although any JSON value is accepted;
+* the query parameters every endpoint takes (``filter_path``, ``pretty``...) and every ``_cat`` endpoint
+  takes (``format``, ``bytes``...), which the specification attaches as behaviours.
 
     python scripts/extract_elasticsearch_spec.py OPENAPI.json SCHEMA.json COMMIT \
         tests/data/elasticsearch/openapi-needle.json
@@ -63,6 +65,8 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", "/_cluster/health"),
     ("get", "/_cluster/settings"),
     ("get", "/{index}/_mapping"),
+    ("get", "/_cat/allocation"),
+    ("get", "/_cat/indices/{index}"),
 )
 #: Keys that only document; dropped from the copy.
 PROSE = {"description", "summary", "examples", "externalDocs", "x-codeSamples", "x-state", "tags"}
@@ -113,6 +117,45 @@ def _free_objects_to_any(node: Any) -> bool:
     return found
 
 
+def _parameter_schema(kind: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    builtin = {"string": {"type": "string"}, "boolean": {"type": "boolean"}, "integer": {"type": "integer"}}
+    if kind.get("kind") == "instance_of":
+        name = kind["type"]["name"]
+        if kind["type"]["namespace"] == "_builtins" and name in builtin:
+            return builtin[name]
+        if _name(kind["type"]) in schemas:
+            return {"$ref": f"#/components/schemas/{_name(kind['type'])}"}
+    return {}
+
+
+def _add_common_parameters(
+    spec: dict[str, Any], compiled: dict[str, Any], done: dict[str, list[str]]
+) -> None:
+    """The query parameters of the behaviours an endpoint's request attaches, as OpenAPI parameters."""
+    schemas = spec["components"]["schemas"]
+    types = {_name(kind["name"]): kind for kind in compiled["types"]}
+    for endpoint in compiled["endpoints"]:
+        request = types.get(_name(endpoint["request"])) if endpoint.get("request") else None
+        behaviours = (request or {}).get("attachedBehaviors", [])
+        common = [
+            prop
+            for behaviour in behaviours
+            if behaviour.startswith("Common")
+            for prop in types[f"_spec_utils.{behaviour}"]["properties"]
+        ]
+        for url in endpoint.get("urls", []):
+            for method in url["methods"]:
+                operation = spec["paths"].get(url["path"], {}).get(method.lower())
+                if operation is None:
+                    continue
+                operation.setdefault("parameters", []).extend(
+                    {"in": "query", "name": prop["name"], "schema": _parameter_schema(prop["type"], schemas)}
+                    for prop in common
+                )
+                if common:
+                    done["common parameters"].append(f"{method} {url['path']}")
+
+
 def amend(spec: dict[str, Any], compiled: dict[str, Any]) -> dict[str, list[str]]:
     """Put back into ``spec``'s schemas what ``compiled`` (schema.json) says and OpenAPI dropped."""
     schemas = spec["components"]["schemas"]
@@ -124,9 +167,15 @@ def amend(spec: dict[str, Any], compiled: dict[str, Any]) -> dict[str, list[str]
         "alias": [],
         "user-defined value": [],
     }
+    done["common parameters"] = []
     for name, schema in schemas.items():
         if _free_objects_to_any(schema):
             done["user-defined value"].append(name)
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            if _free_objects_to_any(operation):
+                done["user-defined value"].append(f"{method.upper()} {path}")
+    _add_common_parameters(spec, compiled, done)
     for kind in compiled["types"]:
         name = _name(kind["name"])
         schema = schemas.get(name)
@@ -218,6 +267,7 @@ def cut(spec: dict[str, Any], commit: str, amendments: dict[str, list[str]]) -> 
                             for name in names
                             if name in components.get("schemas", {})
                             or name.removeprefix("request body ") in components.get("requestBodies", {})
+                            or tuple(name.lower().split(" ", 1)) in OPERATIONS
                         }
                     )
                     for kind, names in amendments.items()

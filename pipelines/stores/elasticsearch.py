@@ -192,8 +192,11 @@ def haystack_store(settings: Settings, index: str, embedding_dim: int) -> Any:
 
 def build_elasticsearch_store(settings: Settings, embedding_dim: int) -> Any:
     """An ``ElasticsearchDocumentStore`` reading and writing through the Needle alias."""
+    from pipelines.stores.cluster import check_version
+
     client = make_client(settings)
     try:
+        check_version(client.info().body)
         ensure_index(client, settings.elasticsearch_index, embedding_dim)
     finally:
         client.close()

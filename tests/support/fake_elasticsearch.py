@@ -125,6 +125,10 @@ class FakeElasticsearchState:
     #: (index, id) -> the document's version and the index's last sequence number, as write replies say.
     versions: dict[tuple[str, str], int] = field(default_factory=dict)
     sequence: int = 0
+    #: What the cluster says of itself: its version, licence, and how full its one node's disk is.
+    version: str = "8.19.0"
+    licence: str = "basic"
+    disk_percent: int = 42
     #: "METHOD /template" of each operation the server answered, checked against the specification.
     operations: list[str] = field(default_factory=list)
     #: What in a request or a reply Elastic's API specification does not allow (see elasticsearch_spec).
@@ -722,10 +726,15 @@ class _Request:
             self.state.create_index(name, {})
         return self.state.resolve(name, write=True)
 
-    def answer(self, body: Any) -> tuple[int, dict[str, Any]]:
+    def answer(self, body: Any) -> tuple[int, Any]:
         parts, method, state = self.parts, self.method, self.state
         if parts == [""]:
-            return 200, INFO
+            return 200, {**INFO, "version": {**INFO["version"], "number": state.version}}
+        if parts[0] in ("_license", "_cluster", "_cat"):
+            return self.cluster(parts)
+        if len(parts) == 2 and parts[1] == "_mapping" and method == "GET":
+            index = state.resolve(parts[0])
+            return 200, {index: {"mappings": state.mappings[index]}}
         if parts[0] == "_alias" and len(parts) == 2:
             return self.alias(parts[1])
         if parts == ["_aliases"] and method == "POST":
@@ -752,6 +761,66 @@ class _Request:
             index = state.resolve(name)
             return self.by_query(index, parts[1], body or {})
         raise Unsupported(f"{method} /{'/'.join(parts)}")
+
+    def cluster(self, parts: list[str]) -> tuple[int, Any]:
+        """What ``needle doctor`` reads: licence, health, settings, disk allocation, the indices."""
+        state = self.state
+        if parts == ["_license"]:
+            return 200, {
+                "license": {
+                    "status": "active",
+                    "uid": "fake-licence",
+                    "type": state.licence,
+                    "issue_date": "2025-01-01T00:00:00.000Z",
+                    "issue_date_in_millis": 1735689600000,
+                    "max_nodes": 1000,
+                    "issued_to": "needle-test",
+                    "issuer": "elasticsearch",
+                    "start_date_in_millis": -1,
+                }
+            }
+        if parts == ["_cluster", "health"]:
+            state.take_in_seeds()
+            shards = len(state.documents)
+            return 200, {
+                "cluster_name": INFO["cluster_name"],
+                "status": "green",
+                "timed_out": False,
+                "number_of_nodes": 1,
+                "number_of_data_nodes": 1,
+                "active_primary_shards": shards,
+                "active_shards": shards,
+                "relocating_shards": 0,
+                "initializing_shards": 0,
+                "unassigned_shards": 0,
+                "unassigned_primary_shards": 0,
+                "delayed_unassigned_shards": 0,
+                "number_of_pending_tasks": 0,
+                "number_of_in_flight_fetch": 0,
+                "task_max_waiting_in_queue_millis": 0,
+                "active_shards_percent_as_number": 100.0,
+            }
+        if parts == ["_cluster", "settings"]:
+            defaults = {"cluster.routing.allocation.disk.watermark.high": "90%"}
+            return 200, {"persistent": {}, "transient": {}, "defaults": defaults}
+        if parts == ["_cat", "allocation"]:
+            return 200, [
+                {
+                    "shards": str(len(state.documents)),
+                    "disk.percent": str(state.disk_percent),
+                    "host": "127.0.0.1",
+                    "ip": "127.0.0.1",
+                    "node": "fake",
+                }
+            ]
+        if parts[:2] == ["_cat", "indices"] and len(parts) == 3:
+            state.take_in_seeds()
+            return 200, [
+                {"health": "green", "status": "open", "index": name, "docs.count": str(len(docs))}
+                for name, docs in state.documents.items()
+                if fnmatch.fnmatchcase(name, parts[2])
+            ]
+        raise Unsupported("/".join(parts))
 
     def alias(self, name: str) -> tuple[int, dict[str, Any]]:
         targets = self.state.aliases.get(name)
@@ -970,7 +1039,7 @@ def _handler(state: FakeElasticsearchState) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def _reply(self, status: int, payload: dict[str, Any]) -> None:
+        def _reply(self, status: int, payload: Any) -> None:
             data = b"" if self.command == "HEAD" else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
