@@ -115,10 +115,10 @@ def check_embedder(context: _Context, say: Callable[[Status, str], None]) -> Non
 
 
 def check_store(context: _Context, say: Callable[[Status, str], None]) -> None:
-    settings = context.settings
-    if settings.store != "elasticsearch":
-        from pipelines.stores import build_backend
+    from pipelines.stores import build_backend, on_elasticsearch
 
+    settings = context.settings
+    if not on_elasticsearch(settings):
         backend = build_backend(settings, context.embedding_dim or 384)
         say("ok", f"embedded store in {settings.data_dir}: {backend.documents.count_documents()} chunks")
         return

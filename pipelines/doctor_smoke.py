@@ -54,7 +54,9 @@ def _delete_indices(settings: Settings, prefix: str) -> int:
 
 
 def store_smoke_test(settings: Settings) -> tuple[Status, str]:
-    if settings.store != "elasticsearch":
+    from pipelines.stores import on_elasticsearch
+
+    if not on_elasticsearch(settings):
         return "skip", "only for Elasticsearch (it compares the cluster with the embedded store)"
     prefix = f"{settings.elasticsearch_index}-doctor-{int(time.time())}"
     with tempfile.TemporaryDirectory(prefix="needle-doctor-") as scratch:

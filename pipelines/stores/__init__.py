@@ -31,6 +31,11 @@ def build_backend(settings: Settings, embedding_dim: int) -> SearchBackend:
     return EmbeddedBackend(settings)
 
 
+def on_elasticsearch(settings: Settings) -> bool:
+    """Whether the configured store is a cluster: for ``needle doctor``, whose checks differ by store."""
+    return settings.store == "elasticsearch"
+
+
 def build_record_store(settings: Settings) -> RecordStore:
     """The configured store's records (settings, audit, cases) without loading documents or models."""
     if settings.store == "elasticsearch":

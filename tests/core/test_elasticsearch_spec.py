@@ -169,4 +169,6 @@ DOCTOR_ONLY = {
     "GET /_cluster/health",
     "GET /_cluster/settings",
     "GET /{index}/_mapping",
+    "GET /_cat/allocation",
+    "GET /_cat/indices/{index}",
 }
