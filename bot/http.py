@@ -5,7 +5,8 @@ Before Bolt sees a request, the route refuses what Bolt would choke on or should
 * a body over :data:`MAX_BODY_BYTES` gets 413 as soon as that is known (from ``Content-Length``, or while
   reading a chunked body), before the signature is checked and without reading the rest: Slack's payloads
   are a few kilobytes, and a caller without the secret must not make the server buffer megabytes;
-* a body Bolt cannot parse (not UTF-8, JSON that is not an object, a form whose ``payload`` is not JSON)
+* a body Bolt cannot parse (not UTF-8, JSON that is not an object, a form whose ``payload`` is not JSON,
+  an ``event_callback`` whose ``event`` is not an object)
   gets 400 if it is correctly signed (a Slack-side problem, logged in one line) and 401 if not, instead of
   a 500 with a traceback.
 
@@ -75,6 +76,14 @@ def malformed(body: bytes, content_type: str | None) -> str | None:
         return "not valid JSON"
     if not isinstance(parsed, dict):
         return "JSON that is not an object"
+    # Bolt reads ``event.type`` of every event callback before any listener (and fails with a 500 if
+    # ``event`` is not an object); a callback without an ``event`` at all it handles.
+    if parsed.get("type") == "event_callback" and not isinstance(parsed.get("event", {}), dict):
+        return "an event_callback whose event is not an object"
+    # ...and the first of ``authorizations`` (a list of objects), if there are any.
+    authorizations = parsed.get("authorizations")
+    if authorizations and not (isinstance(authorizations, list) and isinstance(authorizations[0], dict)):
+        return "authorizations that are not a list of objects"
     return None
 
 

@@ -87,6 +87,10 @@ def test_malformed_bodies_as_bolt_would_parse_them():
     assert malformed(b"{", "application/json; charset=utf-8") == "not valid JSON"
     assert malformed(b"[1]", "application/json") == "JSON that is not an object"
     assert malformed(b"\xff", "application/json") == "not UTF-8"
+    assert malformed(b'{"type": "event_callback", "event": 3}', "application/json") == (
+        "an event_callback whose event is not an object"
+    )
+    assert malformed(b'{"type": "event_callback"}', "application/json") is None
 
 
 def test_signature_over_raw_bytes():

@@ -64,6 +64,13 @@ MALFORMED = {
     "JSON list": ("[1, 2, 3]", "application/json"),
     "not UTF-8": (b'{"type": "\xff\xfe"}', "application/json"),
     "form whose payload is not JSON": ("payload=%7Bnot+json", "application/x-www-form-urlencoded"),
+    "event that is a string": ('{"type": "event_callback", "event": "x"}', "application/json"),
+    "event that is a list": ('{"type": "event_callback", "event": [1]}', "application/json"),
+    "event that is null": ('{"type": "event_callback", "event": null}', "application/json"),
+    "authorizations not a list": (
+        '{"type": "event_callback", "event": {}, "authorizations": 5}',
+        "application/json",
+    ),
 }
 
 
