@@ -1,7 +1,9 @@
 """Suggested prompts for a new assistant thread: the configured ones, or drawn from the indexed sources.
 
 Slack shows at most four. Drawn prompts name the newest sources (what changed lately is what people ask
-about) and ask a question Needle can answer from that one document.
+about) and ask a question Needle can answer from that one document. A title is a name, whatever words it
+starts with ("Your First Week at Acme", "The Travel Policy"), so it is quoted as it is: never glued to
+"the" ("What does the Your First Week at Acme say?").
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def suggested_prompts(configured: list[str], sources: list[SourceInfo]) -> list[
         if not title or title.lower() in seen:
             continue
         seen.add(title.lower())
-        prompts.append({"title": _title(f"About the {title}"), "message": f"What does the {title} say?"})
+        prompts.append({"title": _title(title), "message": f'What does "{title}" say?'})
         if len(prompts) == MAX_PROMPTS:
             break
     return prompts

@@ -38,12 +38,14 @@ def test_only_a_refusal_turns_a_feature_off_and_every_process_knows_it(tmp_path)
 
 
 def test_prompts_are_drawn_from_the_newest_distinct_titles_at_most_four():
-    titles = ["Leave Policy", "leave policy", "IT Setup Guide", "A" * 80, "Travel", "Benefits"]
+    titles = ["Leave Policy", "leave policy", "Your First Week at Acme", "A" * 80, "Travel", "Benefits"]
     prompts = suggested_prompts([], [source(t) for t in titles])
-    assert [p["message"] for p in prompts][:2] == [
-        "What does the Leave Policy say?",
-        "What does the IT Setup Guide say?",
+    # A title is a name, whatever words it starts with: quoted, never glued to "the" or "About the".
+    assert prompts[:2] == [
+        {"title": "Leave Policy", "message": 'What does "Leave Policy" say?'},
+        {"title": "Your First Week at Acme", "message": 'What does "Your First Week at Acme" say?'},
     ]
+    assert not any(" the Your" in p["title"] + p["message"] for p in prompts)
     assert len(prompts) == 4 and all(len(p["title"]) <= 40 for p in prompts)
     assert suggested_prompts(["Q1", "Q2"], [source("X")]) == [
         {"title": "Q1", "message": "Q1"},

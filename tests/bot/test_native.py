@@ -232,7 +232,7 @@ def test_an_assistant_thread_gets_prompts_a_title_the_status_and_the_answer(star
     prompts = bot.slack.wait_for(lambda s: s.of("assistant.threads.setSuggestedPrompts"))[0].args
     titles = [source.title for source in bot_service.list_sources()]
     assert prompts["channel_id"] == "D7" and prompts["thread_ts"] == thread
-    assert [p["message"] for p in prompts["prompts"]] == [f"What does the {t} say?" for t in titles]
+    assert [p["message"] for p in prompts["prompts"]] == [f'What does "{t}" say?' for t in titles]
     greeting = bot.slack.wait_for(lambda s: s.of("chat.postMessage"))[0].args
     assert greeting["thread_ts"] == thread and greeting["text"] == messages.ASSISTANT_GREETING
 
