@@ -59,6 +59,12 @@ def streaming_blocks(partial_markdown: str) -> list[Block]:
     return [*(_section(piece) for piece in body), _context(f":hourglass_flowing_sand: {messages.THINKING}")]
 
 
+def streaming_text(partial_markdown: str) -> str:
+    """The message's plain ``text`` while the answer is written: mrkdwn like the blocks (Slack reads
+    mentions in ``text`` too, and notifies from it)."""
+    return to_mrkdwn(partial_markdown)[:MAX_TEXT]
+
+
 def answer_text(answer: Answer) -> str:
     """The message's plain ``text``: shown in notifications, and read back as the bot's earlier turn."""
     return to_mrkdwn(answer.text)[:MAX_TEXT]

@@ -28,10 +28,52 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+#: A label that is wholly a URL or a host name (``https://...``, ``www.x``, ``intranet.acme.example/a``).
+_URL_LABEL = re.compile(
+    r"(?i)(?:[a-z][a-z0-9+.-]*://\S*|(?:mailto|tel|javascript|data|file):\S+|www\.\S+"
+    r"|[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\.?(?::\d+)?(?:[/?#]\S*)?)"
+)
+#: A URL inside a longer label ("Recall notice at https://intranet.acme.example/recall").
+_URL_IN_LABEL = re.compile(r"(?i)(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S")
+
+
+def shown_label(label: str, url: str) -> str | None:
+    """The label a link may show, or ``None``: the link shows its target instead.
+
+    A label that is itself a URL (or holds one) is read as where the link goes; a document could label
+    ``https://evil.example/phish`` as ``https://intranet.acme.example/recall``. So such a label is never
+    shown as a link's label, whether it matches the target or not (the target, shown instead, says the
+    same when it does).
+    """
+    bare = label.strip().strip("*_~`").strip()
+    if not bare or _URL_LABEL.fullmatch(bare) or _URL_IN_LABEL.search(bare):
+        return None
+    return label
+
+
+def _safe_url(url: str) -> str:
+    return url.replace(">", "%3E").replace("|", "%7C")
+
+
 def link(url: str, label: str) -> str:
-    """A mrkdwn link; ``|`` and ``>`` in the label would end it early, so they are replaced."""
-    safe_label = escape(label).replace("|", "¦")
-    return f"<{url.replace('>', '%3E').replace('|', '%7C')}|{safe_label}>"
+    """A mrkdwn link for the bot's own links (sources, debug, the App Home's questions).
+
+    ``|`` and ``>`` in the label would end it early, so they are replaced; a label that is a URL is not
+    shown (:func:`shown_label`): the link shows its target.
+    """
+    shown = shown_label(label, url)
+    if shown is None:
+        return f"<{_safe_url(url)}>"
+    return f"<{_safe_url(url)}|{escape(shown).replace('|', '¦')}>"
+
+
+def quoted_link(url: str, label: str) -> str:
+    """A link written in a document or by the model, in mrkdwn: its label as plain text, then its real
+    target (``label (<url>)``), or the target alone when the label is a URL. A label never hides where a
+    link from a document goes."""
+    shown = shown_label(label, url)
+    target = f"<{_safe_url(url)}>"
+    return target if shown is None else f"{escape(shown)} ({target})"
 
 
 def to_mrkdwn(markdown: str) -> str:
@@ -60,7 +102,7 @@ def _convert_inline(text: str) -> str:
     links: list[str] = []
 
     def keep_link(match: re.Match[str]) -> str:
-        links.append(link(match.group(2), match.group(1)))
+        links.append(quoted_link(match.group(2), match.group(1)))
         return f"\ue002{len(links) - 1}\ue003"
 
     text = _LINK.sub(keep_link, text)
@@ -93,14 +135,91 @@ def split_for_blocks(text: str, limit: int = 2900) -> list[str]:
     return chunks
 
 
-_SPECIAL = re.compile(r"<([!@#])")
+#: A complete inline Markdown link or image, ``[label](target)``; the same limits as its prefix below.
+_MD_LINK = re.compile(r"\[([^\[\]\n]{1,300})\]\(([^()\s]{1,2048})\)")
+#: What may still become a complete ``_MD_LINK`` if more text follows (anchored at a ``[``).
+_MD_LINK_PREFIX = re.compile(r"\[[^\[\]\n]{0,300}(?:\](?:\([^()\s]{0,2048})?)?")
+#: Where a zero-width space goes: after ``<`` that opens something (``<!channel>``, ``<@U1>``, ``<#C1>``,
+#: ``<!subteam^S1>``, ``<https://x|label>``, an autolink), after ``&`` that opens an entity (``&lt;``,
+#: which Slack could decode into ``<``), and between ``]`` and ``(`` or ``:`` (link syntax that is not a
+#: complete link rewritten here). The end of a piece counts as opening: what comes next is unknown.
+_DEFUSE = re.compile(r"<(?!\s)|&(?=#?[A-Za-z0-9]{0,32}(?:;|\Z))|\](?![^(:])")
+#: A trailing piece of text whose meaning depends on what comes next: held back while streaming.
+_OPEN_TAIL = re.compile(r"(?:<|&#?[A-Za-z0-9]{0,32}|\])\Z")
+_ZWSP = "\u200b"
+
+
+def _defuse(text: str) -> str:
+    return _DEFUSE.sub(lambda m: m.group(0) + _ZWSP, text)
+
+
+def _plain_link(match: re.Match[str]) -> str:
+    label, url = match.group(1), match.group(2)
+    shown = shown_label(label, url)
+    return url if shown is None else f"{shown} ({url})"
 
 
 def safe_markdown(markdown: str) -> str:
     """Markdown for Slack's streaming methods (``markdown_text``), with Slack's special sequences defused.
 
-    Streamed text is Markdown, not mrkdwn, so it is sent as written; but a document quoting ``<!channel>``
-    or ``<@U123>`` must not notify anyone, so a zero-width space breaks those sequences up (the reader
-    sees the same characters).
+    Streamed text is Markdown, not mrkdwn, so it is sent as written, except that:
+
+    * a zero-width space breaks up what Slack would read as a mention, a link or an entity (a document
+      quoting ``<!channel>``, ``<@U123>`` or ``&lt;!here&gt;`` must not notify anyone): the reader sees
+      the same characters;
+    * a Markdown link shows its real target: ``[label](url)`` becomes ``label (url)``, or ``url`` alone
+      when the label is a URL (:func:`shown_label`); any other link syntax is broken up like a mention.
+
+    Each rewritten link and each stretch between them is defused on its own, as if the text ended there,
+    so nothing next to a link can complete a sequence begun inside it, or the other way round. Text
+    streamed in pieces goes through :class:`StreamedMarkdown`, never through this piece by piece.
     """
-    return _SPECIAL.sub("<\u200b\\1", markdown)
+    out: list[str] = []
+    done = 0
+    for match in _MD_LINK.finditer(markdown):
+        out += [_defuse(markdown[done : match.start()]), _defuse(_plain_link(match))]
+        done = match.end()
+    out.append(_defuse(markdown[done:]))
+    return "".join(out)
+
+
+def _settled_end(text: str, start: int) -> int:
+    """How much of ``text`` (from ``start``) :func:`safe_markdown` treats the same whatever follows it:
+    not a ``[`` that may still open a complete link, nor a trailing ``<``, ``&...`` or ``]`` before it."""
+    end = len(text)
+    bracket = text.find("[", start)
+    while bracket != -1:
+        if _MD_LINK_PREFIX.fullmatch(text, bracket):
+            end = bracket
+            break
+        bracket = text.find("[", bracket + 1)
+    while (tail := _OPEN_TAIL.search(text, start, end)) is not None:
+        end = tail.start()
+    return end
+
+
+class StreamedMarkdown:
+    """Makes LLM text that arrives in pieces safe to stream: the pieces sent, joined, are exactly
+    :func:`safe_markdown` of the whole text.
+
+    Escaping each piece on its own would let a token boundary between ``<`` and ``!channel>`` rebuild a
+    live mention once Slack joins the pieces. So the escaping runs on the text as accumulated, and a
+    trailing piece whose meaning depends on what follows (``<``, ``&l``, ``[label](https://ev``) is held
+    back until it is complete or cannot be any more; :meth:`finish` releases the rest.
+    """
+
+    def __init__(self) -> None:
+        self.text = ""  # everything received, as written
+        self._sent = 0  # how much of it has been released
+
+    def add(self, delta: str) -> str:
+        """Take the next piece; the safe text that may be sent now (possibly empty)."""
+        self.text += delta
+        end = _settled_end(self.text, self._sent)
+        ready, self._sent = self.text[self._sent : end], end
+        return safe_markdown(ready)
+
+    def finish(self) -> str:
+        """The safe text still held back, once no more text will come."""
+        ready, self._sent = self.text[self._sent :], len(self.text)
+        return safe_markdown(ready)

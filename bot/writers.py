@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks, messages
 from bot.features import STREAMING, SlackFeatures
-from bot.mrkdwn import safe_markdown
+from bot.mrkdwn import StreamedMarkdown
 
 logger = logging.getLogger(__name__)
 
@@ -79,28 +79,34 @@ class UpdateWriter:
 
     Slack allows about one message edit per second per channel; editing on every token would be throttled
     and would make the final answer arrive late.
+
+    :param text: the answer's text so far, already shown in the message (a stream that fell back).
     """
 
-    def __init__(self, client: WebClient, channel: str, ts: str, interval: float) -> None:
+    def __init__(self, client: WebClient, channel: str, ts: str, interval: float, text: str = "") -> None:
         self.client = client
         self.channel = channel
         self.ts = ts
         self._interval = interval
-        self._text = ""
+        self._text = text
         self._last = time.monotonic()
         self.updates = 0
 
     def on_text(self, delta: str) -> None:
         self._text += delta
-        now = time.monotonic()
-        if now - self._last < self._interval or not self._text.strip():
+        if time.monotonic() - self._last >= self._interval:
+            self.show()
+
+    def show(self) -> None:
+        """Edit the message to show the text so far, now."""
+        if not self._text.strip():
             return
-        self._last = now
+        self._last = time.monotonic()
         try:
             self.client.chat_update(
                 channel=self.channel,
                 ts=self.ts,
-                text=self._text[: blocks.MAX_TEXT],
+                text=blocks.streaming_text(self._text),
                 blocks=blocks.streaming_blocks(self._text),
             )
             self.updates += 1
@@ -113,6 +119,13 @@ class UpdateWriter:
 
 class StreamWriter:
     """Streams an answer into a thread with Slack's streaming methods.
+
+    The text sent is escaped as accumulated (:class:`~bot.mrkdwn.StreamedMarkdown`), never piece by
+    piece, so a token boundary inside ``<!channel>`` cannot rebuild a mention once Slack joins the pieces.
+    A failed ``chat.appendStream`` keeps its text for the next one, which waits an interval like any
+    other; a refusal of streaming (an error that is not
+    passing, nor about this one message) is recorded for the workspace (:mod:`bot.features`) and the
+    answer continues with ``chat.update`` edits.
 
     :param recipient_user_id: the asker; with ``recipient_team_id`` required by Slack outside DMs.
     :param interval: least seconds between ``chat.appendStream`` calls (the first text goes at once).
@@ -137,9 +150,9 @@ class StreamWriter:
         self.recipient_team_id = recipient_team_id
         self._interval = interval
         self.ts: str | None = None
-        self._streamed = ""  # all the text received, as Markdown
-        self._pending = ""  # received but not yet sent to Slack
-        self._last = 0.0
+        self._markdown = StreamedMarkdown()  # all the text received, and how much of it is safe to send
+        self._pending = ""  # safe to send, not yet sent to Slack
+        self._next_append = 0.0  # monotonic time before which no chat.appendStream is made
         self._over = False  # Slack ended the stream: the finish edits the message instead
         self._fallback: UpdateWriter | None = None
         self._lost = False  # not even a fallback message could be posted
@@ -148,17 +161,21 @@ class StreamWriter:
     def fell_back(self) -> bool:
         return self._fallback is not None
 
+    @property
+    def _streamed(self) -> str:
+        """All the text received, as the LLM wrote it (Markdown)."""
+        return self._markdown.text
+
     def on_text(self, delta: str) -> None:
         if self._fallback is not None:
             self._fallback.on_text(delta)
             return
-        self._streamed += delta
-        self._pending += delta
-        if self._lost or self._over or not self._streamed.strip():
+        self._pending += self._markdown.add(delta)
+        if self._lost or self._over or not self._pending.strip():
             return
         if self.ts is None:
             self._start()
-        elif time.monotonic() - self._last >= self._interval:
+        elif time.monotonic() >= self._next_append:
             self._append()
 
     def _start(self) -> None:
@@ -166,7 +183,7 @@ class StreamWriter:
             response = self.client.chat_startStream(
                 channel=self.channel,
                 thread_ts=self.thread_ts,
-                markdown_text=safe_markdown(self._pending),
+                markdown_text=self._pending,
                 recipient_user_id=self.recipient_user_id,
                 recipient_team_id=self.recipient_team_id,
             )
@@ -176,7 +193,7 @@ class StreamWriter:
             return
         self.ts = str(response["ts"])
         self._pending = ""
-        self._last = time.monotonic()
+        self._next_append = time.monotonic() + self._interval
 
     def _fall_back(self) -> None:
         """Streaming was refused: post the text so far and keep it growing with ``chat.update``."""
@@ -184,32 +201,45 @@ class StreamWriter:
             posted = self.client.chat_postMessage(
                 channel=self.channel,
                 thread_ts=self.thread_ts,
-                text=self._streamed[: blocks.MAX_TEXT],
+                text=blocks.streaming_text(self._streamed),
                 blocks=blocks.streaming_blocks(self._streamed),
             )
         except SlackApiError as error:
             logger.error("could not post in %s: %s", self.channel, _error_code(error))
             self._lost = True
             return
-        self._fallback = UpdateWriter(self.client, self.channel, str(posted["ts"]), self._interval)
+        self._fallback = UpdateWriter(
+            self.client, self.channel, str(posted["ts"]), self._interval, text=self._streamed
+        )
         self.ts = self._fallback.ts
 
     def _append(self) -> None:
-        if not self._pending:
-            return
         try:
-            self.client.chat_appendStream(
-                channel=self.channel, ts=self.ts, markdown_text=safe_markdown(self._pending)
-            )
+            self.client.chat_appendStream(channel=self.channel, ts=self.ts, markdown_text=self._pending)
         except SlackApiError as error:
             code = _error_code(error)
             if code in _STREAM_OVER:
                 self._over = True
-            else:  # keep the text pending: the next append or the stop sends it
-                logger.warning("chat.appendStream failed in %s: %s", self.channel, code)
+            elif self.features.failed(STREAMING, code):  # refused: go on with chat.update
+                self._leave_stream()
+            else:  # keep the text pending: the next append (an interval on, not the next token) or the stop
+                self._next_append = time.monotonic() + self._interval
             return
         self._pending = ""
-        self._last = time.monotonic()
+        self._next_append = time.monotonic() + self._interval
+
+    def _leave_stream(self) -> None:
+        """Streaming was refused mid-answer: end the stream and edit its message from now on; if Slack
+        will not end it either, post the text so far anew (the stream's message ends by itself)."""
+        try:
+            self.client.chat_stopStream(channel=self.channel, ts=self.ts)
+        except SlackApiError as error:
+            logger.warning("chat.stopStream failed in %s: %s", self.channel, _error_code(error))
+            self._fall_back()
+            return
+        assert self.ts is not None
+        self._fallback = UpdateWriter(self.client, self.channel, self.ts, self._interval, text=self._streamed)
+        self._fallback.show()  # the text the refused appends held, at once
 
     def finish(self, final: FinalReply) -> bool:
         """Deliver the finished message; ``True`` if Slack took it."""
@@ -219,11 +249,12 @@ class StreamWriter:
             return self._post(final)
         if not self._over:
             same = final.markdown is not None and final.markdown.strip() == self._streamed.strip()
+            rest = self._pending + self._markdown.finish()
             try:
                 self.client.chat_stopStream(
                     channel=self.channel,
                     ts=self.ts,
-                    markdown_text=safe_markdown(self._pending) if same and self._pending else None,
+                    markdown_text=rest if same and rest else None,
                     blocks=final.tail if same else None,
                 )
                 if same:

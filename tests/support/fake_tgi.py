@@ -26,6 +26,8 @@ class FakeTGIState:
     delay_seconds: float = 0.0
     #: Pause between streamed tokens, as a real model has (0: the whole reply at once).
     token_delay_seconds: float = 0.0
+    #: How a streamed reply is cut into tokens (default: a word each, with its leading space).
+    tokens: Callable[[str], list[str]] | None = None
     status: int = 503
     requests: list[dict[str, Any]] = field(default_factory=list)
 
@@ -81,6 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
                 stall=state.mode == "stall_stream",
                 delay=state.delay_seconds,
                 token_delay=state.token_delay_seconds,
+                tokens=state.tokens,
             )
         else:
             self._json(
@@ -103,13 +106,21 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
 
-    def _stream(self, text: str, *, stall: bool, delay: float, token_delay: float = 0.0) -> None:
+    def _stream(
+        self,
+        text: str,
+        *,
+        stall: bool,
+        delay: float,
+        token_delay: float = 0.0,
+        tokens: Callable[[str], list[str]] | None = None,
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
         try:
-            for index, token in enumerate(_tokens(text)):
+            for index, token in enumerate(tokens(text) if tokens else _tokens(text)):
                 if token_delay > 0:
                     time.sleep(token_delay)
                 self.wfile.write(_chunk(token))
