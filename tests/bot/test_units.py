@@ -62,7 +62,8 @@ class TestMrkdwn:
             ("**bold** and __bold__", "*bold* and *bold*"),
             ("*italic*", "_italic_"),
             ("~~gone~~", "~gone~"),
-            ("[docs](https://x.example/a?b=1)", "<https://x.example/a?b=1|docs>"),
+            ("[docs](https://x.example/a?b=1)", "docs (<https://x.example/a?b=1>)"),
+            ("[https://a.example](https://b.example)", "<https://b.example>"),
             ("## Heading", "*Heading*"),
             ("- one\n* two", "• one\n• two"),
             ("a < b & c > d", "a &lt; b &amp; c &gt; d"),
@@ -104,7 +105,7 @@ class TestBlocks:
     def test_answer_blocks(self):
         built = blocks.answer_blocks(answer())
         assert built[0]["text"]["text"].startswith(
-            "You get *25 days* [1]. See <https://wiki.example.com/leave|"
+            "You get *25 days* [1]. See the wiki (<https://wiki.example.com/leave>)"
         )
         sources = built[1]["elements"][0]["text"]
         assert "*[1]* *Leave &lt;Policy&gt;* (leave-policy.pdf, page 3) · indexed 2026-11-20" in sources
