@@ -10,6 +10,7 @@ app over signed HTTP, is checked on an answer holding all of them.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-from bot.features import SlackFeatures
+from bot.features import STREAMING, SlackFeatures
 from bot.mrkdwn import StreamedMarkdown, link, quoted_link, safe_markdown, shown_label, to_mrkdwn
 from bot.writers import FinalReply, StreamWriter
 from pipelines.service import NeedleService
@@ -162,6 +163,7 @@ def llm(llm_service: tuple) -> Iterator[tuple[NeedleService, fake_tgi.FakeTGISta
     service, state = llm_service
     yield service, state
     state.mode, state.tokens, state.token_delay_seconds = "ok", None, 0.0
+    state.reply = lambda messages: "I could not find this in the documents."
 
 
 def test_a_disguised_link_in_a_document_shows_its_real_target(start_ai_bot, llm):
@@ -222,3 +224,84 @@ def test_a_token_boundary_inside_a_mention_does_not_rebuild_it(start_ai_bot, llm
     sent = streamed_text(bot.slack)
     assert not live(sent) and not live(answer["text"])
     assert sent.replace(ZWSP, "") == "".join(pieces)
+
+
+# Slack refusing streaming part-way, or failing for a moment.
+
+WORDS = " ".join(["Full-time employees get 25 vacation days per calendar year [1]."] * 6)
+
+
+def ask(bot, user: str = "U1") -> str:
+    ts = bot.slack.add_user_message("C1", user, VACATION)
+    assert bot.send.event(mention("C1", user, VACATION, ts)).status_code == 200
+    return ts
+
+
+def test_streaming_refused_mid_answer_is_recorded_and_the_answer_goes_on_by_edits(start_ai_bot, llm, caplog):
+    service, state = llm
+    state.reply, state.token_delay_seconds = (lambda messages: WORDS), 0.02
+    bot = start_ai_bot(service=service, slack_stream_update_seconds=0.2)
+    bot.slack.failures["chat.appendStream"] = "not_allowed"
+    ask(bot)
+    [answer] = wait_answers(bot.slack, "C1", 1)
+    bot.settle()
+    [start] = bot.slack.of("chat.startStream")
+    assert len(bot.slack.of("chat.appendStream")) == 1  # refused once: not tried again on every token
+    assert bot.runtime.features.refused_because(STREAMING) == "not_allowed"
+    assert caplog.text.count("Slack refused streaming (not_allowed)") == 1
+    # The stream is ended and its message edited from then on, each edit with the whole text so far.
+    [stop] = bot.slack.of("chat.stopStream")
+    updates = bot.slack.of("chat.update")
+    assert stop.args["ts"] == start.response["ts"] and stop.at < updates[0].at
+    assert {u.args["ts"] for u in updates} == {start.response["ts"]} == {answer["ts"]}
+    assert len(updates) >= 3 and all(u.args["text"].startswith("Full-time") for u in updates)
+    assert all(b.at - a.at >= 0.15 for a, b in itertools.pairwise(updates[:-1]))
+    assert answer["text"] == WORDS and [b["type"] for b in answer["blocks"]][-1] == "actions"
+
+
+def test_a_passing_append_failure_is_retried_once_per_interval_not_per_token(start_ai_bot, llm):
+    service, state = llm
+    state.reply, state.token_delay_seconds = (lambda messages: WORDS), 0.02
+    bot = start_ai_bot(service=service, slack_stream_update_seconds=0.2)
+    bot.slack.failures["chat.appendStream"] = "internal_error"
+    ask(bot)
+    [answer] = wait_answers(bot.slack, "C1", 1)
+    bot.settle()
+    appends = bot.slack.of("chat.appendStream")
+    assert len(appends) >= 2 and all(b.at - a.at >= 0.15 for a, b in itertools.pairwise(appends))
+    assert bot.runtime.features.offered(STREAMING)  # an outage is not a refusal
+    assert answer["text"] == WORDS and not bot.slack.of("chat.update")  # the stop brought the held text
+
+
+def test_a_refused_start_keeps_the_first_words_in_every_edit_and_notifies_nobody(start_ai_bot, llm):
+    service, state = llm
+    reply = WORDS + " Tell <!channel> and <@U0ADMIN>."
+    state.reply, state.token_delay_seconds = (lambda messages: reply), 0.02
+    bot = start_ai_bot(service=service, slack_stream_update_seconds=0.2)
+    bot.slack.failures["chat.startStream"] = "feature_not_enabled"
+    ask(bot)
+    [answer] = wait_answers(bot.slack, "C1", 1)
+    bot.settle()
+    assert bot.slack.of("assistant.threads.setStatus")  # the status was accepted, streaming was not
+    [posted] = bot.slack.of("chat.postMessage")
+    updates = bot.slack.of("chat.update")
+    assert len(updates) >= 3 and all(u.args["text"].startswith("Full-time") for u in updates)
+    interim = [u.args["text"] for u in updates[:-1]]
+    assert all(len(b) > len(a) for a, b in itertools.pairwise(interim))
+    # The fallback's plain text is mrkdwn like its blocks: Slack would notify from a raw <!channel> there.
+    for call in [posted, *updates]:
+        assert not re.search(r"<[!@#]", call.args["text"] + text_of(call.args["blocks"]))
+    assert answer["ts"] == posted.response["ts"]
+
+
+def test_when_slack_will_not_even_end_a_refused_stream_the_answer_is_posted_anew(start_ai_bot, llm):
+    service, state = llm
+    state.reply, state.token_delay_seconds = (lambda messages: WORDS), 0.02
+    bot = start_ai_bot(service=service, slack_stream_update_seconds=0.2)
+    bot.slack.failures["chat.appendStream"] = bot.slack.failures["chat.stopStream"] = "not_allowed"
+    ask(bot)
+    [answer] = wait_answers(bot.slack, "C1", 1)
+    bot.settle()
+    [posted] = bot.slack.of("chat.postMessage")
+    assert posted.args["text"].startswith("Full-time") and answer["ts"] == posted.response["ts"]
+    assert answer["text"] == WORDS and len(bot.slack.of("chat.appendStream")) == 1
