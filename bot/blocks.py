@@ -7,6 +7,7 @@ touching the code that talks to Slack.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -188,6 +189,36 @@ def feedback_buttons_block(trace_id: str) -> Block:
             }
         ],
     }
+
+
+#: How much of the answer the "Ask a person" ping quotes: its first lines, each at most this long.
+ESCALATION_LINES = 4
+ESCALATION_LINE_CHARS = 300
+_QUOTE_MARK = re.compile(r"^\s{0,3}>\s?")
+
+
+def escalation_text(group: str, user_id: str, answer: Answer) -> str:
+    """The "Ask a person" ping (mrkdwn): the user group and the asker, the question, the first lines of
+    Needle's answer and its sources, so the person called in sees what Needle said without scrolling up.
+
+    It is posted in the answer's own thread, where everyone it reaches has already seen the answer.
+    """
+    parts = [messages.ESCALATED.format(group=group, user=user_id), _quoted(escape(answer.question))]
+    lines = [_QUOTE_MARK.sub("", line).strip() for line in answer.text.splitlines()]
+    lines = [line for line in lines if line]
+    if lines:
+        shown = [_shorten(to_mrkdwn(line), ESCALATION_LINE_CHARS) for line in lines[:ESCALATION_LINES]]
+        if len(lines) > ESCALATION_LINES:
+            shown.append("...")
+        parts += [messages.ESCALATED_ANSWER, _quoted("\n".join(shown))]
+    if answer.citations:
+        parts.append("*Sources*\n" + "\n".join(citation_line(citation) for citation in answer.citations))
+    return "\n".join(parts)[:MAX_TEXT]
+
+
+def _quoted(text: str) -> str:
+    """Every line of ``text`` as a mrkdwn quote (``>`` quotes one line only)."""
+    return "\n".join(f">{line}" for line in text.splitlines() or [""])
 
 
 def debug_blocks(debug_url: str) -> list[Block]:

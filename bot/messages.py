@@ -38,7 +38,8 @@ SETTINGS_DOWN = (
     "I can't read my settings for this channel right now, so I'm not answering here for the moment. "
     "Please try again in a few minutes."
 )
-ESCALATED = "<!subteam^{group}> <@{user}> would like a person to help with this question:\n>{question}"
+ESCALATED = "<!subteam^{group}> <@{user}> would like a person to help with this question:"
+ESCALATED_ANSWER = "Needle answered:"
 ESCALATE_DONE = "I asked the channel's helpers to look at this thread."
 ESCALATE_ALREADY = "A person was already asked to help with this answer."
 ESCALATE_UNAVAILABLE = "Nobody is set up to help in this channel any more. Please ask your question here."

@@ -1,5 +1,6 @@
 """ "Ask a person": on an answer in a channel with an escalation user group, a click posts in the thread,
-mentioning the group with the question, and records it for the admins' feedback view.
+mentioning the group with the question, the first lines of Needle's answer and its sources
+(:func:`bot.blocks.escalation_text`), and records it for the admins' feedback view.
 
 The click is acknowledged at once; reading the channel's settings, recording and posting come after the
 ack (on Bolt's listener thread, not queued behind answers). One call per answer: the record is created
@@ -18,8 +19,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks, messages
 from bot.gate import tell
-from bot.mrkdwn import escape
 from bot.runtime import BotRuntime
+from bot.traces import answer_from_trace
 from pipelines.escalations import Escalation, EscalationLog
 
 logger = logging.getLogger(__name__)
@@ -43,12 +44,11 @@ def escalate(runtime: BotRuntime, client: WebClient, body: dict[str, Any], trace
     thread_ts = message.get("thread_ts") or message.get("ts")
     try:
         group = runtime.channel(channel).escalation_usergroup if channel else None
-        trace = runtime.service.get_trace(trace_id)
-        if not group or trace is None or not thread_ts:
+        answer = answer_from_trace(runtime.service.get_trace(trace_id))
+        if not group or answer is None or not thread_ts:
             tell(client, channel, user_id, thread_ts, messages.ESCALATE_UNAVAILABLE)
             return
-        question = str(trace.get("question") or "")
-        escalation = Escalation(trace_id, channel, thread_ts, user_id, group, question)
+        escalation = Escalation(trace_id, channel, thread_ts, user_id, group, answer.question)
         if not EscalationLog(runtime.records).open(escalation):
             tell(client, channel, user_id, thread_ts, messages.ESCALATE_ALREADY)
             return
@@ -56,7 +56,7 @@ def escalate(runtime: BotRuntime, client: WebClient, body: dict[str, Any], trace
         logger.exception("could not record the escalation of %s", trace_id)
         tell(client, channel, user_id, thread_ts, messages.ESCALATE_FAILED)
         return
-    text = messages.ESCALATED.format(group=group, user=user_id, question=escape(question))
+    text = blocks.escalation_text(group, user_id, answer)
     try:
         client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
     except SlackApiError as error:
