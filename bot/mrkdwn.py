@@ -8,6 +8,7 @@ in a document would notify a whole channel).
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _FENCE = re.compile(r"(```.*?```)", re.DOTALL)
 _INLINE_CODE = re.compile(r"(`[^`\n]+`)")
@@ -37,15 +38,17 @@ _URL_LABEL = re.compile(
 _URL_IN_LABEL = re.compile(r"(?i)(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S")
 
 
-def shown_label(label: str, url: str) -> str | None:
+def shown_label(label: str) -> str | None:
     """The label a link may show, or ``None``: the link shows its target instead.
 
-    A label that is itself a URL (or holds one) is read as where the link goes; a document could label
-    ``https://evil.example/phish`` as ``https://intranet.acme.example/recall``. So such a label is never
-    shown as a link's label, whether it matches the target or not (the target, shown instead, says the
-    same when it does).
+    A label that is itself a URL or a host name (or holds a URL) is read as where the link goes; a
+    document could label ``https://evil.example/phish`` as ``https://intranet.acme.example/recall``. So
+    such a label is never shown as a link's label, whether it matches the target or not (the target,
+    shown instead, says the same when it does). It is judged as the reader sees it: compatibility forms
+    folded (full-width ``ｈｔｔｐｓ：``) and invisible characters (zero-width spaces) dropped.
     """
-    bare = label.strip().strip("*_~`").strip()
+    seen = "".join(ch for ch in unicodedata.normalize("NFKC", label) if unicodedata.category(ch) != "Cf")
+    bare = seen.strip().strip("*_~`").strip()
     if not bare or _URL_LABEL.fullmatch(bare) or _URL_IN_LABEL.search(bare):
         return None
     return label
@@ -61,7 +64,7 @@ def link(url: str, label: str) -> str:
     ``|`` and ``>`` in the label would end it early, so they are replaced; a label that is a URL is not
     shown (:func:`shown_label`): the link shows its target.
     """
-    shown = shown_label(label, url)
+    shown = shown_label(label)
     if shown is None:
         return f"<{_safe_url(url)}>"
     return f"<{_safe_url(url)}|{escape(shown).replace('|', '¦')}>"
@@ -71,7 +74,7 @@ def quoted_link(url: str, label: str) -> str:
     """A link written in a document or by the model, in mrkdwn: its label as plain text, then its real
     target (``label (<url>)``), or the target alone when the label is a URL. A label never hides where a
     link from a document goes."""
-    shown = shown_label(label, url)
+    shown = shown_label(label)
     target = f"<{_safe_url(url)}>"
     return target if shown is None else f"{escape(shown)} ({target})"
 
@@ -155,7 +158,7 @@ def _defuse(text: str) -> str:
 
 def _plain_link(match: re.Match[str]) -> str:
     label, url = match.group(1), match.group(2)
-    shown = shown_label(label, url)
+    shown = shown_label(label)
     return url if shown is None else f"{shown} ({url})"
 
 

@@ -113,9 +113,11 @@ class TestLinks:
             "www.acme.example",
             "**paypal.com**",
             "Recall notice at https://intranet.acme.example",
+            "https\u200b://intranet.acme.example/recall",  # looks the same to the reader
+            "ｈｔｔｐｓ：／／intranet.acme.example",  # full-width
         ):
-            assert shown_label(label, "https://evil.example/phish") is None, label
-        assert shown_label("the recall page", "https://evil.example/phish") == "the recall page"
+            assert shown_label(label) is None, label
+        assert shown_label("the recall page") == "the recall page"
 
     def test_mrkdwn_of_a_document_shows_the_target(self):
         assert to_mrkdwn(f"Notice: {DISGUISED}.") == "Notice: <https://evil.example/phish>."
