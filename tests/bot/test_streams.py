@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
@@ -25,7 +24,7 @@ from pipelines.service import NeedleService
 from pipelines.stores.records import SqliteRecordStore
 from tests.bot.conftest import ingest_bot_files
 from tests.bot.replies import text_of, wait_answers
-from tests.bot.slack_api import BOT_TOKEN, SlackState
+from tests.bot.slack_api import BOT_TOKEN, SlackState, slack_api_server
 from tests.bot.slack_requests import mention
 from tests.bot.test_mentions import VACATION
 from tests.conftest import make_settings
@@ -55,32 +54,33 @@ def live(text: str) -> list[str]:
     return LIVE.findall(text)
 
 
-@pytest.fixture
-def stream_to(ai_slack: SlackState, tmp_path: Path) -> Iterator:
+@pytest.fixture(scope="module")
+def stream_to(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """``stream_to(pieces, final)``: one answer streamed by the real writer to the Slack stand-in, each
     piece appended on its own (no throttle); returns the message as Slack holds it."""
-    client = WebClient(token=BOT_TOKEN, base_url=f"{ai_slack.url}/api/")
-    records = SqliteRecordStore(tmp_path / "records.sqlite3")
-    features = SlackFeatures(records)
+    with slack_api_server(ai_apps=True) as slack:
+        client = WebClient(token=BOT_TOKEN, base_url=f"{slack.url}/api/")
+        records = SqliteRecordStore(tmp_path_factory.mktemp("records") / "records.sqlite3")
+        features = SlackFeatures(records)
 
-    def stream(pieces: list[str], final: str) -> dict:
-        writer = StreamWriter(
-            client,
-            features,
-            channel="C1",
-            thread_ts="1700000000.000100",
-            recipient_user_id="U1",
-            recipient_team_id="T0TEST",
-            interval=0.0,
-        )
-        for piece in pieces:
-            writer.on_text(piece)
-        assert writer.finish(FinalReply(final, [], [], markdown=final))
-        assert writer.ts is not None and not writer.fell_back
-        return ai_slack.messages["C1"][writer.ts]
+        def stream(pieces: list[str], final: str) -> dict:
+            writer = StreamWriter(
+                client,
+                features,
+                channel="C1",
+                thread_ts="1700000000.000100",
+                recipient_user_id="U1",
+                recipient_team_id="T0TEST",
+                interval=0.0,
+            )
+            for piece in pieces:
+                writer.on_text(piece)
+            assert writer.finish(FinalReply(final, [], [], markdown=final))
+            assert writer.ts is not None and not writer.fell_back
+            return slack.messages["C1"][writer.ts]
 
-    yield stream
-    records.close()
+        yield stream
+        records.close()
 
 
 @pytest.mark.parametrize("sequence", [*SPECIAL, DISGUISED])
