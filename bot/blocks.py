@@ -197,13 +197,16 @@ ESCALATION_LINE_CHARS = 300
 _QUOTE_MARK = re.compile(r"^\s{0,3}>\s?")
 
 
-def escalation_text(group: str, user_id: str, answer: Answer) -> str:
+def escalation_text(group: str, user_id: str, answer: Answer, quote_answer: bool = True) -> str:
     """The "Ask a person" ping (mrkdwn): the user group and the asker, the question, the first lines of
     Needle's answer and its sources, so the person called in sees what Needle said without scrolling up.
 
-    It is posted in the answer's own thread, where everyone it reaches has already seen the answer.
+    :param quote_answer: the answer was built for everyone in the channel the ping goes to (its own
+        thread, where everyone the ping reaches has seen it); otherwise the ping has the question alone.
     """
     parts = [messages.ESCALATED.format(group=group, user=user_id), _quoted(escape(answer.question))]
+    if not quote_answer:
+        return "\n".join(parts)[:MAX_TEXT]
     lines = [_QUOTE_MARK.sub("", line).strip() for line in answer.text.splitlines()]
     lines = [line for line in lines if line]
     if lines:

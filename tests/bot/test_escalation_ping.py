@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot import blocks
 from bot.mrkdwn import to_mrkdwn
 from pipelines.answers import Answer, Citation
+from pipelines.audience import Viewer
 from pipelines.audit import AuditLog
 from pipelines.channel_settings import ChannelChange, ChannelSettingsStore
 from pipelines.stores.records import SqliteRecordStore
@@ -18,14 +19,19 @@ from tests.bot.slack_requests import mention
 from tests.bot.test_mentions import VACATION
 
 
-def test_the_ping_quotes_the_answers_first_lines_and_its_sources(start_bot, bot_service):
-    bot = start_bot()
+def call_helpers_in(bot, channel: str, usergroup: str) -> None:
+    """Set the channel's escalation group as the console does: through another connection to the store."""
     records = SqliteRecordStore(bot.records_dir / "records.sqlite3")
     try:
         channels = ChannelSettingsStore(records, bot.settings, AuditLog(records))
-        channels.set("CHELP", ChannelChange(escalation_usergroup="S0HELP"), actor="admin")
+        channels.set(channel, ChannelChange(escalation_usergroup=usergroup), actor="admin")
     finally:
         records.close()
+
+
+def test_the_ping_quotes_the_answers_first_lines_and_its_sources(start_bot, bot_service):
+    bot = start_bot()
+    call_helpers_in(bot, "CHELP", "S0HELP")
     root = bot.slack.add_user_message("CHELP", "U5", f"<@UBOT> {VACATION}")
     bot.send.event(mention("CHELP", "U5", VACATION, root))
     [answer] = wait_answers(bot.slack, "CHELP", 1)
@@ -62,3 +68,20 @@ def test_the_ping_links_sources_and_shortens_a_long_answer():
     assert [line[:8] for line in quoted] == [">Line 1:", ">Line 2:", ">Line 3:", ">Line 4:", ">..."]
     assert all(len(line) <= blocks.ESCALATION_LINE_CHARS + 1 for line in quoted)
     assert "*[1]* <https://hr.acme.example/travel|Travel Policy>" in text
+
+
+def test_a_click_carrying_a_private_answers_trace_pings_with_the_question_alone(start_bot, bot_service):
+    """Only answers built for everyone in the channel carry the button; should a click carry another
+    answer's trace id (a DM's), the ping in the channel does not quote that private answer."""
+    bot = start_bot()
+    call_helpers_in(bot, "CHELP", "S0HELP")
+    dm_reader = Viewer(user_id="U5", private=True)
+    private = bot_service.ask(VACATION, origin="slack", user_id="U5", viewer=dm_reader)
+    root = bot.slack.add_user_message("CHELP", "U5", "Anyone?")
+    message = {"ts": root, "text": "Anyone?"}
+    assert bot.send.click(blocks.ESCALATE, private.trace_id, user="U5", channel="CHELP", message=message)
+    [ping] = bot.slack.wait_for(
+        lambda s: [c.args for c in s.of("chat.postMessage") if "subteam" in c.args["text"]]
+    )
+    assert ping["text"].startswith("<!subteam^S0HELP> <@U5>") and f">{VACATION}" in ping["text"]
+    assert "Needle answered" not in ping["text"] and "Sources" not in ping["text"]

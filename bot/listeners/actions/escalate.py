@@ -11,6 +11,7 @@ for.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -36,6 +37,17 @@ def register(app: App, runtime: BotRuntime) -> None:
     app.action(blocks.ESCALATE)(on_escalate)
 
 
+def _built_for(trace: Mapping[str, Any], channel: str) -> bool:
+    """Whether the traced answer was built for everyone in ``channel``, so the ping may quote it there.
+
+    The button is only on such answers; a click carrying another answer's trace id (a private one) gets
+    the question alone in the ping.
+    """
+    viewer = trace.get("viewer") or {}
+    shared = not viewer.get("private") and not viewer.get("unrestricted")
+    return shared and viewer.get("channel_id") == channel
+
+
 def escalate(runtime: BotRuntime, client: WebClient, body: dict[str, Any], trace_id: str) -> None:
     """Call the channel's escalation user group into the answer's thread, once per answer."""
     user_id = body["user"]["id"]
@@ -44,8 +56,9 @@ def escalate(runtime: BotRuntime, client: WebClient, body: dict[str, Any], trace
     thread_ts = message.get("thread_ts") or message.get("ts")
     try:
         group = runtime.channel(channel).escalation_usergroup if channel else None
-        answer = answer_from_trace(runtime.service.get_trace(trace_id))
-        if not group or answer is None or not thread_ts:
+        trace = runtime.service.get_trace(trace_id)
+        answer = answer_from_trace(trace)
+        if not group or trace is None or answer is None or not thread_ts:
             tell(client, channel, user_id, thread_ts, messages.ESCALATE_UNAVAILABLE)
             return
         escalation = Escalation(trace_id, channel, thread_ts, user_id, group, answer.question)
@@ -56,7 +69,7 @@ def escalate(runtime: BotRuntime, client: WebClient, body: dict[str, Any], trace
         logger.exception("could not record the escalation of %s", trace_id)
         tell(client, channel, user_id, thread_ts, messages.ESCALATE_FAILED)
         return
-    text = blocks.escalation_text(group, user_id, answer)
+    text = blocks.escalation_text(group, user_id, answer, quote_answer=_built_for(trace, channel))
     try:
         client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
     except SlackApiError as error:
