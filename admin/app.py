@@ -1,19 +1,22 @@
 """The admin console: one Gradio Blocks app over the core service, one tab per module.
 
-``needle serve`` mounts it at ``/admin`` (see :mod:`admin.face`); :func:`launch` serves it alone, which is
-how the tests and a quick local look run it.
+``needle serve`` mounts it at ``/admin`` (see :mod:`admin.face`); :func:`launch` serves it alone, the same
+way, which is how the tests and a quick local look run it.
 """
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+import uvicorn
 
 from admin.jobs import IndexingJobs
 from admin.roles import enforce_roles
-from admin.security import AUTH_MESSAGE, admin_auth, check_exposure, console_app_kwargs, max_file_size
-from admin.sessions import share_sessions
 from admin.tabs.audit import build_audit_tab
 from admin.tabs.channels import build_channels_tab
 from admin.tabs.chunks import build_chunks_tab
@@ -21,8 +24,8 @@ from admin.tabs.debugger import DEBUGGER_TAB, DebuggerTab, build_debugger_tab
 from admin.tabs.feedback import build_feedback_tab
 from admin.tabs.lab import build_lab_tab
 from admin.tabs.sources import SourcesTab, build_sources_tab
-from admin.tabs.tables import TABLE_CSS
 from admin.tabs.traces import build_traces_tab
+from pipelines.links import ADMIN_PATH
 from pipelines.service import NeedleService
 
 TITLE = "Needle admin"
@@ -56,8 +59,12 @@ def build_admin(service: NeedleService) -> gr.Blocks:
     # other admins add and delete sources meanwhile, and the core rejects ids it does not hold.
     with gr.Blocks(title=TITLE, analytics_enabled=False) as blocks:
         gr.Markdown(f"# {TITLE}")
-        if service.accounts.list():  # signed-in consoles only: Gradio serves /logout beside the console
-            gr.Markdown("[Sign out](logout)", elem_id="sign-out")
+        if service.accounts.list():  # signed-in consoles only: admin.sign_in serves `logout` beside it
+            # A form, not a link: signing out changes state, so it is a POST (see admin.sign_in).
+            gr.HTML(
+                '<form method="post" action="logout"><button type="submit">Sign out</button></form>',
+                elem_id="sign-out",
+            )
         overview = gr.Markdown(elem_id="overview")
         with gr.Tabs() as tabs:
             sources = build_sources_tab(service, jobs, overview)
@@ -81,31 +88,55 @@ def build_admin(service: NeedleService) -> gr.Blocks:
     return blocks
 
 
+@dataclass
+class LaunchedConsole:
+    """A console served on its own by :func:`launch`: its Blocks, its address, and how to stop it."""
+
+    blocks: gr.Blocks
+    local_url: str
+    server: uvicorn.Server
+    thread: threading.Thread | None
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=15)
+
+
 def launch(
     service: NeedleService, *, host: str | None = None, port: int | None = None, block: bool = False
-) -> gr.Blocks:
-    """Serve the console on its own, with the same login and upload limit as under ``needle serve``.
+) -> LaunchedConsole:
+    """Serve the console on its own, exactly as ``needle serve --faces admin`` mounts it (same sign-in,
+    same-origin guard, upload limit and forwarded-header rule), at ``/admin/`` on ``host``:``port``.
 
+    :param port: ``None`` picks a free one (see ``local_url``).
     :param block: wait until the server stops (for a terminal); tests keep the default and close it.
     :raises admin.security.AdminConfigError: no password is set and ``host`` is not loopback.
     """
+    from admin.face import mount_console  # admin.face builds on this module
+    from pipelines.server import create_app, uvicorn_config
+
     settings = service.settings
     if host is not None and host != settings.host:
         settings = settings.model_copy(update={"host": host})
-    check_exposure(settings, has_accounts=bool(service.accounts.list()))
-    blocks = build_admin(service)
-    blocks.launch(
-        server_name=settings.host,
-        server_port=port,
-        auth=admin_auth(service.accounts),
-        auth_message=AUTH_MESSAGE,
-        max_file_size=max_file_size(settings),
-        app_kwargs=console_app_kwargs(),
-        css=TABLE_CSS,
-        prevent_thread_lock=not block,
-        ssr_mode=False,
-        footer_links=[],
-        quiet=True,
-    )
-    share_sessions(blocks.server_app, service.records, settings)
-    return blocks
+    app = create_app(service)
+    blocks = mount_console(app, service, settings)
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, port or 0))
+    bound = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn_config(app, log_level="warning", timeout_graceful_shutdown=1))
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    local_url = f"http://{shown if ':' not in shown else f'[{shown}]'}:{bound}{ADMIN_PATH}/"
+    if block:
+        server.run(sockets=[sock])
+        return LaunchedConsole(blocks, local_url, server, None)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the console's server did not start")
+        time.sleep(0.05)
+    return LaunchedConsole(blocks, local_url, server, thread)

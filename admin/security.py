@@ -11,12 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
-from contextvars import ContextVar
-from typing import Any
 from urllib.parse import urlsplit
-
-from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipelines.accounts import AccountStore, LoginThrottled
 from pipelines.errors import NeedleError
@@ -68,61 +63,29 @@ def check_exposure(settings: Settings, has_accounts: bool = False) -> None:
 AUTH_MESSAGE = "Sign in to Needle's admin console with your admin account."
 
 
-#: The client address of the HTTP request being handled, for the sign-in check (see
-#: :class:`ClientAddressMiddleware`); ``None`` outside a request.
-CLIENT_ADDRESS: ContextVar[str | None] = ContextVar("needle_console_client_address", default=None)
+def admin_auth(accounts: AccountStore) -> Callable[..., bool] | None:
+    """The console's sign-in check, given to Gradio as ``auth=`` (which makes every page and API route
+    need a session): the admin accounts (``needle admins``) and the login set in the environment, which
+    is an owner; ``None`` (an open console, loopback only) when there is neither.
 
+    The check is ``check(username, password, address=None)``, called by Needle's sign-in route
+    (:mod:`admin.sign_in`) with the client's address. Every sign-in goes through
+    :meth:`AccountStore.authenticate`, the environment's login included, so too many failures for an
+    account, or from one client address, are refused for a while even with the right password, counted
+    in the record store on every replica.
 
-class ClientAddressMiddleware:
-    """Note each request's client address where the sign-in check can read it.
-
-    Gradio calls its ``auth=`` check with the username and password only, so the check could not count
-    failures per address. This middleware, on the console's own app, puts ``scope["client"]`` in
-    :data:`CLIENT_ADDRESS` for the length of the request; Gradio's ``/login`` runs the check inside that
-    request. Behind a reverse proxy the address is the proxy's unless uvicorn trusts it: uvicorn rewrites
-    the client from ``X-Forwarded-For`` only for connections from ``FORWARDED_ALLOW_IPS`` (default
-    127.0.0.1), so that variable must name the proxy, or every sign-in counts as one address.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        client = scope.get("client")
-        token = CLIENT_ADDRESS.set(str(client[0]) if client else None)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            CLIENT_ADDRESS.reset(token)
-
-
-def console_app_kwargs() -> dict[str, Any]:
-    """What the console's Gradio app is built with (``app_kwargs`` of ``launch`` and
-    ``mount_gradio_app``): the middleware that lets the sign-in check see the client's address."""
-    return {"middleware": [Middleware(ClientAddressMiddleware)]}
-
-
-def admin_auth(accounts: AccountStore) -> Callable[[str, str], bool] | None:
-    """Gradio's ``auth=`` check: the admin accounts (``needle admins``) and the login set in the
-    environment, which is an owner; ``None`` (an open console, loopback only) when there is neither.
-
-    Every sign-in goes through :meth:`AccountStore.authenticate`, the environment's login included, so
-    too many failures for an account, or from one client address (across accounts), are refused for a
-    while even with the right password, counted in the record store on every replica.
+    :raises LoginThrottled: from the check, with how long to wait, so the admin is told that rather
+        than "wrong password".
     """
     if not accounts.list():
         return None
 
-    def check_account(username: str, password: str) -> bool:
-        address = CLIENT_ADDRESS.get()
+    def check_account(username: str, password: str, address: str | None = None) -> bool:
         try:
             return accounts.authenticate(username, password, address=address) is not None
         except LoginThrottled:
             logger.warning("admin sign-in throttled for %r from %s", username[:64], address or "?")
-            return False
+            raise
 
     return check_account
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from pipelines.service import NeedleService
 from pipelines.settings import Settings
@@ -32,6 +33,11 @@ def create_app(service: NeedleService) -> FastAPI:
     reachable, model loaded, LLM configured or deliberately off) and ``/metrics`` (Prometheus)."""
     app = FastAPI(title="Needle", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
+    # Who the client is (the console's sign-in throttle counts per address) and whether it came over
+    # HTTPS (the session cookie is Secure then): from X-Forwarded-For/-Proto only when the connection
+    # comes from a proxy named in NEEDLE_TRUSTED_PROXIES, and nobody's by default. The server runs
+    # with uvicorn's own handling off (:func:`uvicorn_config`), whose default trusts 127.0.0.1.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(service.settings.trusted_proxies))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -81,6 +87,20 @@ def limit_torch_threads(settings: Settings) -> None:
         torch.set_num_threads(1)
 
 
+def uvicorn_config(app: Any, **options: Any) -> Any:
+    """How every Needle server runs ``app`` under uvicorn (``needle serve``, the console's
+    :func:`admin.app.launch`, the tests' servers): with uvicorn's forwarded-header handling off.
+
+    uvicorn would otherwise believe ``X-Forwarded-For`` from ``FORWARDED_ALLOW_IPS`` (default
+    127.0.0.1), so anyone on the machine, or a proxy that passes the client's header on, could claim any
+    address and dodge the sign-in throttle. :func:`create_app` judges those headers itself, from
+    NEEDLE_TRUSTED_PROXIES.
+    """
+    import uvicorn
+
+    return uvicorn.Config(app, proxy_headers=False, **options)
+
+
 def run(service: NeedleService, app: Any) -> None:
     """Serve ``app`` until stopped (torch limited as :func:`limit_torch_threads` says)."""
     import uvicorn
@@ -92,6 +112,7 @@ def run(service: NeedleService, app: Any) -> None:
     for worker in workers:
         worker.start_thread()
     # log_config=None: uvicorn's own loggers go through Needle's handler (JSON, redacted) like the rest.
-    uvicorn.run(
+    config = uvicorn_config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), log_config=None
     )
+    uvicorn.Server(config).run()

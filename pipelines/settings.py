@@ -6,6 +6,7 @@ fails at start with the name of the environment variable to fix, not deep inside
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,20 @@ BUNDLED_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "needle"
+
+
+def _proxy_addresses(value: object) -> object:
+    """Each trusted proxy is an IP address or network: a name or a typo would silently trust nobody
+    (or, as ``*``, everybody), so it is refused with the setting's name instead."""
+    if not isinstance(value, list):
+        return value
+    for item in value:
+        try:
+            ipaddress.ip_network(str(item).strip(), strict=False)
+        except ValueError:
+            example = "such as 10.0.0.5 or 10.0.0.0/24"
+            raise ValueError(f"{item!r} is not an IP address or network ({example})") from None
+    return [str(item).strip() for item in value]
 
 
 class Settings(BaseSettings):
@@ -125,6 +140,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     public_base_url: str | None = Field(
         default=None, description="URL where people reach this server, for links such as 'Debug this answer'."
+    )
+    trusted_proxies: Annotated[list[str], BeforeValidator(_proxy_addresses)] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed; nobody's by default.",
     )
 
     # --- Slack bot ---------------------------------------------------------------------------------

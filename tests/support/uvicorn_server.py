@@ -12,6 +12,8 @@ from typing import Any
 
 import uvicorn
 
+from pipelines.server import uvicorn_config
+
 
 @dataclass
 class RunningServer:
@@ -32,8 +34,9 @@ def start(app: Any, timeout: float = 30) -> RunningServer:
     port = sock.getsockname()[1]
     # A test's clients may leave connections open (Gradio's event streams, keep-alive): wait a second
     # for them at shutdown, not until the join below gives up.
+    # Configured as `needle serve` runs (forwarded headers judged by Needle's app, not by uvicorn).
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+        uvicorn_config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
