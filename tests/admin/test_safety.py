@@ -135,7 +135,8 @@ def test_admin_accounts_sign_in_and_a_guesser_is_throttled(
 
 
 def test_signing_out_ends_the_session(service_factory: Callable[..., NeedleService]) -> None:
-    """The console's "Sign out" link (Gradio's /logout) drops the session: its cookie no longer works."""
+    """The console's "Sign out" button (a POST to `logout`) drops the session: its cookie no longer
+    works. A GET changes nothing (a link or an image elsewhere cannot sign anyone out)."""
     import httpx
 
     from admin.app import launch
@@ -155,7 +156,9 @@ def test_signing_out_ends_the_session(service_factory: Callable[..., NeedleServi
             assert "Sign out" in page
             kept = dict(http.cookies)  # the session cookie, as a browser (or a thief) would still hold it
             assert kept
-            assert http.get("/logout").status_code == 302
+            assert http.get("/logout").status_code == 405
+            assert http.get("/config").status_code == 200
+            assert http.post("/logout").status_code == 303
         with httpx.Client(base_url=base, cookies=kept, timeout=30) as stale:
             assert stale.get("/config").status_code == 401
     finally:

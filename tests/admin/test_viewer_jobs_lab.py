@@ -95,7 +95,7 @@ def test_a_viewer_sees_no_restricted_names_in_the_jobs_panel_or_the_lab(
     service.accounts.add("vera", PASSWORD, "viewer", actor="test")
     service.accounts.add("ed", PASSWORD, "editor", actor="test")
     blocks = launch(service, port=None)
-    lab_listing = _fn_index(blocks, "LabActions.refresh")
+    lab_listing = _fn_index(blocks.blocks, "LabActions.refresh")
     try:
         viewer = Client(blocks.local_url, auth=("vera", PASSWORD), verbose=False)
         editor = Client(blocks.local_url, auth=("ed", PASSWORD), verbose=False)

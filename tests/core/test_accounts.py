@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.accounts import MAX_FAILURES, AccountStore, LoginThrottled
+from pipelines.accounts import MAX_ADDRESS_FAILURES, MAX_FAILURES, AccountStore, LoginThrottled
 from pipelines.audit import AuditLog
 from pipelines.cli import main
 from pipelines.errors import NeedleError
@@ -87,16 +87,24 @@ def test_the_last_owner_stays_and_changes_are_audited(records: RecordStore, tmp_
 def test_failed_logins_are_throttled_per_account_and_per_address(
     records: RecordStore, tmp_path: Path
 ) -> None:
+    """Separate limits: an account after MAX_FAILURES (from anywhere), an address after
+    MAX_ADDRESS_FAILURES (across accounts), so one person's typos leave a colleague at the same
+    address alone."""
     accounts = _accounts(records, tmp_path)
     accounts.add("ann", PASSWORD, "viewer", actor="root")
+    accounts.add("bob", PASSWORD, "viewer", actor="root")
     for _ in range(MAX_FAILURES):
         assert accounts.authenticate("ann", "not the password", address="10.0.0.9") is None
-    with pytest.raises(LoginThrottled, match="Try again in") as throttled:
+    waits = r"^Too many attempts: try again in \d+ seconds?\.$"
+    with pytest.raises(LoginThrottled, match=waits) as throttled:
         accounts.authenticate("ann", PASSWORD, address="10.0.0.1")  # even the right password waits
     assert 0 < throttled.value.retry_after <= 60
+    assert accounts.authenticate("bob", PASSWORD, address="10.0.0.9") is not None  # same address
+    for attempt in range(MAX_ADDRESS_FAILURES - MAX_FAILURES):
+        assert accounts.authenticate(f"guess{attempt}", "x" * 12, address="10.0.0.9") is None
     with pytest.raises(LoginThrottled):
-        accounts.authenticate("someone-else", "x" * 12, address="10.0.0.9")  # the guessing address too
-    assert accounts.authenticate("ann2", "x" * 12, address="10.0.0.2") is None  # others are not slowed
+        accounts.authenticate("bob", PASSWORD, address="10.0.0.9")  # now the guessing address waits
+    assert accounts.authenticate("bob", PASSWORD, address="10.0.0.2") is not None  # others are not slowed
 
 
 def test_the_command_line_manages_accounts(
