@@ -199,7 +199,9 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(console_factory: Callabl
 
 
 @pytest.mark.slow
-def test_a_guesser_on_loopback_cannot_dodge_the_address_limit(console_factory: Callable[..., Console]) -> None:
+def test_a_guesser_on_loopback_cannot_dodge_the_address_limit(
+    console_factory: Callable[..., Console],
+) -> None:
     """The issue's case end to end: twenty failures from loopback, each claiming another address, are
     all counted against loopback's, so the next sign-in from there waits."""
     console = console_factory()
