@@ -50,11 +50,12 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def _log_in(page: Page, url: str) -> None:
+def _log_in(page: Page, url: str, username: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> None:
+    """Sign in on the console's sign-in page (admin/sign_in.py) and wait for the console."""
     page.goto(url)
-    page.get_by_test_id("textbox").fill(ADMIN_USER)
-    page.get_by_test_id("password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Login").click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("tab", name="Sources")).to_be_visible()
 
 
