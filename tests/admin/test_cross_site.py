@@ -10,6 +10,7 @@ tests/admin/test_cross_site_browser.py.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -234,3 +235,18 @@ def test_an_open_loopback_console_refuses_other_sites_too(console_factory: Calla
         other = "http://localhost:" + str(urlsplit(console.base_url).port + 1)
         refused = http.post("gradio_api/call/list_sources", json={"data": []}, headers={"Origin": other})
         assert refused.status_code == 403
+
+
+def test_compose_trusts_exactly_its_nginx(monkeypatch: pytest.MonkeyPatch) -> None:
+    """infra/: the replicas believe forwarded headers from nginx's fixed address and nobody else's, and
+    nginx passes the browser's Host on with its port (the console's own origin)."""
+    import yaml
+
+    infra = Path(__file__).resolve().parents[2] / "infra"
+    compose = yaml.safe_load((infra / "docker-compose.yml").read_text(encoding="utf-8"))
+    environment = dict(item.split("=", 1) for item in compose["services"]["needle"]["environment"])
+    assert "FORWARDED_ALLOW_IPS" not in environment
+    monkeypatch.setenv("NEEDLE_TRUSTED_PROXIES", environment["NEEDLE_TRUSTED_PROXIES"])
+    nginx = compose["services"]["proxy"]["networks"]["default"]["ipv4_address"]
+    assert load_settings(_env_file=None).trusted_proxies == [nginx]
+    assert "proxy_set_header Host $http_host;" in (infra / "nginx.conf").read_text(encoding="utf-8")
