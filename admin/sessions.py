@@ -49,9 +49,9 @@ clock: Callable[[], float] = time.time
 
 class SessionKey(str):
     """A stored session's key (the SHA-256 of its cookie token), as :meth:`SharedSessions.keys` lists
-    them. Gradio's "Sign out" walks the keys and deletes the user's sessions by them; a key is looked up
-    as it is, whereas a plain string is a cookie token and is hashed first. A cookie can only ever carry
-    a plain string, so a key read from the store cannot be forged from the browser."""
+    them. "Sign out" (:mod:`admin.sign_in`) walks the keys and deletes the user's sessions by them; a
+    key is looked up as it is, whereas a plain string is a cookie token and is hashed first. A cookie
+    can only ever carry a plain string, so a key read from the store cannot be forged from the browser."""
 
     __slots__ = ()
 
@@ -69,10 +69,10 @@ def session_seconds(settings: Settings) -> float:
 class SharedSessions(MutableMapping[str, str]):
     """Gradio's table of signed-in sessions (cookie token -> username), kept in the record store.
 
-    Gradio reads it with ``get``, ``in``, ``[]``, ``keys()``, ``del`` and assignment (``gradio/routes.py``,
-    ``get_current_user``, ``login``, ``logout``). Lookups take the raw cookie token and hash it;
-    iterating yields :class:`SessionKey` objects, which lookups and ``del`` accept as they are, so
-    Gradio's "Sign out" (which deletes every session of the signed-in user) works unchanged, on every
+    Gradio reads it with ``get`` (``gradio/routes.py``, ``get_current_user``), and Needle's sign-in and
+    sign-out (:mod:`admin.sign_in`) with assignment, ``keys()`` and ``pop``. Lookups take the raw cookie
+    token and hash it; iterating yields :class:`SessionKey` objects, which lookups and ``del`` accept as
+    they are, so "Sign out" (which deletes every session of the signed-in user) works, on every
     replica at once. Every lookup reads the store: no replica trusts a copy that another may have
     signed out.
     """
@@ -112,7 +112,7 @@ class SharedSessions(MutableMapping[str, str]):
 
     def __iter__(self) -> Iterator[str]:
         """The keys of the live sessions (:class:`SessionKey`, never a cookie token); a copy, because
-        Gradio's "Sign out" deletes while it loops."""
+        "Sign out" deletes while it loops."""
         live = [SessionKey(record.key) for record in self._all() if not self._expired(record)]
         return iter(live)
 

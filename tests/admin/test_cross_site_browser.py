@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,8 +22,12 @@ from playwright.sync_api import Browser, Page, expect
 from admin import sessions
 from pipelines.accounts import MAX_FAILURES
 from pipelines.samples import handbook_dir
+from pipelines.server import build_server
+from pipelines.service import NeedleService
 from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, ARTIFACTS, Console
 from tests.admin.test_browser import _log_in, browser  # noqa: F401 - the shared Chromium fixture
+from tests.conftest import make_settings
+from tests.support.uvicorn_server import start
 
 ATTACK = """<!doctype html><html><body>
 <h1>Cute cats</h1>
@@ -91,11 +97,44 @@ def page(browser: Browser) -> Iterator[Page]:  # noqa: F811 - uses the shared fi
     context.close()
 
 
+@pytest.fixture(scope="module")
+def https_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """The console over HTTPS (a self-signed certificate for 127.0.0.1), as behind a real host name: the
+    browser keeps a ``Secure`` cookie, which is what Gradio's ``SameSite=None`` one needed."""
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is missing: run `bash scripts/install_system_deps.sh`")
+    folder = tmp_path_factory.mktemp("tls")
+    key, certificate = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
+        check=True,
+        capture_output=True,
+    )
+    settings = make_settings(
+        tmp_path_factory.mktemp("admin"), admin_username=ADMIN_USER, admin_password=ADMIN_PASSWORD
+    )
+    service = NeedleService(settings)
+    app, _faces = build_server(service, names={"admin"})
+    console = Console(service, start(app, ssl_certfile=str(certificate), ssl_keyfile=str(key)))
+    yield console
+    console.stop()
+    service.traces.close()
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["http", "https"])
 def test_a_page_on_another_site_cannot_read_or_change_anything_with_the_admins_session(
-    console_factory: Callable[..., Console], page: Page, caplog: pytest.LogCaptureFixture
+    console_factory: Callable[..., Console],
+    request: pytest.FixtureRequest,
+    browser: Browser,  # noqa: F811 - the shared fixture
+    caplog: pytest.LogCaptureFixture,
+    scheme: str,
 ) -> None:
-    console = console_factory()
+    console = console_factory() if scheme == "http" else request.getfixturevalue("https_console")
+    context = browser.new_context(ignore_https_errors=True)  # the certificate is self-signed
+    page = context.new_page()
+    page.set_default_timeout(60_000)
     assert console.service.ingest_file(handbook_dir() / "leave-policy.md").status == "indexed"
     (source,) = console.service.list_sources()
     audit_before = console.service.audit.entries()
@@ -126,6 +165,7 @@ def test_a_page_on_another_site_cannot_read_or_change_anything_with_the_admins_s
     refused = [r.getMessage() for r in caplog.records if "refused a cross-site" in r.getMessage()]
     assert any("delete_source" in message for message in refused), refused
     assert all("localhost" in message for message in refused)
+    context.close()
 
 
 @pytest.mark.slow

@@ -26,8 +26,9 @@ class RunningServer:
         self.thread.join(timeout=15)
 
 
-def start(app: Any, timeout: float = 30) -> RunningServer:
-    """Serve ``app`` on ``127.0.0.1`` at a free port; returns once the server accepts connections."""
+def start(app: Any, timeout: float = 30, **options: Any) -> RunningServer:
+    """Serve ``app`` on ``127.0.0.1`` at a free port; returns once the server accepts connections.
+    ``options`` go to uvicorn (``ssl_certfile`` and ``ssl_keyfile`` serve HTTPS)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -36,7 +37,7 @@ def start(app: Any, timeout: float = 30) -> RunningServer:
     # for them at shutdown, not until the join below gives up.
     # Configured as `needle serve` runs (forwarded headers judged by Needle's app, not by uvicorn).
     server = uvicorn.Server(
-        uvicorn_config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+        uvicorn_config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, **options)
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -45,7 +46,8 @@ def start(app: Any, timeout: float = 30) -> RunningServer:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the server did not start")
         time.sleep(0.05)
-    return RunningServer(f"http://127.0.0.1:{port}", server, thread)
+    scheme = "https" if options.get("ssl_certfile") else "http"
+    return RunningServer(f"{scheme}://127.0.0.1:{port}", server, thread)
 
 
 @contextmanager
