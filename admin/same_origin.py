@@ -15,16 +15,23 @@ current browsers; this guard is the server's own rule on top, for every route of
 
 The console's own origin is the one the browser used: the request's ``Host`` (a proxy must pass it on,
 port included, as ``infra/nginx.conf`` does), or ``NEEDLE_PUBLIC_BASE_URL``'s.
+
+An open console (no password, loopback only) also refuses a ``Host`` that is not a loopback name or the
+public URL's: a page on another site whose name an attacker points at 127.0.0.1 (DNS rebinding) would
+otherwise be "same-origin" with it, and it has no session cookie to stop it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from admin.security import is_loopback_host
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +53,12 @@ def _netloc(url: str) -> str | None:
 class SameOriginGuard:
     """ASGI middleware, outermost on the console's app (see :func:`admin.sign_in.protect`)."""
 
-    def __init__(self, app: ASGIApp, public_base_url: str | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, public_base_url: str | None = None, is_open: Callable[[], bool] = lambda: False
+    ) -> None:
         self.app = app
         self.public = _netloc(public_base_url) if public_base_url else None
+        self.is_open = is_open
 
     def _own(self, headers: Headers) -> set[str]:
         own = {headers.get("host", "").strip().lower()} - {""}
@@ -59,6 +69,11 @@ class SameOriginGuard:
     def foreign(self, scope: Scope) -> str | None:
         """Why the request comes from another site, or ``None`` when it may go on."""
         headers = Headers(scope=scope)
+        if self.is_open():
+            host = headers.get("host", "")
+            name = urlsplit(f"http://{host}").hostname if _netloc(f"http://{host}") else None
+            if not is_loopback_host(name) and (host.lower() != self.public):
+                return f"Host {host[:100]!r} (an open console answers loopback names only)"
         origin = headers.get("origin")
         if origin is not None:
             return None if _netloc(origin) in self._own(headers) else f"Origin {origin[:100]!r}"

@@ -162,7 +162,9 @@ def protect(console: App, settings: Settings) -> None:
         raise RuntimeError("Gradio's /login or /logout route was not found")
     console.router.routes[:] = [*SignInRoutes(console).routes(), *kept]
     console.add_middleware(SignInPage, console=console)
-    console.add_middleware(SameOriginGuard, public_base_url=settings.public_base_url)  # outermost
+    console.add_middleware(  # outermost
+        SameOriginGuard, public_base_url=settings.public_base_url, is_open=lambda: console.auth is None
+    )
 
 
 #: Shown to someone not signed in: posts to ``login`` and shows the server's answer (wrong password,

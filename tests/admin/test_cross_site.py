@@ -235,6 +235,14 @@ def test_an_open_loopback_console_refuses_other_sites_too(console_factory: Calla
         other = "http://localhost:" + str(urlsplit(console.base_url).port + 1)
         refused = http.post("gradio_api/call/list_sources", json={"data": []}, headers={"Origin": other})
         assert refused.status_code == 403
+        # DNS rebinding: a page at another name that resolves to 127.0.0.1 is "same-origin" with itself.
+        port = urlsplit(console.base_url).port
+        for host in ("localhost", "127.0.0.1", "[::1]"):
+            assert http.get("config", headers={"Host": f"{host}:{port}"}).status_code == 200, host
+        rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+        call = http.post("gradio_api/call/list_sources", json={"data": []}, headers=rebound)
+        assert call.status_code == 403
+        assert http.get("", headers={"Host": f"evil.example:{port}"}).status_code == 403
 
 
 def test_compose_trusts_exactly_its_nginx(monkeypatch: pytest.MonkeyPatch) -> None:
