@@ -7,9 +7,9 @@ replaces them, on the console's Gradio app before it serves anything (:func:`pro
 
 * ``POST login`` checks the account (:func:`admin.security.admin_auth`, throttled per account and per
   client address) and sets the session cookie ``HttpOnly; SameSite=Lax``, and ``Secure`` when the
-  request came over HTTPS. Lax, not Strict, so a Slack "Debug this answer" link opens the console
-  signed in; a top-level GET changes nothing. A throttled sign-in gets 429 "Too many attempts: try
-  again in N seconds";
+  browser is on HTTPS (:meth:`SignInRoutes.over_https`). Lax, not Strict, so a Slack "Debug this
+  answer" link opens the console signed in; a top-level GET changes nothing. A throttled sign-in
+  gets 429 "Too many attempts: try again in N seconds";
 * ``POST logout`` ends the user's sessions (on every replica: they live in the record store); a GET
   changes nothing;
 * the console's page, for someone not signed in, is a small sign-in form that shows those answers;
@@ -27,6 +27,7 @@ import html
 import logging
 import math
 import secrets
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -76,8 +77,18 @@ def _route_path(scope: Scope) -> str:
 class SignInRoutes:
     """The sign-in and sign-out endpoints over the console's session table."""
 
-    def __init__(self, console: App) -> None:
+    def __init__(self, console: App, settings: Settings) -> None:
         self.console = console
+        public = urlsplit(settings.public_base_url or "")
+        #: ``Host`` of NEEDLE_PUBLIC_BASE_URL when it is https://: a browser there is on HTTPS.
+        self.https_host = public.netloc.lower() if public.scheme == "https" else None
+
+    def over_https(self, request: Request) -> bool:
+        """Whether the browser is on HTTPS: the connection says so (directly, or a trusted proxy's
+        ``X-Forwarded-Proto``), or it asked for the https:// public URL's host (a TLS proxy passing
+        ``Host`` on, trusted or not). A Secure cookie would not come back over plain HTTP."""
+        host = request.headers.get("host", "").lower()
+        return request.url.scheme == "https" or (self.https_host is not None and host == self.https_host)
 
     async def login(self, request: Request) -> Response:
         check = self.console.auth
@@ -99,7 +110,7 @@ class SignInRoutes:
         self.console.tokens[token] = username.lower()  # accounts are matched lower-cased
         response = JSONResponse({"success": True})
         secure, plain = cookie_names(self.console)
-        https = request.url.scheme == "https"
+        https = self.over_https(request)
         response.set_cookie(
             secure if https else plain, token, httponly=True, samesite="lax", secure=https, path="/"
         )
@@ -160,7 +171,7 @@ def protect(console: App, settings: Settings) -> None:
     kept = [route for route in console.router.routes if getattr(route, "path", None) not in REPLACED]
     if len(console.router.routes) - len(kept) < 3:
         raise RuntimeError("Gradio's /login or /logout route was not found")
-    console.router.routes[:] = [*SignInRoutes(console).routes(), *kept]
+    console.router.routes[:] = [*SignInRoutes(console, settings).routes(), *kept]
     console.add_middleware(SignInPage, console=console)
     console.add_middleware(  # outermost
         SameOriginGuard, public_base_url=settings.public_base_url, is_open=lambda: console.auth is None

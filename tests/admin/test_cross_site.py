@@ -168,6 +168,11 @@ def test_the_public_base_urls_origin_is_the_consoles_own(console_factory: Callab
     """Behind a proxy that rewrites Host, the page's origin is NEEDLE_PUBLIC_BASE_URL's."""
     console = console_factory(public_base_url="https://needle.example.com")
     cookies = _sign_in(console)
+    # A browser at the https:// public name gets the Secure cookie, even from an untrusted TLS proxy.
+    login = {"username": ADMIN_USER, "password": ADMIN_PASSWORD}
+    with _http(console) as http:
+        cookie = http.post("login", data=login, headers={"Host": "needle.example.com"}).headers["set-cookie"]
+        assert "secure" in [part.strip().lower() for part in cookie.split(";")]
     with _http(console, cookies=cookies) as http:
         call = {"data": []}
         ok = http.post("gradio_api/call/list_sources", json=call, headers={"Origin": "https://needle.example.com"})
