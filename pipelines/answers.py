@@ -134,14 +134,15 @@ class Answer:
 class IngestResult:
     """What happened to one file: indexed, unchanged (same bytes as before), rejected with a reason, or
     not indexed because a different document with the same file name is indexed (``conflict``: the
-    ``source_id`` is that document's, the ``reason`` describes it).
+    ``source_id`` is that document's, the ``reason`` describes it), or ``failed`` for a reason that is
+    not the file's content (the embedder failed; ``reason`` says what), reported while the rest go on.
 
     ``warnings`` say what the admin should check although the file was read (a guessed text encoding,
     bytes replaced); ``replaced`` is true when an earlier, different version of the source was replaced.
     """
 
     file_name: str
-    status: Literal["indexed", "unchanged", "rejected", "conflict"]
+    status: Literal["indexed", "unchanged", "rejected", "conflict", "failed"]
     source_id: str | None = None
     chunks: int = 0
     reason: str = ""

@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -76,6 +77,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         from pipelines.audience import parse_audience
 
         parse_audience(args.audience)  # a typo fails before any model is loaded or file indexed
+    from pipelines.disk_faults import check_writable
+    from pipelines.settings import get_settings
+
+    check_writable(get_settings().data_dir)  # read-only or full: say so before any model is loaded
     if args.background:
         return _queue_files(files, args)
     service = _service()
@@ -83,9 +88,46 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     bar = tqdm(
         files, desc="Indexing", unit="file", disable=args.json or not sys.stderr.isatty(), file=sys.stderr
     )
-    for path in bar:
+    for number, path in enumerate(bar):
         bar.set_postfix_str(path.name[:30])
-        result = service.ingest_file(
+        try:
+            result = _ingest_one(service, path, args)
+        except _StopIngest as stop:
+            from pipelines.disk_faults import DataDirectoryError
+
+            left = len(files) - number - 1
+            if args.json:
+                _print_json([result.to_dict() for result in results])
+            tail = f" ({left} more {'file' if left == 1 else 'files'} not tried)" if left else ""
+            raise DataDirectoryError(stop.fault, f"stopped at {path.name}{tail}") from None
+        results.append(result)
+        if not args.json:
+            _print_ingest_result(result)
+    if args.json:
+        _print_json([result.to_dict() for result in results])
+    # A conflict (with --on-conflict report) left a file out, as a rejection does: scripts must notice.
+    left_out = ("rejected", "conflict", "failed")
+    return EXIT_ERROR if any(result.status in left_out for result in results) else EXIT_OK
+
+
+class _StopIngest(Exception):
+    """The data directory took no more writes: no later file can be indexed either."""
+
+    def __init__(self, fault: Any) -> None:
+        super().__init__(fault.sentence())
+        self.fault = fault
+
+
+def _ingest_one(service: Any, path: Any, args: argparse.Namespace) -> Any:
+    """One file of ``needle ingest``. A failure of this file (its original cannot be kept, the embedder
+    refuses it) becomes a ``failed`` result and the folder goes on; a fault of the data directory (read
+    only, full) stops the command, since every later file would meet it too."""
+    from pipelines.answers import IngestResult
+    from pipelines.disk_faults import disk_fault
+    from pipelines.errors import NeedleError
+
+    try:
+        return service.ingest_file(
             path,
             title=args.title,
             url=args.url,
@@ -94,13 +136,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             uploaded_by=args.uploaded_by,
             on_conflict=args.on_conflict.replace("-", "_"),
         )
-        results.append(result)
-        if not args.json:
-            _print_ingest_result(result)
-    if args.json:
-        _print_json([result.to_dict() for result in results])
-    # A conflict (with --on-conflict report) left a file out, as a rejection does: scripts must notice.
-    return EXIT_ERROR if any(result.status in ("rejected", "conflict") for result in results) else EXIT_OK
+    except Exception as error:
+        fault = disk_fault(error, service.settings.data_dir)
+        if fault is not None:
+            raise _StopIngest(fault) from error
+        if isinstance(error, NeedleError):
+            reason = str(error)
+        else:
+            logger.error("indexing %s failed", path, exc_info=error)
+            reason = f"an unexpected error ({type(error).__name__}); -v shows the details"
+        return IngestResult(path.name, "failed", reason=reason)
 
 
 def _queue_files(files: list[Any], args: argparse.Namespace) -> int:
@@ -176,7 +221,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def _print_ingest_result(result: Any) -> None:
     """One line per file on stdout; rejections, conflicts and warnings on stderr, where they stand out."""
-    if result.status in ("rejected", "conflict"):
+    if result.status in ("rejected", "conflict", "failed"):
         print(f"{result.status:<10} {result.file_name}: {result.reason}", file=sys.stderr)
     else:
         status = "replaced" if result.replaced else result.status
@@ -978,14 +1023,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _data_dir() -> Any:
+    """The configured data directory, or ``None`` when the settings cannot be read."""
+    from pipelines.settings import get_settings
+
+    try:
+        return get_settings().data_dir
+    except Exception:  # the settings' own error is reported by the command
+        return None
+
+
+class _SentencesNotTracebacks(logging.Filter):
+    """Without ``-v`` the terminal gets sentences, not tracebacks. A failure logged on its way up that is
+    a fault of the data directory is left out (the command ends by saying it, once); any other logged
+    failure shows as its message and the exception's type. ``-v`` shows everything."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from pipelines.disk_faults import disk_fault
+
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None:
+            return True
+        if disk_fault(error, _data_dir()) is not None:
+            return False
+        record.msg = f"{record.getMessage()} ({type(error).__name__}; -v shows the details)"
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from pipelines.private_files import make_files_private
+
     _quiet_libraries()
+    make_files_private()
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        for stream_handler in logging.getLogger().handlers:
+            stream_handler.addFilter(_SentencesNotTracebacks())
+    from pipelines.disk_faults import DataDirectoryError, disk_fault
     from pipelines.errors import NeedleError
     from pipelines.models import ModelNotFoundError
     from pipelines.settings import SettingsError
@@ -994,7 +1076,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (SettingsError, ModelNotFoundError, NeedleError) as error:
-        print(f"needle: {error}", file=sys.stderr)
+        fault = None if isinstance(error, DataDirectoryError) else disk_fault(error, _data_dir())
+        print(f"needle: {fault.sentence() if fault else error}", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, sqlite3.Error) as error:
+        # A read-only or full filesystem under the data directory: one sentence, no traceback.
+        fault = disk_fault(error, _data_dir())
+        if fault is None:
+            raise
+        logger.debug("data directory fault", exc_info=True)
+        print(f"needle: {fault.sentence()}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

@@ -78,7 +78,11 @@ def safe_file_name(name: str) -> str:
     path, and a name is only ever used for display and for the source id.
     """
     base = PurePath(name.replace("\\", "/")).name
-    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip().lstrip(".")
+    # Bytes that are not UTF-8 (a name from an old archive) arrive as lone surrogates, which no JSON or
+    # UTF-8 encoder accepts; bidirectional controls (U+202E) make "evil\u202egpj.exe" read "evilexe.jpg".
+    base = re.sub(r"[\ud800-\udfff]", "\ufffd", base)
+    base = re.sub(r"[\x00-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", "", base)
+    base = base.strip().lstrip(".")
     return base[:200] or "unnamed"
 
 

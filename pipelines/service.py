@@ -32,6 +32,7 @@ from pipelines.jobs import JobQueue, Worker
 from pipelines.llm import build_chat_generator
 from pipelines.metrics import Metrics
 from pipelines.models import resolve_model
+from pipelines.private_files import make_files_private
 from pipelines.querying import build_query_pipeline, build_ranker
 from pipelines.retrieval_config import ConfigStore
 from pipelines.settings import Settings
@@ -50,6 +51,7 @@ class NeedleService:
 
     def __init__(self, settings: Settings, embedding_cache_path: Path | None = None) -> None:
         self.settings = settings
+        make_files_private()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.torch_threads:
             import torch

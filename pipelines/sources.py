@@ -23,6 +23,7 @@ from haystack.dataclasses import ByteStream
 from pipelines.answers import IngestResult, Passage, SourceInfo
 from pipelines.audience import ADMIN, Viewer, audience_of, parse_audience
 from pipelines.audit import AuditLog
+from pipelines.disk_faults import DataDirectoryError, disk_fault
 from pipelines.errors import NeedleError, RejectedFileError, SourceNotFoundError, StoreUnavailableError
 from pipelines.file_inspector import SUPPORTED_EXTENSIONS, guess_title, inspect_file, safe_file_name
 from pipelines.metrics import Metrics
@@ -237,6 +238,10 @@ class SourceLibrary:
             try:
                 result = self.indexing_pipeline.run(inputs)
             except PipelineRuntimeError as error:
+                fault = disk_fault(error, self.settings.data_dir)
+                if fault is not None:  # the embedding cache or the store could not write: not the file
+                    logger.warning("%s was not indexed: %s", name, fault.sentence())
+                    raise DataDirectoryError(fault, f"{name} was not indexed") from error
                 if error.component_name == "writer":
                     logger.exception("store write failed for %s", name)
                     raise StoreUnavailableError("The document store could not save this file") from error
@@ -251,7 +256,16 @@ class SourceLibrary:
         if written == 0:
             hint = " (is it a scanned image without a text layer?)" if inspected.kind == "pdf" else ""
             return IngestResult(name, "rejected", reason=f"no text could be extracted from the file{hint}")
-        self._keep_original(sid, name, data)
+        warnings = inspected.warnings
+        try:
+            self._keep_original(sid, name, data)
+        except OSError as error:
+            # The chunks are in; a missing original only blocks re-indexing, and the next upload of
+            # the file keeps it (``only_if_missing``). Say so, and let the caller go on.
+            logger.warning("the original of %s could not be kept: %s", name, error.strerror or error)
+            fault = disk_fault(error, self.settings.data_dir)
+            reason = fault.sentence() if fault else (error.strerror or str(error))
+            warnings = (*warnings, f"its original could not be kept for re-indexing ({reason})")
         logger.info("indexed %s as %s (%d chunks)", name, sid, written)
         after = source_info(meta, written)
         before = _audited_source(source_info(previous, len(existing))) if existing else None
@@ -259,7 +273,7 @@ class SourceLibrary:
         self.audit.record(actor or uploaded_by, action, f"source {sid}", before, _audited_source(after))
         replaced = bool(existing) and previous.get("source_hash") != inspected.sha256
         return IngestResult(
-            name, "indexed", source_id=sid, chunks=written, warnings=inspected.warnings, replaced=replaced
+            name, "indexed", source_id=sid, chunks=written, warnings=warnings, replaced=replaced
         )
 
     def _pick_source_id(

@@ -48,7 +48,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from haystack import Document, default_from_dict, default_to_dict
@@ -59,6 +59,7 @@ from haystack.errors import FilterError
 from haystack.utils.filters import COMPARISON_OPERATORS, document_matches_filter
 
 from pipelines.analysis import analyze
+from pipelines.disk_faults import disk_fault
 from pipelines.stores.partitions import (
     PARTITION_FROM,
     PROBE_FRACTION,
@@ -217,14 +218,34 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
     @contextmanager
     def _file_lock(self, shared: bool = False) -> Iterator[None]:
         """Between processes: writers exclusive, loaders shared. Never nest two in one thread: the
-        second ``flock`` on a new descriptor would wait for the first."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        with (self.path / "LOCK").open("a") as handle:
+        second ``flock`` on a new descriptor would wait for the first.
+
+        A shared lock needs no write: on a filesystem that takes none (mounted read-only, full, another
+        user's), ``LOCK`` is opened for reading, or, when it does not exist, reading goes on without it
+        (no process can write there either). A write still needs ``LOCK`` opened for appending and fails
+        with the filesystem's error (see :mod:`pipelines.disk_faults`)."""
+        handle = self._open_lock_file(shared)
+        if handle is None:
+            yield
+            return
+        with handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _open_lock_file(self, shared: bool) -> IO[str] | None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            return (self.path / "LOCK").open("a")
+        except OSError as error:
+            if not shared or disk_fault(error) is None:
+                raise
+        try:
+            return (self.path / "LOCK").open("r")
+        except FileNotFoundError:
+            return None
 
     def _stat_manifest(self) -> tuple[int, int] | None:
         try:
@@ -475,8 +496,12 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
 
     def _save_segment(self, segment: Segment) -> None:
         staging = self.path / f".{segment.name}.tmp"
-        segment.save(staging)
-        staging.rename(self.path / segment.name)
+        try:
+            segment.save(staging)
+            staging.rename(self.path / segment.name)
+        except BaseException:  # a full disk: leave no half-written staging directory behind
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         self._segments[segment.name] = segment
 
     def _merge_where_due(

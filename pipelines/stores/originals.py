@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from pathlib import Path
 from typing import Protocol
 
 from pipelines.stores.records import RecordStore
+from pipelines.stores.segments import write_atomically
 
 #: Bytes per stored part: base64 makes each request about 5.4 MB, far under Elasticsearch's 100 MB limit.
 PART_BYTES = 4 * 1024 * 1024
 COLLECTION = "originals"
+#: A kept original's two files: its bytes and its file name, under a name derived from the content.
+DATA_SUFFIX = ".original"
+NAME_SUFFIX = ".name"
+_DERIVED = re.compile(r"[0-9a-f]{16}\.original")
+_DERIVED_ANY = re.compile(r"[0-9a-f]{16}\.(original|name)")
 
 
 class OriginalStore(Protocol):
@@ -33,34 +40,71 @@ class OriginalStore(Protocol):
 
 
 class FileOriginalStore:
-    """``<root>/<source_id>/<file name>``, replaced atomically (write a temporary file, then rename)."""
+    """``<root>/<source_id>/<digest>.original`` (the bytes) beside ``<digest>.name`` (the file name).
+
+    The file name is kept inside a file, never used as one: a name may be 255 bytes long (the limit of
+    most filesystems, which a temporary name built from it would pass), hold characters another
+    filesystem refuses, or differ from its source id only in case. ``<digest>`` is the first 16 hex digits
+    of the content's SHA-256, so the name file and the bytes of one version always belong together; the
+    name is written first, the bytes second (each atomically), then earlier versions are removed. A
+    reader takes the newest complete pair, so it sees the old version or the whole new one.
+
+    Originals kept before this layout (``<root>/<source_id>/<file name>``) are still found and are
+    replaced by the next ``keep``: nothing indexed earlier loses its original.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def keep(self, source_id: str, file_name: str, data: bytes, only_if_missing: bool = False) -> None:
         folder = self.root / source_id
-        if only_if_missing and (folder / file_name).is_file():
+        if only_if_missing and self._kept_file(folder) is not None:
             return
         folder.mkdir(parents=True, exist_ok=True)
+        stem = hashlib.sha256(data).hexdigest()[:16]
+        write_atomically(folder / f"{stem}{NAME_SUFFIX}", file_name.encode("utf-8", "replace"))
+        write_atomically(folder / f"{stem}{DATA_SUFFIX}", data)
+        keep = {f"{stem}{NAME_SUFFIX}", f"{stem}{DATA_SUFFIX}"}
         for old in folder.iterdir():
-            if old.name != file_name:
-                old.unlink()
-        tmp = folder / f".{file_name}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(folder / file_name)
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
 
     def get(self, source_id: str) -> tuple[str, bytes] | None:
-        folder = self.root / source_id
-        files = (
-            [path for path in folder.iterdir() if not path.name.startswith(".")] if folder.is_dir() else []
-        )
-        return (files[0].name, files[0].read_bytes()) if files else None
+        kept = self._kept_file(self.root / source_id)
+        if kept is None:
+            return None
+        data_file, name_file = kept
+        name = data_file.name if name_file is None else name_file.read_text(encoding="utf-8")
+        return name, data_file.read_bytes()
+
+    def path_of(self, source_id: str) -> Path | None:
+        """The file holding the source's original bytes (for operators and tests), or ``None``."""
+        kept = self._kept_file(self.root / source_id)
+        return None if kept is None else kept[0]
 
     def delete(self, source_id: str) -> None:
         import shutil
 
         shutil.rmtree(self.root / source_id, ignore_errors=True)
+
+    @staticmethod
+    def _kept_file(folder: Path) -> tuple[Path, Path | None] | None:
+        """``(bytes file, name file)`` of the newest complete version; ``(legacy file, None)`` for an
+        original kept under its own name; ``None`` when nothing is kept. Dot files are temporaries."""
+        if not folder.is_dir():
+            return None
+        files = [path for path in folder.iterdir() if not path.name.startswith(".") and path.is_file()]
+        pairs = [
+            (path, path.with_suffix(NAME_SUFFIX))
+            for path in files
+            if _DERIVED.fullmatch(path.name) and path.with_suffix(NAME_SUFFIX).is_file()
+        ]
+        if pairs:
+            return max(pairs, key=lambda pair: pair[0].stat().st_mtime_ns)
+        legacy = [path for path in files if not _DERIVED_ANY.fullmatch(path.name)]
+        if legacy:
+            return max(legacy, key=lambda path: path.stat().st_mtime_ns), None
+        return None
 
 
 class RecordOriginalStore:

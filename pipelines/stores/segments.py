@@ -305,10 +305,16 @@ def _write_synced(path: Path, data: bytes) -> None:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one rename: a reader sees the old bytes or the new, never half."""
+    """Replace ``path`` with ``data`` in one rename: a reader sees the old bytes or the new, never half.
+
+    A failed write (a full disk) removes its staging file and leaves ``path`` as it was."""
     staging = path.with_name(f".{path.name}.tmp")
-    _write_synced(staging, data)
-    os.replace(staging, path)
+    try:
+        _write_synced(staging, data)
+        os.replace(staging, path)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
     fsync_directory(path.parent)
 
 
