@@ -37,6 +37,17 @@ def _service() -> Any:
     return NeedleService(get_settings())
 
 
+def _writable_service() -> Any:
+    """The service, for a command that changes something: on the embedded store, a data directory that
+    takes no writes (read-only, full) is said in one sentence before the models load."""
+    from pipelines.disk_faults import check_writable
+    from pipelines.settings import get_settings
+
+    if get_settings().store == "memory":
+        check_writable(get_settings().data_dir)
+    return _service()
+
+
 def _whoami() -> str:
     """Who runs the command, for "uploaded by" and the audit log: the login name, else "cli"."""
     import getpass
@@ -208,7 +219,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Work background ingest jobs until stopped (Ctrl-C); run as many as the machines allow."""
-    service = _service()
+    service = _writable_service()
     worker = service.ingest_worker()
     if args.once:
         job = worker.run_once()
@@ -380,7 +391,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    removed = _service().delete_source(args.source_id, actor=args.by)
+    removed = _writable_service().delete_source(args.source_id, actor=args.by)
     print(f"deleted {args.source_id} ({removed} chunks)")
     return EXIT_OK
 
@@ -472,10 +483,11 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         if args.delete_old:
             print("needle reindex: --delete-old rebuilds the whole index; not with --source", file=sys.stderr)
             return EXIT_USAGE
-        result = _service().reindex_source(args.source, actor=_whoami())
+        result = _writable_service().reindex_source(args.source, actor=_whoami())
         _print_json(result.to_dict())
         return EXIT_OK
-    report = reindex(_service(), keep_old=not args.delete_old, progress=lambda m: print(m, file=sys.stderr))
+    service = _writable_service()
+    report = reindex(service, keep_old=not args.delete_old, progress=lambda m: print(m, file=sys.stderr))
     _print_json(report)
     return EXIT_OK
 
@@ -1059,14 +1071,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_libraries()
     make_files_private()
     args = build_parser().parse_args(argv)
+    terminal = logging.StreamHandler(sys.stderr)
+    if not args.verbose:
+        terminal.addFilter(_SentencesNotTracebacks())
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[terminal],
     )
-    if not args.verbose:
-        for stream_handler in logging.getLogger().handlers:
-            stream_handler.addFilter(_SentencesNotTracebacks())
     from pipelines.disk_faults import DataDirectoryError, disk_fault
     from pipelines.errors import NeedleError
     from pipelines.models import ModelNotFoundError

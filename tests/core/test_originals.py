@@ -75,3 +75,46 @@ def test_a_damaged_original_is_reported_not_indexed(records: RecordStore) -> Non
     records.put("originals", "doc", {**manifest.fields, "sha256": "0" * 64})
     with pytest.raises(RuntimeError, match=r"missing|damaged"):
         store.get("doc")
+
+
+#: 255 bytes, the longest name ext4, XFS and tmpfs take: a temporary name built from it cannot exist.
+LONGEST_NAME = "m" + "文" * 83 + "é.md"
+
+
+def test_a_255_byte_name_is_kept_under_a_short_name_and_given_back(
+    store: OriginalStore, tmp_path: Path
+) -> None:
+    assert len(LONGEST_NAME.encode("utf-8")) == 255
+    store.keep("long", LONGEST_NAME, b"# Long\n\nbananas")
+    assert store.get("long") == (LONGEST_NAME, b"# Long\n\nbananas")
+    store.keep("long", LONGEST_NAME, b"# Long\n\ncherries")
+    assert store.get("long") == (LONGEST_NAME, b"# Long\n\ncherries")
+    if isinstance(store, FileOriginalStore):
+        names = [path.name for path in (tmp_path / "originals" / "long").iterdir()]
+        assert len(names) == 2 and all(len(name.encode()) <= 32 for name in names), names
+
+
+def test_originals_kept_under_their_own_name_are_still_found(tmp_path: Path) -> None:
+    """The layout before derived names: ``<source id>/<file name>``. Nothing kept then may be lost."""
+    root = tmp_path / "originals"
+    (root / "policy-1").mkdir(parents=True)
+    (root / "policy-1" / "Policy 2024.pdf").write_bytes(b"%PDF old layout")
+    (root / "policy-1" / ".Policy 2024.pdf.tmp").write_bytes(b"%PDF a crash's leftover")
+    store = FileOriginalStore(root)
+    assert store.get("policy-1") == ("Policy 2024.pdf", b"%PDF old layout")
+    assert store.path_of("policy-1") == root / "policy-1" / "Policy 2024.pdf"
+    store.keep("policy-1", "Policy 2024.pdf", b"%PDF other", only_if_missing=True)
+    assert store.get("policy-1") == ("Policy 2024.pdf", b"%PDF old layout")  # present: left alone
+    store.keep("policy-1", "Policy 2024.pdf", b"%PDF new version")
+    assert store.get("policy-1") == ("Policy 2024.pdf", b"%PDF new version")
+    assert len(list((root / "policy-1").iterdir())) == 2  # the old file and the leftover are gone
+    store.delete("policy-1")
+    assert store.get("policy-1") is None
+
+
+def test_a_name_file_without_its_bytes_is_not_an_original(tmp_path: Path) -> None:
+    """A crash after the name was written and before the bytes: the previous version is the one kept."""
+    store = FileOriginalStore(tmp_path / "originals")
+    store.keep("doc", "doc.md", b"old text")
+    (tmp_path / "originals" / "doc" / "0123456789abcdef.name").write_text("doc.md")
+    assert store.get("doc") == ("doc.md", b"old text")
