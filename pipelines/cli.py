@@ -154,7 +154,7 @@ def _ingest_one(service: Any, path: Any, args: argparse.Namespace) -> Any:
         if isinstance(error, NeedleError):
             reason = str(error)
         else:
-            logger.error("indexing %s failed", path, exc_info=error)
+            logger.info("indexing %s failed", path, exc_info=error)  # shown with -v
             reason = f"an unexpected error ({type(error).__name__}); -v shows the details"
         return IngestResult(path.name, "failed", reason=reason)
 

@@ -240,7 +240,7 @@ class SourceLibrary:
             except PipelineRuntimeError as error:
                 fault = disk_fault(error, self.settings.data_dir)
                 if fault is not None:  # the embedding cache or the store could not write: not the file
-                    logger.warning("%s was not indexed: %s", name, fault.sentence())
+                    logger.info("%s was not indexed: %s", name, fault.sentence())  # the caller says it
                     raise DataDirectoryError(fault, f"{name} was not indexed") from error
                 if error.component_name == "writer":
                     logger.exception("store write failed for %s", name)
@@ -262,7 +262,7 @@ class SourceLibrary:
         except OSError as error:
             # The chunks are in; a missing original only blocks re-indexing, and the next upload of
             # the file keeps it (``only_if_missing``). Say so, and let the caller go on.
-            logger.warning("the original of %s could not be kept: %s", name, error.strerror or error)
+            logger.info("the original of %s could not be kept: %s", name, error.strerror or error)
             fault = disk_fault(error, self.settings.data_dir)
             reason = fault.sentence() if fault else (error.strerror or str(error))
             warnings = (*warnings, f"its original could not be kept for re-indexing ({reason})")

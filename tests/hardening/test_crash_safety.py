@@ -164,7 +164,8 @@ def test_re_ingest_restores_an_original_lost_in_a_crash(
     service = service_factory()
     path = HANDBOOK / "leave-policy.md"
     first = service.ingest_file(path)
-    original = service.settings.data_dir / "originals" / str(first.source_id) / path.name
+    original = service.originals.path_of(str(first.source_id))
+    assert original is not None
     # Fault injection: the state a SIGKILL after the store's rename and before the original's write leaves.
     original.unlink()
     again = service.ingest_file(path)
