@@ -646,7 +646,12 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
                 yield
             except Exception:
                 logger.exception("store write failed; reverting to the saved state")
-                self._sync(self._read_manifest())
+                manifest = self._read_manifest()
+                self._sync(manifest)
+                try:  # segments this write saved but never published: on a full disk, space matters
+                    self._remove_unreferenced(manifest)
+                except OSError:
+                    logger.warning("could not remove the files of the failed write", exc_info=True)
                 raise
 
     # ------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ tiny tmpfs filled to the last block (see :mod:`tests.support.filesystems`; both 
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -111,9 +112,33 @@ def test_a_full_disk_fails_a_write_whole_leaves_no_staging_files_and_reads_go_on
         assert disk_fault(refused).kind == "full"  # type: ignore[union-attr]
         count = store.count_documents()
         assert _staging_leftovers(disk / "store") == []
+        manifest = json.loads((disk / "store" / "MANIFEST").read_text())
+        published = {entry["name"] for entry in manifest["segments"]}
+        assert {path.name for path in (disk / "store").iterdir() if path.is_dir()} == published
         again = EmbeddedDocumentStore(disk / "store")  # another process, while the disk is still full
         assert again.count_documents() == count >= 5
         assert len(again.bm25_retrieval("apple river", top_k=3)) == 3
+
+
+def test_a_write_refused_at_its_manifest_leaves_no_unpublished_segment(tmp_path: Path) -> None:
+    """Room for the new segment and not one block more: the segment is saved, the manifest is not, and
+    the segment (unreachable, and taking the space the disk lacks) is removed at once."""
+    scratch = EmbeddedDocumentStore(tmp_path / "scratch")
+    scratch.write_documents(_documents(20, start=100))
+    segment = next(path for path in (tmp_path / "scratch").iterdir() if path.is_dir())
+    segment_bytes = sum(file.stat().st_blocks * 512 for file in segment.iterdir())
+    with tiny_filesystem(tmp_path / "disk", size="2m") as disk:
+        store = EmbeddedDocumentStore(disk / "store")
+        store.write_documents(_documents(5))
+        before = (disk / "store" / "MANIFEST").read_bytes()
+        fill(disk, leave_bytes=segment_bytes)
+        with pytest.raises(OSError, match="No space left"):
+            store.write_documents(_documents(20, start=100))
+        assert (disk / "store" / "MANIFEST").read_bytes() == before
+        assert sorted(path.name for path in (disk / "store").iterdir()) == sorted(
+            ["LOCK", "MANIFEST", *(e["name"] for e in json.loads(before)["segments"])]
+        )
+        assert store.count_documents() == 5
 
 
 def test_sources_and_ask_work_while_the_disk_is_full_and_ingest_says_it_is(
