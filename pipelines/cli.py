@@ -105,12 +105,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             result = _ingest_one(service, path, args)
         except _StopIngest as stop:
             from pipelines.disk_faults import DataDirectoryError
+            from pipelines.file_inspector import safe_file_name
 
             left = len(files) - number - 1
             if args.json:
                 _print_json([result.to_dict() for result in results])
             tail = f" ({left} more {'file' if left == 1 else 'files'} not tried)" if left else ""
-            raise DataDirectoryError(stop.fault, f"stopped at {path.name}{tail}") from None
+            raise DataDirectoryError(stop.fault, f"stopped at {safe_file_name(path.name)}{tail}") from None
         results.append(result)
         if not args.json:
             _print_ingest_result(result)
@@ -136,6 +137,7 @@ def _ingest_one(service: Any, path: Any, args: argparse.Namespace) -> Any:
     from pipelines.answers import IngestResult
     from pipelines.disk_faults import disk_fault
     from pipelines.errors import NeedleError
+    from pipelines.file_inspector import safe_file_name
 
     try:
         return service.ingest_file(
@@ -156,7 +158,7 @@ def _ingest_one(service: Any, path: Any, args: argparse.Namespace) -> Any:
         else:
             logger.info("indexing %s failed", path, exc_info=error)  # shown with -v
             reason = f"an unexpected error ({type(error).__name__}); -v shows the details"
-        return IngestResult(path.name, "failed", reason=reason)
+        return IngestResult(safe_file_name(path.name), "failed", reason=reason)
 
 
 def _queue_files(files: list[Any], args: argparse.Namespace) -> int:
