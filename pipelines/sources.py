@@ -138,7 +138,8 @@ class SourceLibrary:
         try:
             data = path.read_bytes()
         except OSError as error:
-            return IngestResult(path.name, "rejected", reason=f"the file cannot be read ({error.strerror})")
+            reason = f"the file cannot be read ({error.strerror})"
+            return IngestResult(safe_file_name(path.name), "rejected", reason=reason)
         return self.ingest_bytes(path.name, data, **kwargs)
 
     def ingest_bytes(self, file_name: str, data: bytes, **kwargs: Any) -> IngestResult:
