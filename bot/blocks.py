@@ -275,16 +275,23 @@ def sources_blocks(
     last = max(source.indexed_at for source in sources)[:10]
     lines = []
     for source in sources[:limit]:
-        title = link(source.url, source.title) if source.url else f"*{escape(source.title)}*"
-        tags = f" · tags: {escape(', '.join(source.tags))}" if source.tags else ""
-        lines.append(f"• {title} ({escape(source.file_name)}) · updated {source.indexed_at[:10]}{tags}")
+        labels = f" · tags: {escape(', '.join(source.tags))}" if source.tags else ""
+        lines.append(f"{source_line(source)}{labels}")
     more = f"\n...and {len(sources) - limit} more." if len(sources) > limit else ""
     if header:
         tagged = f", tagged {escape(', '.join(tags))}" if tags else ""
-        header = f"*{escape(header)}* ({len(sources)}{tagged}; last updated {last}):"
+        header = f"*{escape(header)}* ({len(sources)}{tagged}; last indexed {last}):"
     else:
-        header = f"*I know {counted(len(sources), 'source')}* (last updated {last}):"
+        header = f"*I know {counted(len(sources), 'source')}* (last indexed {last}):"
     return [_section(piece) for piece in split_for_blocks(header + "\n" + "\n".join(lines) + more)]
+
+
+def source_line(source: SourceInfo) -> str:
+    """``• *Leave Policy* (leave-policy.md) · updated 2026-11-02``: a listed source with the date its
+    citations show (:attr:`SourceInfo.date_label`), in ``/needle sources`` and the App Home alike."""
+    title = link(source.url, source.title) if source.url else f"*{escape(source.title)}*"
+    date = f" · {source.date_label}" if source.date_label else ""
+    return f"• {title} ({escape(source.file_name)}){date}"
 
 
 @dataclass(frozen=True)
@@ -314,7 +321,7 @@ def home_view(
         status = (
             f":books: I know {counted(stats['sources'], 'source', '*')} "
             f"({counted(stats['chunks'], 'passage', '*')}). "
-            f"Last updated: *{updated}*."
+            f"Last indexed: *{updated}*."
         )
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Needle", "emoji": True}},
@@ -330,8 +337,7 @@ def home_view(
     if sources:
         lines = []
         for source in sources[:source_limit]:
-            title = link(source.url, source.title) if source.url else f"*{escape(source.title)}*"
-            lines.append(f"• {title} ({escape(source.file_name)}) · updated {source.indexed_at[:10]}")
+            lines.append(source_line(source))
         more = f"\n...and {len(sources) - source_limit} more." if len(sources) > source_limit else ""
         text = "*What I can answer from*\n" + "\n".join(lines) + more
         blocks += [{"type": "divider"}, *(_section(piece) for piece in split_for_blocks(text))]

@@ -13,6 +13,16 @@ from typing import Any, Literal
 from haystack import Document
 
 
+def date_label(modified_at: str | None, indexed_at: str | None) -> str:
+    """A source's date as people are shown it, wherever it is shown (an answer's sources, a listing):
+    ``updated 2026-03-02`` when the document carries its own date, else ``indexed 2026-11-30`` (when
+    Needle read it); empty when neither is known. The index date is never called "updated": a file
+    re-read today may not have changed for months."""
+    if modified_at:
+        return f"updated {modified_at[:10]}"
+    return f"indexed {indexed_at[:10]}" if indexed_at else ""
+
+
 @dataclass(frozen=True)
 class Citation:
     """A numbered source of an answer: what ``[n]`` in the answer text points at.
@@ -57,9 +67,7 @@ class Citation:
     @property
     def date_label(self) -> str:
         """``updated 2026-03-02`` (the document's own date) or ``indexed 2026-11-30`` (Needle's)."""
-        if self.modified_at:
-            return f"updated {self.modified_at[:10]}"
-        return f"indexed {self.indexed_at[:10]}" if self.indexed_at else ""
+        return date_label(self.modified_at, self.indexed_at)
 
 
 @dataclass(frozen=True)
@@ -170,6 +178,13 @@ class SourceInfo:
     source_hash: str
     #: Who may see it: ``["everyone"]`` or channel/usergroup/user members (see ``pipelines.audience``).
     audience: list[str] = dataclasses.field(default_factory=lambda: ["everyone"])
+    #: The document's own date where the file carries one (as its citations show it).
+    modified_at: str | None = None
+
+    @property
+    def date_label(self) -> str:
+        """The same date its citations show: see :func:`date_label`."""
+        return date_label(self.modified_at, self.indexed_at)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -81,6 +81,7 @@ def source_info(meta: dict[str, Any], chunks: int = 0) -> SourceInfo:
         indexed_at=str(meta.get("indexed_at", "")),
         source_hash=str(meta.get("source_hash", "")),
         audience=audience_of(meta),
+        modified_at=meta.get("modified_at") or None,
     )
 
 

@@ -88,6 +88,10 @@ def test_needle_sources_in_a_channel_lists_what_it_answers_from(console, bot_ser
     text = text_of(reply["blocks"])
     assert "leave-policy.md" in text and messages.SOURCES_HERE in text
     assert "it-setup-guide.md" not in text and "travel-and-expenses-policy.pdf" not in text
+    # The heading names the channel's tags (a listed source's tags once overwrote them, letter by letter).
+    [leave] = [s for s in bot_service.list_sources() if s.file_name == "leave-policy.md"]
+    heading = f"*{messages.SOURCES_HERE}* (1, tagged hr; last indexed {leave.indexed_at[:10]}):"
+    assert text.splitlines()[0] == heading
 
 
 def test_ask_a_person_calls_the_channel_group_into_the_thread_once(console, bot_service):

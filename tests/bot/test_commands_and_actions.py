@@ -7,7 +7,7 @@ import time
 
 from bot import blocks, messages
 from tests.bot.slack_requests import event_envelope
-from tests.bot.test_mentions import VACATION, all_text, bot_message_ts, final_answer, mention
+from tests.bot.test_mentions import VACATION, all_text, bot_message_ts, final_answer, mention, message
 
 
 def response_posts(slack, prefix: str = "/response/cmd-") -> list[dict]:
@@ -123,3 +123,31 @@ def test_app_home_shows_how_to_ask_and_what_is_known(start_bot, bot_service):
     stats = bot_service.stats()
     assert f"*{stats['sources']}* sources (*{stats['chunks']}* passages)" in text
     assert stats["last_updated"][:10] in text and "/needle" in text
+
+
+def test_a_source_shows_one_date_in_the_app_home_the_sources_list_and_its_answers(start_bot, bot_service):
+    """The travel policy's PDF says it was last modified on 2026-11-02; Needle indexed it today. Its
+    answers, the App Home and ``/needle sources`` all give the document's date, and a file without one
+    its index date, called "indexed", never "updated"."""
+    bot = start_bot()
+    indexed = {s.file_name: s.indexed_at[:10] for s in bot_service.list_sources()}
+    assert indexed["travel-and-expenses-policy.pdf"] != "2026-11-02"  # so the two dates differ
+
+    question = "What is the daily meal allowance on business trips?"
+    ts = bot.slack.add_user_message("D9", "U9", question)
+    bot.send.event(message("D9", "U9", question, ts, channel_type="im"))
+    answer = final_answer(bot.slack, "D9", bot_message_ts(bot.slack, "D9"))
+    assert "travel-and-expenses-policy.pdf" in all_text(answer["blocks"])
+    cited = "(travel-and-expenses-policy.pdf"
+    [line] = [line for line in all_text(answer["blocks"]).splitlines() if cited in line]
+    assert line.endswith("· updated 2026-11-02")
+
+    event = {"type": "app_home_opened", "user": "U9", "channel": "D9", "tab": "home", "event_ts": "1.1"}
+    bot.send.post(json.dumps(event_envelope(event)), "application/json")
+    bot.send.command("sources", user="U9", channel="D9")
+    home = all_text(bot.slack.wait_for(lambda s: s.of("views.publish"))[0].args["view"]["blocks"])
+    listing = all_text(bot.slack.wait_for(lambda s: response_posts(s))[0]["blocks"])
+    for shown in (home, listing):
+        assert "(travel-and-expenses-policy.pdf) · updated 2026-11-02" in shown
+        assert f"(leave-policy.md) · indexed {indexed['leave-policy.md']}" in shown
+        assert f"updated {indexed['travel-and-expenses-policy.pdf']}" not in shown

@@ -278,7 +278,7 @@ def test_app_home_lists_the_sources_and_the_users_last_questions(start_ai_bot, b
     assert f"<{link}|{VACATION}>" in text  # the user's question, linked to its thread
     assert "VPN" not in text.split("*What I can answer from*")[0]  # not someone else's question
     for source in bot_service.list_sources():
-        assert f"*{source.title}* ({source.file_name}) · updated {source.indexed_at[:10]}" in text
+        assert f"*{source.title}* ({source.file_name}) · {source.date_label}" in text
 
 
 def test_socket_mode_streams_a_mention(service_factory):

@@ -164,7 +164,7 @@ class TestBlocks:
             "s", "Leave", "leave.md", "md", None, ["hr"], 5, 10, None, "2026-11-20T10:00", "h"
         )
         text = str(blocks.sources_blocks([source]))
-        assert "I know 1 source*" in text and "tags: hr" in text and "updated 2026-11-20" in text
+        assert "I know 1 source*" in text and "tags: hr" in text and "indexed 2026-11-20" in text
         assert "don't know any documents" in str(blocks.sources_blocks([]))
         home = blocks.home_view({"sources": 2, "chunks": 9, "last_updated": "2026-11-21T00:00"}, "/ask")
         assert home["type"] == "home" and "*2* sources (*9* passages)" in str(home) and "/ask" in str(home)
