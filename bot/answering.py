@@ -29,6 +29,7 @@ from pipelines.answers import Answer
 from pipelines.audience import Viewer
 from pipelines.channel_settings import ChannelSettings
 from pipelines.errors import NeedleError, StoreUnavailableError
+from pipelines.followups import FollowupMode
 from pipelines.traces import SlackLocation
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class Conversation:
     #: The channel's tags as the gate read them for this event (``None``: not read); the status line
     #: counts the sources from them instead of reading the settings again. The answer reads them afresh.
     channel_tags: tuple[str, ...] | None = None
+    #: The channel's follow-up mode as the gate read it: which of the thread's messages the bot answered,
+    #: and so which are the question's history.
+    followups: FollowupMode = "questions"
 
     @classmethod
     def from_event(
@@ -90,6 +94,7 @@ class Conversation:
             if private or ephemeral or channel_settings is None
             else channel_settings.escalation_usergroup,
             channel_tags=None if channel_settings is None else tuple(channel_settings.tags),
+            followups="questions" if channel_settings is None else channel_settings.followups,
         )
 
     def viewer(self, runtime: BotRuntime, client: WebClient) -> Viewer:
@@ -191,6 +196,8 @@ def _complete(
             current_ts=conversation.message_ts,
             bot_user_id=conversation.bot_user_id,
             bot_id=conversation.bot_id,
+            mode=conversation.followups,
+            direct=conversation.private,
         )
     result = ask_core(
         runtime,

@@ -29,11 +29,13 @@ def admit(
     message_ts: str,
     thread_ts: str | None,
     event_id: str | None = None,
+    counts: bool = True,
 ) -> ChannelSettings | None:
     """The channel's settings if the question should be answered; ``None`` otherwise, and the user has
     been told why (if they should).
 
     :param event_id: the Events API delivery's id (a retry carries the same one).
+    :param counts: whether the message counts against the user's rate limit (small talk does not).
     """
     try:
         if event_id and not runtime.handled.claim(f"event:{event_id}"):
@@ -47,7 +49,7 @@ def admit(
         if not settings.enabled:
             tell(client, channel, user_id, thread_ts, messages.CHANNEL_NOT_ALLOWED)
             return None
-        allowed = runtime.limiter.allow(user_id)
+        allowed = runtime.limiter.allow(user_id) if counts else True
     except Exception:  # the record store: say so in plain words rather than answer unchecked
         logger.exception("could not read the bot's shared state for %s in %s", user_id, channel)
         tell(client, channel, user_id, thread_ts, messages.SETTINGS_DOWN)

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
-from pipelines.followups import classify_followup
+from pipelines.followups import FollowupMode, classify_followup, small_talk
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +38,35 @@ def mentions_someone_else(text: str, bot_user_id: str | None) -> bool:
     )
 
 
+#: What the bot says that is not an answer: never a turn of the conversation.
+_NOT_ANSWERS = frozenset(
+    {
+        messages.PLACEHOLDER,
+        messages.ASSISTANT_GREETING,
+        messages.SMALL_TALK_GREETING,
+        messages.SMALL_TALK_THANKS,
+    }
+)
+
+
 def history_from_replies(
-    replies: list[dict[str, Any]], *, current_ts: str, bot_user_id: str | None, bot_id: str | None
+    replies: list[dict[str, Any]],
+    *,
+    current_ts: str,
+    bot_user_id: str | None,
+    bot_id: str | None,
+    mode: FollowupMode = "questions",
+    direct: bool = False,
 ) -> list[dict[str, str]]:
     """Turn ``conversations.replies`` messages into user/assistant turns, oldest first.
 
-    The current question, the bot's placeholders and greeting, other bots' messages, thanks and
-    reactions, and messages addressed to someone else are left out. Of a long thread the first user turn
-    (the thread's topic) and the last turns are kept, ``MAX_TURNS`` in all.
+    Only what the bot was asked and answered is history, because the history is what a follow-up is
+    searched with: the current question, the bot's placeholders, greeting and small-talk replies, other
+    bots' messages, small talk, and every message the bot left alone in the thread (what
+    :func:`~pipelines.followups.classify_followup` decides under the channel's follow-up ``mode``: thanks,
+    talk among colleagues, "haha nice, see you at lunch") are left out. In a DM or an assistant thread
+    (``direct``) every message is for the bot, so only small talk is left out. Of a long thread the first
+    user turn (the thread's topic) and the last turns are kept, ``MAX_TURNS`` in all.
     """
     turns: list[dict[str, str]] = []
     for message in replies:
@@ -60,11 +81,11 @@ def history_from_replies(
             bot_id and message.get("bot_id") == bot_id
         )
         if from_bot:
-            if text and text not in (messages.PLACEHOLDER, messages.ASSISTANT_GREETING):
+            if text and text not in _NOT_ANSWERS:
                 turns.append({"role": "assistant", "text": text})
         elif not message.get("bot_id"):
             question = strip_mentions(text)
-            if question and _for_the_bot(text, question, bot_user_id):
+            if question and _asked_the_bot(text, question, bot_user_id, mode, direct):
                 turns.append({"role": "user", "text": question})
     if len(turns) <= MAX_TURNS:
         return turns
@@ -74,12 +95,17 @@ def history_from_replies(
     return [first, *turns[-(MAX_TURNS - 1) :]]
 
 
-def _for_the_bot(text: str, question: str, bot_user_id: str | None) -> bool:
-    """Whether a user's message in the thread belongs in the bot's history (what it was asked, or told)."""
-    if mentions_bot(text, bot_user_id):
+def _asked_the_bot(
+    text: str, question: str, bot_user_id: str | None, mode: FollowupMode, direct: bool
+) -> bool:
+    """Whether a user's message in the thread was a question the bot answered (the listeners' rule)."""
+    if small_talk(question) is not None:
+        return False
+    if direct or mentions_bot(text, bot_user_id):
         return True
-    reason = classify_followup(question, mentions_other=mentions_someone_else(text, bot_user_id)).reason
-    return reason not in ("acknowledgement", "mentions_other", "empty")
+    return classify_followup(
+        question, mentions_other=mentions_someone_else(text, bot_user_id), mode=mode
+    ).answer
 
 
 def thread_history(
@@ -90,9 +116,11 @@ def thread_history(
     current_ts: str,
     bot_user_id: str | None,
     bot_id: str | None,
+    mode: FollowupMode = "questions",
+    direct: bool = False,
 ) -> list[dict[str, str]]:
-    """The thread's history; an empty history (logged) if Slack will not give it, so the question is
-    still answered on its own."""
+    """The thread's history (see :func:`history_from_replies`); an empty history (logged) if Slack will
+    not give it, so the question is still answered on its own."""
     try:
         response = client.conversations_replies(channel=channel, ts=thread_ts, limit=50)
     except SlackApiError as error:
@@ -101,5 +129,10 @@ def thread_history(
         )
         return []
     return history_from_replies(
-        list(response.get("messages") or []), current_ts=current_ts, bot_user_id=bot_user_id, bot_id=bot_id
+        list(response.get("messages") or []),
+        current_ts=current_ts,
+        bot_user_id=bot_user_id,
+        bot_id=bot_id,
+        mode=mode,
+        direct=direct,
     )

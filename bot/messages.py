@@ -59,3 +59,9 @@ SUGGESTIONS_TITLE = "Try asking:"
 def sources_phrase(count: int | None) -> str:
     """``15 sources`` / ``1 source``; ``the handbook`` when the count is unknown."""
     return "the handbook" if count is None else counted(count, "source")
+
+#: Small talk said to Needle (a greeting, thanks): a short reply, never a search (see ``bot.small_talk``).
+SMALL_TALK_GREETING = (
+    "Hi! :wave: Ask me anything about the company's documents and I'll answer with the sources I used."
+)
+SMALL_TALK_THANKS = "You're welcome! :slightly_smiling_face:"

@@ -7,6 +7,9 @@ someone else and passes that in):
   request for it ("what about part-timers?", "and in Paris", "tell me the VPN port", "那兼职员工呢？"), or
   something people say to each other ("thanks, that helps!", "ok great", "谢谢", a question to a
   colleague). English and Chinese.
+- :func:`small_talk` recognises a message that only greets, thanks or acknowledges ("hi", "thanks!",
+  "ok great", "你好", "谢谢"): wherever it is said to Needle, it is answered with a friendly word or not at
+  all, and never searched.
 - :func:`build_retrieval_query` turns a follow-up that leans on the conversation ("what about
   part-timers?") into something worth searching: with an LLM, one short call rewrites it into a standalone
   question; without one, or when that call fails, the thread's first question and the previous question
@@ -41,12 +44,15 @@ FollowupReason = Literal[
     "all",  # mode ``all``: every message is answered
     "empty",  # nothing left once emoji and punctuation are gone
     "acknowledgement",  # thanks, ok, great, got it, 谢谢, 好的 ...
+    "greeting",  # hi, hello, good morning, 你好 ...
     "mentions_other",  # addressed to another person, a user group, @here or @channel
     "statement",  # says something but asks nothing ("I'm off tomorrow")
     "mention_only",  # mode ``mention-only``: follow-ups need a mention
 ]
 #: How the retrieval query was made: the question alone, the heuristic, or the LLM's rewrite.
 QueryMethod = Literal["none", "heuristic", "llm"]
+#: A message that asks nothing: it greets, thanks, or acknowledges ("ok great", "got it", "bye").
+SmallTalk = Literal["greeting", "thanks", "acknowledgement"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,35 @@ _CJK_ACKS = sorted(
     reverse=True,
 )
 _CJK_ACK_PATTERN = re.compile("|".join(re.escape(phrase) for phrase in _CJK_ACKS))
+#: Thanks among the acknowledgements: answered with "you're welcome" rather than nothing.
+_THANKS_PATTERN = re.compile(
+    r"\b(?:thanks|thank you|thank u|thx|thnx|tnx|ty|tysm|tyvm|cheers|ta|appreciate it|appreciated|"
+    r"much appreciated|many thanks)\b"
+)
+_CJK_THANKS_PATTERN = re.compile("谢谢|多谢|谢了|感谢|辛苦了")
+#: Greetings (and the pleasantries that come with them), which a message may mix with acknowledgements.
+_GREETING_PHRASES = sorted(
+    {
+        "hi", "hello", "hey", "hiya", "heya", "howdy", "yo", "hallo", "greetings", "hi there", "hey there",
+        "hello there", "good morning", "good afternoon", "good evening", "morning", "evening",
+        "how are you", "how are you doing", "how's it going", "hows it going", "how is it going",
+        "what's up", "whats up", "sup", "how do you do", "nice to meet you", "long time no see",
+    },
+    key=len,
+    reverse=True,
+)
+_GREETING_PATTERN = re.compile(
+    r"\b(?:" + "|".join(re.escape(phrase) for phrase in _GREETING_PHRASES) + r")\b"
+)
+_CJK_GREETINGS = sorted(
+    {
+        "你好", "您好", "大家好", "嗨", "哈喽", "哈罗", "早上好", "上午好", "下午好", "晚上好", "早安",
+        "晚安", "早",
+    },
+    key=len,
+    reverse=True,
+)
+_CJK_GREETING_PATTERN = re.compile("|".join(re.escape(phrase) for phrase in _CJK_GREETINGS))
 
 _QUESTION_WORDS = frozenset(
     {
@@ -175,16 +210,30 @@ _CJK_REQUESTS = re.compile(
 _CJK_LEADING = re.compile(r"^(?:好的|好吧|好|谢谢|多谢|感谢|嗯+|哦|噢|明白了|知道了|收到|了解|行|对)+")
 
 
-def _is_acknowledgement(text: str) -> bool:
-    """Only thanks, agreement, reactions or pleasantries, in English or Chinese."""
-    english = _CJK_RUN.sub(" ", text)
-    found = bool(_ACK_PATTERN.search(english))
-    rest = [word for word in _words(_ACK_PATTERN.sub(" ", english)) if word not in _FILLERS]
-    chinese = "".join(_CJK_RUN.findall(text))
-    if chinese:
-        found = found or bool(_CJK_ACK_PATTERN.search(chinese))
-        chinese = _CJK_ACK_PATTERN.sub("", chinese)
-    return found and not rest and not chinese
+def small_talk(text: str) -> SmallTalk | None:
+    """What a message is when it only greets, thanks or acknowledges; ``None`` when it says anything
+    more ("hi, how many vacation days do I get?" is a question).
+
+    ``thanks`` wins over a greeting in the same message ("hey, thanks!"), a greeting over a plain
+    acknowledgement ("ok, hello"). English and Chinese; emoji and punctuation are ignored.
+
+    :param text: the message without mentions.
+    """
+    normalised = _normalise(text)
+    english = _CJK_RUN.sub(" ", normalised)
+    chinese = "".join(_CJK_RUN.findall(normalised))
+    greets = bool(_GREETING_PATTERN.search(english) or (chinese and _CJK_GREETING_PATTERN.search(chinese)))
+    acknowledges = bool(_ACK_PATTERN.search(english) or (chinese and _CJK_ACK_PATTERN.search(chinese)))
+    if not (greets or acknowledges):
+        return None
+    rest = _ACK_PATTERN.sub(" ", _GREETING_PATTERN.sub(" ", english))
+    if [word for word in _words(rest) if word not in _FILLERS]:
+        return None
+    if _CJK_ACK_PATTERN.sub("", _CJK_GREETING_PATTERN.sub("", chinese)):
+        return None
+    if _THANKS_PATTERN.search(english) or _CJK_THANKS_PATTERN.search(chinese):
+        return "thanks"
+    return "greeting" if greets else "acknowledgement"
 
 
 def _without_leading_pleasantries(text: str) -> str:
@@ -199,19 +248,23 @@ def classify_followup(
     :param text: the message without mentions (as typed otherwise; emoji as Unicode or ``:shortcode:``).
     :param mentions_other: the message mentions another person, a user group, @here or @channel (and not
         Needle: a message that mentions Needle is a direct question and never comes here).
-    :param mode: ``questions`` answers questions and requests; ``all`` every message; ``mention-only`` none.
+    :param mode: ``questions`` answers questions and requests; ``all`` every message but small talk
+        (:func:`small_talk`); ``mention-only`` none.
     """
     if mode == "mention-only":
         return FollowupDecision(False, "mention_only")
-    if mode == "all":
+    chatter = small_talk(text)
+    if mode == "all":  # every message but small talk, which is never searched
+        if chatter is not None:
+            return FollowupDecision(False, "greeting" if chatter == "greeting" else "acknowledgement")
         return FollowupDecision(True, "all")
     if mentions_other:
         return FollowupDecision(False, "mentions_other")
     normalised = _normalise(text)
     if not _words(normalised) and not _CJK.search(normalised):
         return FollowupDecision(False, "empty")
-    if _is_acknowledgement(normalised):
-        return FollowupDecision(False, "acknowledgement")
+    if chatter is not None:
+        return FollowupDecision(False, "greeting" if chatter == "greeting" else "acknowledgement")
     if "?" in normalised:
         return FollowupDecision(True, "question")
     start = _without_leading_pleasantries(normalised)
@@ -289,12 +342,13 @@ def leans_on_context(question: str) -> bool:
 
 
 def _user_questions(history: Sequence[dict[str, str]]) -> list[str]:
-    """The user turns that asked something (thanks and reactions in between are skipped)."""
+    """The user turns that asked something (greetings, thanks and reactions in between are skipped)."""
     questions = []
     for turn in history:
         text = " ".join((turn.get("text") or "").split())
         if turn.get("role") == "user" and text and classify_followup(text).reason not in (
             "acknowledgement",
+            "greeting",
             "empty",
         ):
             questions.append(text)

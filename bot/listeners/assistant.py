@@ -1,7 +1,8 @@
 """Slack's assistant / agent view through Bolt's ``Assistant`` middleware.
 
 A new thread gets a greeting and suggested prompts; every question in it gets the thread's title (the
-first question), the status while Needle works, and the same answer path as mentions and DMs. The
+first question), the status while Needle works, and the same answer path as mentions and DMs. Greetings
+and thanks get a short reply (:mod:`bot.small_talk`): no search, no status, no title. The
 "context changed" event (which channel the user is looking at) is acknowledged and not stored: Needle
 does not use it, and Bolt's default store would edit the bot's first message on every change.
 """
@@ -27,7 +28,9 @@ from bot.gate import admit
 from bot.history import strip_mentions
 from bot.prompts import suggested_prompts, thread_title
 from bot.runtime import BotRuntime
+from bot.small_talk import answer_small_talk
 from pipelines.errors import NeedleError
+from pipelines.followups import small_talk
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +110,7 @@ def build_assistant(runtime: BotRuntime) -> Assistant:
         question = strip_mentions(payload.get("text", ""))
         if not question:
             return
+        chatter = small_talk(question)
         where = admit(
             runtime,
             client,
@@ -115,8 +119,12 @@ def build_assistant(runtime: BotRuntime) -> Assistant:
             message_ts=ts,
             thread_ts=thread_ts,
             event_id=body.get("event_id"),
+            counts=chatter is None,
         )
         if where is None:
+            return
+        if chatter is not None:  # no search, no status, and the thread keeps waiting for its title
+            answer_small_talk(client, chatter, channel=channel, user_id=payload["user"], thread_ts=thread_ts)
             return
         if _first_question(runtime, f"title:{channel}:{thread_ts}"):
             _set_title(runtime, client, channel, thread_ts, question)

@@ -12,6 +12,7 @@ import logging
 
 import pytest
 
+from bot import messages
 from bot.history import MAX_TURNS, history_from_replies, mentions_someone_else
 from tests.bot.slack_requests import mention, message
 from tests.bot.test_mentions import VACATION, final_answer
@@ -138,6 +139,21 @@ def test_the_thread_topic_carries_over_two_follow_ups(start_bot, bot_service, ca
     assert leave_passages(third) >= 3 and "pro rata" in passages_text(third)
 
 
+def test_chatter_the_bot_left_alone_is_not_searched_with_the_follow_up(start_bot, bot_service, caplog):
+    """Without an LLM a follow-up is searched with the thread's questions, and only those: what the bot
+    ignored as chatter ("haha nice, see you at lunch") is neither searched nor the answer's history."""
+    bot = start_bot()
+    thread = ask_in_channel(bot)
+    chatter = reply(bot, thread, "haha nice, see you at lunch", user="U2")
+    assert left_alone(bot, caplog, chatter) == "statement"
+    reply(bot, thread, "and for part-time staff?")
+    bot.settle()
+    trace = trace_of(bot_service, answers(bot)[-1])
+    assert trace["question"] == "and for part-time staff?"
+    assert trace["retrieval_query"] == f"{VACATION} and for part-time staff?"
+    assert [turn["text"] for turn in trace["history"] if turn["role"] == "user"] == [VACATION]
+
+
 def test_a_mention_is_always_answered(start_bot, caplog):
     bot = start_bot()
     thread = ask_in_channel(bot)
@@ -169,23 +185,27 @@ def test_mention_only_answers_no_follow_up_without_a_mention(start_bot, caplog):
     assert len(bot.slack.of("chat.postMessage")) == 2
 
 
-def test_all_answers_every_follow_up(start_bot, bot_service, caplog):
+def test_all_answers_every_follow_up_but_small_talk(start_bot, bot_service, caplog):
     bot = start_bot(slack_followups="all")
     thread = ask_in_channel(bot)
-    reply(bot, thread, "thanks, that helps!")
+    reply(bot, thread, "I'm part-time, by the way")
     bot.settle()
     assert len(bot.slack.of("chat.postMessage")) == 2
-    assert trace_of(bot_service, answers(bot)[-1])["question"] == "thanks, that helps!"
+    assert trace_of(bot_service, answers(bot)[-1])["question"] == "I'm part-time, by the way"
     assert not listener_skips(caplog)
+    assert left_alone(bot, caplog, reply(bot, thread, "thanks, that helps!")) == "acknowledgement"
+    bot.settle()
+    assert len(bot.slack.of("chat.postMessage")) == 2
 
 
 def test_direct_messages_are_always_answered(start_bot):
     bot = start_bot()
-    for text in ("How many vacation days do I get?", "ok great"):
+    for text in ("How many vacation days do I get?", "I'm part-time"):
         ts = bot.slack.add_user_message("D1", "U1", text)
         bot.send.event(message("D1", "U1", text, ts, channel_type="im"))
         bot.settle()
     assert [p.args["channel"] for p in bot.slack.of("chat.postMessage")] == ["D1", "D1"]
+    assert len(answers(bot)) == 2
 
 
 # --- the thread as the bot sees it (pure functions) ----------------------------------------------------
@@ -217,20 +237,37 @@ def test_history_leaves_out_thanks_and_talk_among_colleagues_and_keeps_the_first
     replies = [
         user(f"<@UBOT> {VACATION}", 1), bot("25 days [1]", 2),
         user("thanks, that helps!", 3), user("<@U0DAVE> are you taking yours in August?", 4),
-        user("by when do I have to use them?", 5), bot("By 31 March [1]", 6),
-        user("what about part-timers?", 7), bot("Pro rata [1]", 8),
-        user("and contractors?", 9), bot("Their own agreement [1]", 10),
-        user("<@UBOT> thanks", 11), bot("Glad to help", 12),
-        user("and in Paris", 13),
+        user("haha nice, see you at lunch", 5),
+        user("by when do I have to use them?", 6), bot("By 31 March [1]", 7),
+        user("what about part-timers?", 8), bot("Pro rata [1]", 9),
+        user("and contractors?", 10), bot("Their own agreement [1]", 11),
+        user("<@UBOT> thanks", 12), bot(messages.SMALL_TALK_THANKS, 13),
+        user("and in Paris", 14),
     ]
-    history = history_from_replies(replies, current_ts="13.0", bot_user_id="UBOT", bot_id="BBOT")
+    history = history_from_replies(replies, current_ts="14.0", bot_user_id="UBOT", bot_id="BBOT")
     assert len(history) == MAX_TURNS
     assert history[0] == {"role": "user", "text": VACATION}  # the thread's topic survives the cut
-    # "<@UBOT> thanks" was said to the bot, and answered: it stays.
+    # "<@UBOT> thanks" was said to the bot, but it is small talk: neither it nor the reply is history.
     assert [turn["text"] for turn in history[1:]] == [
-        "Pro rata [1]", "and contractors?", "Their own agreement [1]", "thanks", "Glad to help"
+        "By 31 March [1]", "what about part-timers?", "Pro rata [1]", "and contractors?",
+        "Their own agreement [1]",
     ]
-    shorter = history_from_replies(replies[:8], current_ts="13.0", bot_user_id="UBOT", bot_id="BBOT")
-    assert [turn["text"] for turn in shorter if turn["role"] == "user"] == [
+
+    def asked(upto: int = 9, **how: object) -> list[str]:
+        found = history_from_replies(
+            replies[:upto], current_ts="14.0", bot_user_id="UBOT", bot_id="BBOT", **how
+        )
+        return [turn["text"] for turn in found if turn["role"] == "user"]
+
+    assert asked() == [
         VACATION, "by when do I have to use them?", "what about part-timers?"
-    ]  # no thanks, nothing said to Dave
+    ]  # no thanks, nothing said to Dave, no chatter the bot left alone
+    # The channel's follow-up mode decides what the bot answered, so what is history: with "all" the
+    # chatter was answered; with "mention-only" only the mentions were.
+    assert asked(7, mode="all") == [
+        VACATION, "are you taking yours in August?", "haha nice, see you at lunch",
+        "by when do I have to use them?",
+    ]
+    assert asked(mode="mention-only") == [VACATION]
+    # In a DM or an assistant thread every message was for the bot; only small talk is left out.
+    assert asked(7, direct=True) == asked(7, mode="all")

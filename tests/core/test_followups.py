@@ -14,6 +14,7 @@ import pytest
 from pipelines.followups import (
     MAX_REWRITE_CHARS,
     REWRITE_SYSTEM_PROMPT,
+    FollowupDecision,
     RetrievalQuery,
     build_retrieval_query,
     classify_followup,
@@ -22,6 +23,7 @@ from pipelines.followups import (
     is_followup_question,
     leans_on_context,
     rewriter_for,
+    small_talk,
 )
 from pipelines.llm import build_chat_generator
 from pipelines.service import NeedleService
@@ -110,8 +112,11 @@ def test_a_question_to_someone_else_is_not_answered() -> None:
 
 
 def test_modes() -> None:
-    assert classify_followup("thanks, that helps!", mode="all").answer
-    assert classify_followup("ok", mentions_other=True, mode="all").answer
+    assert classify_followup("I'm off tomorrow", mode="all").answer
+    assert classify_followup("are you taking yours?", mentions_other=True, mode="all").answer
+    # Every message but small talk, which is never searched.
+    assert classify_followup("thanks, that helps!", mode="all") == FollowupDecision(False, "acknowledgement")
+    assert classify_followup("hi there", mode="all") == FollowupDecision(False, "greeting")
     assert classify_followup(PART_TIMERS, mode="mention-only") == classify_followup("ok", mode="mention-only")
     assert classify_followup(PART_TIMERS, mode="mention-only").reason == "mention_only"
     assert not classify_followup(PART_TIMERS, mode="mention-only").answer
@@ -338,3 +343,31 @@ def test_followups_setting_rejects_other_values(monkeypatch, settings_factory) -
     monkeypatch.setenv("NEEDLE_SLACK_FOLLOWUPS", "sometimes")
     with pytest.raises(SettingsError, match="NEEDLE_SLACK_FOLLOWUPS"):
         settings_factory()
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("hi", "greeting"),
+        ("Hello Needle :wave:", "greeting"),
+        ("good morning!", "greeting"),
+        ("hey there, how are you?", "greeting"),
+        ("你好", "greeting"),
+        ("thanks!", "thanks"),
+        ("hey, thanks!", "thanks"),
+        ("thank you so much for the help 🙏", "thanks"),
+        ("谢谢", "thanks"),
+        ("ok great", "acknowledgement"),
+        ("got it, bye", "acknowledgement"),
+        ("收到👍", "acknowledgement"),
+        ("hi, how many vacation days do I get?", None),
+        ("thanks, and for part-timers?", None),
+        ("hello, is the VPN down?", None),
+        ("你好，年假有几天", None),
+        ("haha nice, see you at lunch", None),
+        ("help", None),
+        ("👍", None),
+    ],
+)
+def test_small_talk(text: str, kind: str | None) -> None:
+    assert small_talk(text) == kind

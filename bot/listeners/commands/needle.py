@@ -1,4 +1,5 @@
-"""``/needle help``, ``/needle sources`` and ``/needle <question>`` (answered privately, shareable).
+"""``/needle help``, ``/needle sources`` and ``/needle <question>`` (answered privately, shareable);
+``/needle thanks`` and ``/needle hi`` get a short reply at once (:mod:`bot.small_talk`).
 
 Slack needs the ack within three seconds, and the ack is all that runs before it: the channel's settings,
 the rate limit and the sources are store reads and writes (Elasticsearch in production), so they run after
@@ -17,6 +18,8 @@ from slack_sdk import WebClient
 from bot import blocks, messages
 from bot.answering import answer_privately
 from bot.runtime import BotRuntime
+from bot.small_talk import reply_for
+from pipelines.followups import small_talk
 from pipelines.text import counted
 
 logger = logging.getLogger(__name__)
@@ -34,6 +37,14 @@ def register(app: App, runtime: BotRuntime) -> None:
         if text.lower() == "sources":
             ack(text="Looking up the sources...")
             send_sources(runtime, client, respond, user_id, channel)
+            return
+        chatter = small_talk(text)
+        if chatter is not None:  # "/needle thanks": not a question, never searched
+            reply = reply_for(chatter)
+            if reply is None:
+                ack(text="How to use Needle", blocks=blocks.help_blocks(name))
+            else:
+                ack(text=reply, blocks=blocks.text_blocks(reply))
             return
         ack(text=messages.PLACEHOLDER, blocks=blocks.placeholder_blocks())
         if admitted(runtime, respond, user_id, channel):

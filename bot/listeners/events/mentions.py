@@ -1,4 +1,5 @@
-"""``@Needle question`` in a channel: answered in the message's thread."""
+"""``@Needle question`` in a channel: answered in the message's thread (``@Needle thanks`` gets a short
+reply instead, see :mod:`bot.small_talk`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from bot.answering import Conversation, answer_in_conversation
 from bot.gate import admit, tell
 from bot.history import strip_mentions
 from bot.runtime import BotRuntime
+from bot.small_talk import answer_small_talk
+from pipelines.followups import small_talk
 
 
 def register(app: App, runtime: BotRuntime) -> None:
@@ -23,6 +26,8 @@ def register(app: App, runtime: BotRuntime) -> None:
         channel, ts = event["channel"], event["ts"]
         thread_ts = event.get("thread_ts")
         reply_thread = thread_ts or ts
+        question = strip_mentions(event.get("text", ""))
+        chatter = small_talk(question) if question else None
         where = admit(
             runtime,
             client,
@@ -31,12 +36,23 @@ def register(app: App, runtime: BotRuntime) -> None:
             message_ts=ts,
             thread_ts=reply_thread,
             event_id=body.get("event_id"),
+            counts=chatter is None,
         )
         if where is None:
             return
-        question = strip_mentions(event.get("text", ""))
         if not question:
             tell(client, channel, event["user"], reply_thread, wording.EMPTY_QUESTION)
+            return
+        if chatter is not None:
+            private_here = where.ephemeral and not channel.startswith("D")
+            answer_small_talk(
+                client,
+                chatter,
+                channel=channel,
+                user_id=event["user"],
+                thread_ts=reply_thread,
+                ephemeral=private_here,
+            )
             return
         conversation = Conversation.from_event(
             event,

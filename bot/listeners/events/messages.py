@@ -3,7 +3,8 @@
 Channel messages that mention the bot are left to the ``app_mention`` listener (Slack sends both events
 for one message); edits, deletions and bot messages are ignored. In a thread, only follow-ups meant for
 the bot are answered (``NEEDLE_SLACK_FOLLOWUPS``): the core's :func:`~pipelines.followups.classify_followup`
-decides, and why a message was left alone is logged at debug level.
+decides, and why a message was left alone is logged at debug level. Greetings and thanks in a DM get a
+short reply and no search (:mod:`bot.small_talk`); in a channel thread they are left alone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from bot.answering import Conversation, answer_in_conversation
 from bot.gate import admit
 from bot.history import mentions_bot, mentions_someone_else, strip_mentions
 from bot.runtime import BotRuntime
-from pipelines.followups import classify_followup
+from bot.small_talk import answer_small_talk
+from pipelines.followups import classify_followup, small_talk
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ def register(app: App, runtime: BotRuntime) -> None:
                 return
         if not question:
             return
+        chatter = small_talk(question) if direct else None  # a thread's small talk was left alone above
         where = admit(
             runtime,
             client,
@@ -59,8 +62,12 @@ def register(app: App, runtime: BotRuntime) -> None:
             message_ts=ts,
             thread_ts=thread_ts,
             event_id=body.get("event_id"),
+            counts=chatter is None,
         )
         if where is None:
+            return
+        if chatter is not None:
+            answer_small_talk(client, chatter, channel=channel, user_id=event["user"], thread_ts=thread_ts)
             return
         reply_thread = thread_ts if (thread_ts or not direct) else None
         conversation = Conversation.from_event(
