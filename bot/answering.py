@@ -106,12 +106,6 @@ class Conversation:
             return runtime.private_viewer(client, self.user_id, self.channel)
         return runtime.channel_viewer(self.user_id, self.channel)
 
-    def quick_viewer(self) -> Viewer:
-        """The viewer without asking Slack about memberships: enough to count sources for the status."""
-        if self.private or self.ephemeral:
-            return Viewer(user_id=self.user_id, private=True)
-        return Viewer(user_id=self.user_id, channel_id=self.channel)
-
 
 def ask_core(
     runtime: BotRuntime,
@@ -151,13 +145,13 @@ def answer_in_conversation(runtime: BotRuntime, client: WebClient, conversation:
         return
     # Slack streams only into threads: a DM outside a thread is answered in the question's own thread.
     stream_thread = conversation.reply_thread_ts or conversation.message_ts
-    native = runtime.features.offered(STREAMING) and status.show_searching(
-        client,
-        runtime.features,
-        channel,
-        stream_thread,
-        runtime.source_count(channel, conversation.quick_viewer(), conversation.channel_tags),
-    )
+    viewer: Viewer | None = None
+    native = False
+    if runtime.features.offered(STREAMING):
+        # The reader the answer is built for, built once: the status counts what the answer may use.
+        viewer = _viewer_or_none(runtime, client, conversation)
+        count = None if viewer is None else runtime.source_count(channel, viewer, conversation.channel_tags)
+        native = status.show_searching(client, runtime.features, channel, stream_thread, count)
     if native:
         writer: StreamWriter | UpdateWriter = StreamWriter(
             client,
@@ -177,7 +171,17 @@ def answer_in_conversation(runtime: BotRuntime, client: WebClient, conversation:
         reply_thread = conversation.reply_thread_ts
     if reply_thread:
         _follow(runtime, f"{channel}:{reply_thread}")
-    runtime.submit(_complete, runtime, client, conversation, writer, reply_thread)
+    runtime.submit(_complete, runtime, client, conversation, writer, reply_thread, viewer)
+
+
+def _viewer_or_none(runtime: BotRuntime, client: WebClient, conversation: Conversation) -> Viewer | None:
+    """The conversation's reader; ``None`` (logged) when the stores cannot say, so the answer path
+    builds it again and tells the user in plain words if it still cannot."""
+    try:
+        return conversation.viewer(runtime, client)
+    except Exception:
+        logger.warning("could not build the reader of %s's question for the status", conversation.user_id)
+        return None
 
 
 def _complete(
@@ -186,6 +190,7 @@ def _complete(
     conversation: Conversation,
     writer: StreamWriter | UpdateWriter,
     reply_thread: str | None,
+    viewer: Viewer | None = None,
 ) -> None:
     history = []
     if conversation.history_thread_ts:
@@ -204,7 +209,7 @@ def _complete(
         conversation.question,
         conversation.user_id,
         conversation.channel,
-        lambda: conversation.viewer(runtime, client),
+        lambda: viewer or conversation.viewer(runtime, client),
         history=history,
         on_text=writer.on_text,
     )

@@ -19,7 +19,6 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -32,10 +31,9 @@ from bot.features import SlackFeatures
 from bot.memberships import Memberships
 from bot.shared import HANDLED, THREADS, SharedKeys, SharedRateLimiter
 from pipelines.answers import SourceInfo
-from pipelines.audience import ADMIN, Viewer
+from pipelines.audience import Viewer
 from pipelines.audit import AuditLog
 from pipelines.channel_settings import ChannelSettings, ChannelSettingsStore
-from pipelines.errors import NeedleError
 from pipelines.links import trace_url
 from pipelines.service import NeedleService
 from pipelines.settings import Settings
@@ -66,10 +64,6 @@ def _lower_priority(niceness: int) -> None:
         )
     except OSError as error:  # not fatal: the thread keeps the normal priority
         logger.warning("could not lower the answer threads' priority: %s", error)
-
-
-#: Seconds a count of sources is reused for the status line ("searching 15 sources").
-SOURCE_COUNT_SECONDS = 60.0
 
 
 def _no_console() -> bool:
@@ -110,11 +104,6 @@ class BotRuntime:
     workspace_url: WorkspaceUrl = field(default_factory=WorkspaceUrl)
     _pending: set[Future[Any]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    #: Every source (as an admin lists them) for the status line's counts: (listed at, sources, the counts
-    #: made from that listing by tags and viewer).
-    _source_listing: tuple[float, list[SourceInfo], dict[tuple[Any, ...], int]] | None = None
-    _count_lock: threading.Lock = field(default_factory=threading.Lock)
-    _principals: tuple[float, frozenset[str]] | None = None
 
     @classmethod
     def create(
@@ -186,25 +175,25 @@ class BotRuntime:
 
     def private_viewer(self, client: WebClient, user_id: str, channel_id: str | None = None) -> Viewer:
         """Who reads a DM, an ephemeral reply or an assistant thread: the asker, with the user groups and
-        channels (among those some source is shared with) Slack says they belong to."""
+        channels (among those some source is shared with now) Slack says they belong to.
+
+        Built afresh for every question: the audiences come from the current sources (another process's
+        ``needle audience`` included), and only Slack's member lists are cached (``Memberships``).
+        :raises NeedleError: the store cannot say which audiences exist."""
         return self.memberships.viewer(client, user_id, self.audience_principals(), channel_id)
 
     def audience_principals(self) -> frozenset[str]:
-        """Every audience member some source names (``usergroup:S1``, ``channel:C1``, ...), reused for as
-        long as memberships are. :raises NeedleError: the store cannot be read."""
-        cached = self._principals
-        ttl = self.settings.slack_membership_cache_seconds
-        if cached and time.monotonic() - cached[0] < ttl:
-            return cached[1]
-        principals = frozenset(
-            member for source in self.service.list_sources(ADMIN) for member in source.audience
-        )
-        self._principals = (time.monotonic(), principals)
-        return principals
+        """Every audience member some source names now (``usergroup:S1``, ``channel:C1``, ...).
 
-    def visible_sources(self, viewer: Viewer, tags: list[str] | None = None) -> list[SourceInfo]:
-        """The sources ``viewer`` may see (the store filters them), limited to ``tags`` when given."""
-        return [source for source in self.service.list_sources(viewer) if _answers_from(source, tags)]
+        :raises NeedleError: the store cannot be read."""
+        return frozenset(member for source in self.service.current_sources() for member in source.audience)
+
+    def visible_sources(self, viewer: Viewer, tags: Sequence[str] | None = None) -> list[SourceInfo]:
+        """The sources ``viewer`` may see now, limited to ``tags`` when given: the one rule behind the App
+        Home, ``/needle sources``, suggested prompts and the status line's count.
+
+        :raises NeedleError: the store cannot be read."""
+        return [source for source in self.service.current_sources(viewer) if _answers_from(source, tags)]
 
     def debug_for(self, user_id: str | None, trace_id: str) -> tuple[str | None, bool]:
         """What an answer shows its asker for debugging: ``(link, show_trace_id)``.
@@ -219,56 +208,20 @@ class BotRuntime:
         return None, True
 
     def source_count(self, channel_id: str, viewer: Viewer, tags: Sequence[str] | None = None) -> int | None:
-        """How many sources a question in ``channel_id`` searches for ``viewer`` (its tags, what it may
-        see), from a listing of every source reused for a minute; ``None`` while unknown.
+        """How many sources a question in ``channel_id`` searches for ``viewer``: what it may see, limited
+        to the channel's tags (:meth:`visible_sources`, so the status says what the App Home counts);
+        ``None`` while unknown (the stores cannot be read).
 
         :param tags: the channel's tags as the caller just read them (the gate's settings of this very
             event); read here when ``None``.
-
-        The sources are listed by one thread at a time, and nobody waits for it: in a burst of mentions
-        the first lists while the others count from the previous listing (or show "the handbook"), so
-        fifty listener threads do not list the sources fifty times over, competing for the interpreter
-        with the threads that acknowledge Slack. Each channel and viewer is counted from that one listing
-        (``list_sources`` filters the same listing by viewer), not by listing again.
         """
-        if tags is None:
-            try:
-                tags = self.channel_tags(channel_id) or ()
-            except Exception:
-                logger.warning("could not read the channel settings for the status line", exc_info=True)
-                return None
-        wanted = tuple(sorted(tags))
-        listing = self._listed_sources()
-        if listing is None:
-            return None
-        _listed_at, sources, counts = listing
-        key = (wanted, tuple(viewer.principals()))
-        count = counts.get(key)
-        if count is None:
-            count = sum(
-                1 for source in sources if viewer.may_see(source.audience) and _answers_from(source, wanted)
-            )
-            counts[key] = count
-        return count
-
-    def _listed_sources(self) -> tuple[float, list[SourceInfo], dict[tuple[Any, ...], int]] | None:
-        """Every source, listed at most once per ``SOURCE_COUNT_SECONDS`` and by one thread at a time:
-        while another thread lists, the previous listing (``None`` before the first one)."""
-        listing = self._source_listing
-        if listing and time.monotonic() - listing[0] < SOURCE_COUNT_SECONDS:
-            return listing
-        if not self._count_lock.acquire(blocking=False):
-            return listing
         try:
-            sources = self.service.list_sources(ADMIN)
-        except NeedleError:
+            if tags is None:
+                tags = self.channel_tags(channel_id) or ()
+            return len(self.visible_sources(viewer, tags))
+        except Exception:
             logger.warning("could not count the sources for the status line", exc_info=True)
             return None
-        finally:
-            self._count_lock.release()
-        listing = (time.monotonic(), sources, {})
-        self._source_listing = listing
-        return listing
 
     def purge_if_due(self) -> None:
         """Now and then (per process), delete expired shared keys on the worker pool."""

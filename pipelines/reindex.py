@@ -13,4 +13,7 @@ from typing import Any
 def reindex(
     service: Any, keep_old: bool = True, progress: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
-    return service.backend.reindex(service, keep_old=keep_old, progress=progress)
+    try:
+        return service.backend.reindex(service, keep_old=keep_old, progress=progress)
+    finally:  # a new index (or an interrupted one) is a change every listing must see
+        service.sources.changes.touch()

@@ -36,6 +36,7 @@ from pipelines.private_files import make_files_private
 from pipelines.querying import build_query_pipeline, build_ranker
 from pipelines.retrieval_config import ConfigStore
 from pipelines.settings import Settings
+from pipelines.source_changes import SourceListing
 from pipelines.sources import SourceLibrary
 from pipelines.stores import build_backend
 from pipelines.traces import FeedbackItem, Rating, SlackLocation, Trace, TraceSummary
@@ -125,6 +126,8 @@ class NeedleService:
             embedder=self.embedders.identity,
             embedder_is_local=local,
         )
+        # Every source, listed again only when one changed in any process (a record-store stamp).
+        self.source_listing = SourceListing(lambda: self.sources.list_sources(ADMIN), self.sources.changes)
         self.answerer = Answerer(
             settings,
             self.store,
@@ -168,6 +171,13 @@ class NeedleService:
 
     def list_sources(self, viewer: Viewer = ADMIN) -> list[SourceInfo]:
         return self.sources.list_sources(viewer)
+
+    def current_sources(self, viewer: Viewer = ADMIN) -> list[SourceInfo]:
+        """What :meth:`list_sources` gives, from a listing made again only after a source changed (in
+        any process; see :mod:`pipelines.source_changes`): cheap enough to ask on every question.
+
+        :raises StoreUnavailableError: (or the record store's error) the stores cannot be read."""
+        return [source for source in self.source_listing.current() if viewer.may_see(source.audience)]
 
     def chunk(self, chunk_id: str) -> Passage | None:
         return self.sources.chunk(chunk_id)

@@ -28,6 +28,7 @@ from pipelines.errors import NeedleError, RejectedFileError, SourceNotFoundError
 from pipelines.file_inspector import SUPPORTED_EXTENSIONS, guess_title, inspect_file, safe_file_name
 from pipelines.metrics import Metrics
 from pipelines.settings import Settings
+from pipelines.source_changes import SourceChanges
 from pipelines.store_access import store_read
 from pipelines.stores import SearchBackend
 from pipelines.stores.originals import OriginalStore
@@ -132,6 +133,8 @@ class SourceLibrary:
         self._embedder = embedder
         self._embedder_is_local = embedder_is_local
         self._ingest_lock = threading.Lock()
+        #: Every change below is stamped here, so listings in every process know to list again.
+        self.changes = SourceChanges(audit.records)
 
     def ingest_file(self, path: str | Path, **kwargs: Any) -> IngestResult:
         """Index the file at ``path``; see :meth:`ingest_bytes` for the keyword arguments."""
@@ -272,6 +275,7 @@ class SourceLibrary:
         after = source_info(meta, written)
         before = _audited_source(source_info(previous, len(existing))) if existing else None
         action = "source.reindex" if reindexing else "source.upload"
+        self.changes.touch()
         self.audit.record(actor or uploaded_by, action, f"source {sid}", before, _audited_source(after))
         replaced = bool(existing) and previous.get("source_hash") != inspected.sha256
         return IngestResult(
@@ -354,6 +358,7 @@ class SourceLibrary:
             self.store.delete_documents([doc.id for doc in chunks])
             self.originals.delete(source_id)
         before = source_info(chunks[0].meta, len(chunks))
+        self.changes.touch()
         self.audit.record(actor, "source.delete", f"source {source_id}", _audited_source(before), None)
         return len(chunks)
 
@@ -370,6 +375,7 @@ class SourceLibrary:
             before = audience_of(chunks[0].meta)
             self.backend.update_source_meta(source_id, {"audience": members})
         target = f"source {source_id}"
+        self.changes.touch()
         self.audit.record(actor, "source.audience", target, {"audience": before}, {"audience": members})
         return source_info({**chunks[0].meta, "audience": members}, len(chunks))
 

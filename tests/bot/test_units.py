@@ -17,6 +17,7 @@ from bot.history import history_from_replies
 from bot.mrkdwn import escape, split_for_blocks, to_mrkdwn
 from pipelines.answers import Answer, Citation, SourceInfo
 from pipelines.audience import Viewer
+from pipelines.source_changes import SourceChanges, SourceListing
 from pipelines.stores.records import SqliteRecordStore
 
 
@@ -224,15 +225,25 @@ def test_answer_threads_run_at_a_lower_priority_than_the_rest_of_the_process():
 
 
 class ListingCore:
-    """A core that lists sources as the real one does (every source, then what the viewer may see)."""
+    """A core whose current sources are the real listing's (every source, listed again only after a
+    change), over a list the test changes, stamping each change as ``SourceLibrary`` does."""
 
-    def __init__(self, sources: list[SourceInfo]) -> None:
+    def __init__(self, sources: list[SourceInfo], records: SqliteRecordStore) -> None:
         self.sources = sources
         self.full_listings = 0
+        self.changes = SourceChanges(records)
+        self.listing = SourceListing(self._list_all, self.changes, settle_seconds=0.0)
 
-    def list_sources(self, viewer: Viewer) -> list[SourceInfo]:
-        self.full_listings += viewer.unrestricted
-        return [source for source in self.sources if viewer.may_see(source.audience)]
+    def _list_all(self) -> list[SourceInfo]:
+        self.full_listings += 1
+        return list(self.sources)
+
+    def current_sources(self, viewer: Viewer) -> list[SourceInfo]:
+        return [source for source in self.listing.current() if viewer.may_see(source.audience)]
+
+    def add(self, source: SourceInfo) -> None:
+        self.sources.append(source)
+        self.changes.touch()
 
 
 def listed(number: int, tags: list[str], audience: list[str]) -> SourceInfo:
@@ -252,7 +263,10 @@ def listed(number: int, tags: list[str], audience: list[str]) -> SourceInfo:
     )
 
 
-def test_the_status_counts_every_channel_and_viewer_from_one_listing(settings_factory, tmp_path):
+def test_the_status_counts_what_each_viewer_may_see_from_one_listing_until_a_change(
+    settings_factory, tmp_path
+):
+    records = SqliteRecordStore(tmp_path / "records.sqlite3")
     core = ListingCore(
         [
             listed(1, ["hr"], ["everyone"]),
@@ -260,9 +274,9 @@ def test_the_status_counts_every_channel_and_viewer_from_one_listing(settings_fa
             listed(3, [], ["channel:CBOARD"]),
             listed(4, ["hr"], ["user:U1"]),
             listed(5, ["hr"], ["usergroup:SHR"]),
-        ]
+        ],
+        records,
     )
-    records = SqliteRecordStore(tmp_path / "records.sqlite3")
     bot = runtime.BotRuntime.create(core, settings_factory(slack_channel_tags={"CHR": ["hr"]}), records)
     try:
         viewers = [
@@ -271,21 +285,21 @@ def test_the_status_counts_every_channel_and_viewer_from_one_listing(settings_fa
             Viewer(user_id="U1", private=True),
             Viewer(user_id="U2", private=True, usergroups=frozenset({"SHR"})),
         ]
-        for viewer in viewers:
-            for channel in ("C1", "CHR", "CBOARD"):
-                tags = bot.channel_tags(channel)
-                expected = len(bot.visible_sources(viewer, tags))  # what the viewer may see, listed for it
-                assert bot.source_count(channel, viewer) == expected
-                assert bot.source_count(channel, viewer, tags or ()) == expected
+        expected = {  # (viewer, channel) -> what it may see there, counted by hand
+            (0, "C1"): 2, (0, "CHR"): 1, (0, "CBOARD"): 2,
+            (1, "C1"): 3, (1, "CHR"): 1, (1, "CBOARD"): 3,
+            (2, "C1"): 3, (2, "CHR"): 2, (2, "CBOARD"): 3,
+            (3, "C1"): 3, (3, "CHR"): 2, (3, "CBOARD"): 3,
+        }
+        for (number, channel), count in expected.items():
+            viewer, tags = viewers[number], bot.channel_tags(channel)
+            assert len(bot.visible_sources(viewer, tags)) == count  # what the App Home and lists show
+            assert bot.source_count(channel, viewer) == count
+            assert bot.source_count(channel, viewer, tags or ()) == count
         assert core.full_listings == 1  # every count came from one listing
 
-        # Another thread is listing: the others count from the listing they have, without waiting.
-        core.sources.append(listed(6, [], ["everyone"]))
-        stamp, sources, counts = bot._source_listing
-        bot._source_listing = (stamp - runtime.SOURCE_COUNT_SECONDS, sources, counts)
-        with bot._count_lock:
-            assert bot.source_count("C1", viewers[0]) == 2
-        assert bot.source_count("C1", viewers[0]) == 3  # the minute is over: listed again
+        core.add(listed(6, [], ["everyone"]))  # a change (any process): the very next count sees it
+        assert bot.source_count("C1", viewers[0]) == 3
         assert core.full_listings == 2
     finally:
         bot.shutdown()
