@@ -8,6 +8,7 @@ admin console) to the shared FastAPI app, or starts its own background connectio
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
@@ -28,9 +29,19 @@ class Face(Protocol):
     def __call__(self, app: FastAPI, service: NeedleService) -> None: ...
 
 
+#: A face's own readiness: ``{"ok": bool, ...}`` with, when not ok, why in words (never a secret).
+ReadinessCheck = Callable[[], dict[str, Any]]
+
+
+def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
+    """Make ``check`` part of ``/readyz`` under ``name`` (a face that can be up or not, such as the bot)."""
+    app.state.readiness_checks[name] = check
+
+
 def create_app(service: NeedleService) -> FastAPI:
     """The shared app with the core's own endpoints: ``/healthz`` (process up), ``/readyz`` (store
-    reachable, model loaded, LLM configured or deliberately off) and ``/metrics`` (Prometheus)."""
+    reachable, model loaded, LLM configured or deliberately off, and each face's own check, such as the
+    Slack bot being connected) and ``/metrics`` (Prometheus)."""
     app = FastAPI(title="Needle", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
     # Who the client is (the console's sign-in throttle counts per address) and whether it came over
@@ -38,6 +49,7 @@ def create_app(service: NeedleService) -> FastAPI:
     # comes from a proxy named in NEEDLE_TRUSTED_PROXIES, and nobody's by default. The server runs
     # with uvicorn's own handling off (:func:`uvicorn_config`), whose default trusts 127.0.0.1.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(service.settings.trusted_proxies))
+    app.state.readiness_checks = {}
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -46,6 +58,8 @@ def create_app(service: NeedleService) -> FastAPI:
     @app.get("/readyz")
     def readyz() -> JSONResponse:
         checks = service.readiness()
+        for name, check in dict(app.state.readiness_checks).items():
+            checks[name] = check()
         ready = all(check["ok"] for check in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
