@@ -60,7 +60,7 @@ def test_small_talk_does_not_use_up_the_rate_limit_and_a_question_is_still_answe
     bot.settle()
     texts = [p["text"] for p in posted(bot, "D31")]
     hello, thanks = messages.SMALL_TALK_GREETING, messages.SMALL_TALK_THANKS
-    assert texts[:3] == [hello, thanks, hello]
+    assert sorted(texts[:3]) == sorted([hello, thanks, hello])  # handled concurrently: in any order
     assert messages.PLACEHOLDER in texts[3:] and not bot.slack.of("chat.postEphemeral")
     assert searched(bot_service, "U40") == [VACATION]
 
