@@ -2,7 +2,9 @@
 
 Who may see a source is stored on its chunks, so a face that needs every source's audience on each
 question (the Slack bot builds a private reader's memberships from the audiences that exist) would have to
-list every source each time: about 90 ms at 50,000 chunks on the embedded store. Instead every change of a
+list every source each time, which reads every chunk's metadata on the embedded store (59 ms at 10,000
+chunks, 540 ms at 50,000, measured by ``scripts/bench_source_listing.py`` on a loaded 2-core machine).
+Instead every change of a
 source (a new file or version, a deletion, an audience change, a re-index, from any process) replaces one
 record, ``source_changes/latest``, with a new stamp, and :class:`SourceListing` lists the sources again
 only when that stamp differs from the one its listing was made under. Reading the stamp is one record-store
