@@ -217,8 +217,15 @@ def answer_case(service: Any, case: AnswerCase) -> CaseResult:
     )
 
 
+def passed_gate(result: CaseResult) -> bool:
+    """Whether the question got past the answerability gate to the answerer (the extract, or the LLM)."""
+    return bool(result.answerability.get("answerable"))
+
+
 def summarize(results: list[CaseResult]) -> dict[str, Any]:
-    """The four figures of one group of results, with counts, as fractions rounded to 4 places."""
+    """The four figures of one group of results, with counts, as fractions rounded to 4 places, and how
+    many questions the gate let through to the answerer (``reached``: answerable ones that got there;
+    ``stopped``: unanswerable ones it kept from it)."""
     answerable = [result for result in results if not result.case.unanswerable]
     unanswerable = [result for result in results if result.case.unanswerable]
 
@@ -234,6 +241,10 @@ def summarize(results: list[CaseResult]) -> dict[str, Any]:
         "citation_rate": share(answerable, lambda r: r.cited_gold),
         "abstention": share(unanswerable, lambda r: not r.found),
         "false_abstention": share(answerable, lambda r: not r.found),
+        "reached": sum(1 for result in answerable if passed_gate(result)),
+        "reach": share(answerable, passed_gate),
+        "stopped": sum(1 for result in unanswerable if not passed_gate(result)),
+        "stop": share(unanswerable, lambda r: not passed_gate(r)),
         "latency_ms": {
             "p50": round(statistics.median(latencies), 1) if latencies else None,
             "p95": round(percentile(latencies, 0.95), 1) if latencies else None,

@@ -14,6 +14,12 @@ confident, misleading answer. This module scores how well the best passages cove
 The two are combined by a logistic model fitted on development data (``scripts/calibrate_answerability.py``
 on COVID-QA, CMRC 2018 trial and the handbook development questions); the decision threshold on its
 probability is ``NEEDLE_ANSWERABILITY_THRESHOLD``.
+
+That threshold decides for the extractive answerer, which cannot tell a passage that answers from one that
+shares the question's words. With an LLM the model reads the passages and says when they do not answer,
+so the gate stops only hopeless retrieval (:func:`related`): passages sharing almost none of the
+question's terms, no sentence close in meaning and (Chinese) few of its characters. Anything else reaches
+the model, whose "not in the documents" reply is the abstention.
 """
 
 from __future__ import annotations
@@ -40,6 +46,17 @@ POOL_PER_RETRIEVER = 50
 WEIGHTS_WITH_MEANING = (-7.85, 7.46, 6.43)
 WEIGHTS_TERMS_ONLY = (-16.3, 4.0, 18.43)
 
+#: With an LLM, the passages relate to the question (and reach the model) when any signal reaches its floor.
+#: Chosen on the development data (handbook development questions, COVID-QA, CMRC 2018 trial gate-off
+#: reports) as the strictest round values that let every answerable question through; see the README.
+RELATED_COVERAGE = 0.2
+RELATED_SIMILARITY = 0.35
+RELATED_CHARACTERS = 0.3
+
+#: Which rule decided: the extract's threshold on the score, or the LLM mode's relatedness floor.
+BY_SCORE = "score"
+BY_RELATEDNESS = "related"
+
 
 @dataclass(frozen=True)
 class Answerability:
@@ -55,6 +72,8 @@ class Answerability:
     missing_terms: list[str] = field(default_factory=list)
     best_passage: int | None = None
     reason: str = ""
+    #: ``"score"`` (extract: score against threshold) or ``"related"`` (LLM: only hopeless retrieval stops).
+    rule: str = BY_SCORE
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,6 +179,18 @@ def score(coverage: float, similarity: float | None, characters: float | None) -
     return logistic(WEIGHTS_WITH_MEANING if with_meaning else WEIGHTS_TERMS_ONLY, values)
 
 
+def related(coverage: float, similarity: float | None, characters: float | None) -> bool:
+    """Whether anything in the passages relates to the question: the LLM mode's gate.
+
+    False only when every signal is below its floor: few of the question's terms, no sentence near it in
+    meaning (where the embedder reads the language) and, for Chinese, few of its characters. A Chinese
+    question's bigram coverage is not used here: bigrams no candidate contains are set aside as word
+    edges, so "公司有股票期权吗" keeps only "公司" and is fully "covered" by any company policy.
+    """
+    by_terms = coverage >= RELATED_COVERAGE if characters is None else characters >= RELATED_CHARACTERS
+    return by_terms or (similarity is not None and similarity >= RELATED_SIMILARITY)
+
+
 def assess(
     question: str,
     documents: list[Document],
@@ -167,17 +198,20 @@ def assess(
     threshold: float,
     query_embedding: Sequence[float] | None = None,
     encode: Callable[[list[str]], list[list[float]]] | None = None,
+    rule: str = BY_SCORE,
 ) -> Answerability:
     """Score whether ``documents`` (the passages for the answerer) answer ``question``.
 
     :param pool: every candidate either retriever returned, for the terms' IDF.
     :param query_embedding: the question's embedding, or ``None`` when the embedder does not read the
         question's language; then the decision rests on term coverage alone.
-    :param threshold: least score to answer; 0 answers whenever there is a passage.
+    :param threshold: least score to answer; 0 answers whenever there is a passage (in both rules).
+    :param rule: ``"score"`` decides by ``threshold`` (the extractive answerer); ``"related"`` lets
+        everything but hopeless retrieval through (an LLM reads the passages and decides itself).
     """
     passages = [doc.content or "" for doc in documents[:EXAMINED_PASSAGES]]
     if not passages:
-        return Answerability(False, 0.0, threshold, 0.0, None, reason="no passage was retrieved")
+        return Answerability(False, 0.0, threshold, 0.0, None, reason="no passage was retrieved", rule=rule)
     pool_texts = [doc.content or "" for doc in pool] or passages
     coverage, best, matched, missing = term_coverage(question, passages, pool_texts)
     characters = character_coverage(question, passages, pool_texts)
@@ -185,9 +219,18 @@ def assess(
     if query_embedding is not None and encode is not None:
         similarity = best_sentence_similarity(passages, query_embedding, encode)
     probability = score(coverage, similarity, characters)
-    answerable = probability >= threshold
+    if rule == BY_RELATEDNESS:
+        answerable = threshold <= 0 or related(coverage, similarity, characters)
+    else:
+        answerable = probability >= threshold
     if threshold <= 0:
         reason = "the answerability gate is off"
+    elif rule == BY_RELATEDNESS:
+        reason = (
+            "the passages relate to the question: the language model decides whether they answer it"
+            if answerable
+            else "nothing in the passages relates to the question"
+        )
     elif answerable:
         reason = "the best passages cover the question"
     elif missing:
@@ -205,4 +248,5 @@ def assess(
         missing_terms=missing,
         best_passage=None if best is None else best + 1,
         reason=reason,
+        rule=rule,
     )

@@ -365,15 +365,25 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
         f"{report['dataset']}: {report['documents']} documents, mode {report['mode']}, "
         f"threshold {report['answerability_threshold']}"
     )
-    print(f"{'':<8} {'n':>5} {'accuracy':>9} {'cited':>7} {'abstain':>8} {'false-abst':>10} {'p50 ms':>7}")
+    answerer = "the extract" if report["mode"] == "extract" else "the model"
+    print(
+        f"{'':<8} {'n':>5} {'accuracy':>9} {'cited':>7} {'abstain':>8} {'false-abst':>10} {'p50 ms':>7} "
+        f"{'reached':>9} {'stopped':>9}"
+    )
     rows = {**report["languages"], "all": report["overall"]}
     for name, row in rows.items():
         figures = [row[key] for key in ("accuracy", "citation_rate", "abstention", "false_abstention")]
         shown = ["   -" if value is None else f"{value:.3f}" for value in figures]
+        reached = f"{row['reached']}/{row['answerable']}"
+        stopped = f"{row['stopped']}/{row['unanswerable']}"
         print(
             f"{name:<8} {row['questions']:>5} {shown[0]:>9} {shown[1]:>7} {shown[2]:>8} {shown[3]:>10} "
-            f"{row['latency_ms']['p50']:>7}"
+            f"{row['latency_ms']['p50']:>7} {reached:>9} {stopped:>9}"
         )
+    print(
+        f"reached: answerable questions the answerability gate let through to {answerer}; "
+        "stopped: unanswerable ones it kept from it"
+    )
     return EXIT_OK
 
 

@@ -105,6 +105,7 @@ def build_query_pipeline(
             threshold=settings.answerability_threshold,
             sentence_encoder=sentence_encoder,
             embedding_languages=settings.embedding_languages,
+            for_llm=generator is not None,
         ),
     )
     pipeline.add_component(

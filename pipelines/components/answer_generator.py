@@ -77,6 +77,14 @@ def describe_llm_failure(error: BaseException, timeout_seconds: float) -> str:
     return "The language model failed to answer"
 
 
+def extract_may_answer(answerability: dict[str, Any]) -> bool:
+    """Whether the extract's gate (score against threshold) lets the passages be quoted."""
+    threshold = float(answerability.get("threshold") or 0)
+    return bool(answerability.get("answerable", True)) and (
+        threshold <= 0 or float(answerability.get("score") or 0) >= threshold
+    )
+
+
 @component
 class AnswerGenerator:
     """Generate a cited answer with an LLM when one is configured, else (or on failure) an extract.
@@ -130,12 +138,11 @@ class AnswerGenerator:
         except Exception as error:  # any failure of the remote model must still give the user an answer
             logger.warning("LLM call failed; answering with an extract", exc_info=error)
             notice = describe_llm_failure(error, self.timeout_seconds)
-            return self._extract(question, documents, notice, query_embedding)
+            return self._fallback(question, documents, notice, query_embedding, answerability)
         if not reply.strip():
             logger.warning("LLM returned an empty answer; answering with an extract")
-            return self._extract(
-                question, documents, "The language model returned an empty answer", query_embedding
-            )
+            notice = "The language model returned an empty answer"
+            return self._fallback(question, documents, notice, query_embedding, answerability)
         if says_not_found(reply):
             return {**self._not_found(question), "model": model, "reply": reply.strip()}
         cited = cited_numbers(reply, len(documents))
@@ -153,6 +160,20 @@ class AnswerGenerator:
         result = self.generator.run(messages=messages, streaming_callback=on_chunk)
         replies = result.get("replies") or []
         return (replies[0].text or "") if replies else ""
+
+    def _fallback(
+        self,
+        question: str,
+        documents: list[Document],
+        notice: str,
+        query_embedding: list[float] | None,
+        answerability: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The extract instead of the model's answer, under the extract's own gate: the LLM mode's gate let
+        weakly related passages through for the model to judge, and a quote of them would mislead."""
+        if answerability is not None and not extract_may_answer(answerability):
+            return {**self._not_found(question), "notice": notice}
+        return self._extract(question, documents, notice, query_embedding)
 
     def _extract(
         self, question: str, documents: list[Document], notice: str, query_embedding: list[float] | None

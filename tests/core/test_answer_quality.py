@@ -122,6 +122,7 @@ def test_eval_answers_scores_a_small_set_end_to_end(tmp_path: Path, data_dir: Pa
     assert (overall["answerable"], overall["unanswerable"]) == (1, 1)
     assert overall["accuracy"] == 1.0 and overall["citation_rate"] == 1.0
     assert overall["abstention"] == 1.0 and overall["false_abstention"] == 0.0
+    assert (overall["reached"], overall["stopped"]) == (1, 1), "extract mode: the gate stops stock options"
     assert report["mode"] == "extract" and "cases" not in report
     assert not (data_dir / "store").exists(), "the evaluation builds its own store, not the user's"
 
@@ -157,13 +158,14 @@ def test_the_handbook_set_meets_the_issues_goals(handbook_report: dict) -> None:
 
 
 def test_with_an_llm_the_harness_shows_the_gate_and_not_found_replies(tmp_path: Path, tgi) -> None:
-    """The harness in LLM mode, against the local TGI-protocol server: an unanswerable question never
-    reaches the model, and a model reply "not in the documents" counts as an abstention."""
+    """The harness in LLM mode, against the local TGI-protocol server: a question nothing in the
+    documents relates to never reaches the model, one that relates does, and a model reply "not in the
+    documents" counts as an abstention. The report counts what reached the model."""
     url, state = tgi
 
     def reply(messages: list[dict]) -> str:
         prompt = messages[-1]["content"]
-        if "carry over" in prompt.split("Question:")[-1]:
+        if "vacation days" not in prompt.split("Question:")[-1]:
             return "The passages do not contain this."
         return "Full-time employees get 25 vacation days per year [1]."
 
@@ -172,7 +174,8 @@ def test_with_an_llm_the_harness_shows_the_gate_and_not_found_replies(tmp_path: 
     records = [
         {"question": "How many vacation days do I get?", "gold": ["25"], "source": "leave-policy.md"},
         {"question": "How many days can I carry over?", "gold": ["5"], "source": "leave-policy.md"},
-        {"question": "How do stock options vest?", "unanswerable": True},
+        {"question": "How many days off can I take to look after my sick kid?", "unanswerable": True},
+        {"question": "What is the airspeed velocity of an unladen swallow?", "unanswerable": True},
     ]
     questions.write_text("\n".join(json.dumps(record) for record in records), encoding="utf-8")
     corpus = tmp_path / "corpus"
@@ -182,9 +185,11 @@ def test_with_an_llm_the_harness_shows_the_gate_and_not_found_replies(tmp_path: 
     report = run_answer_eval(load_answer_dataset(questions, corpus), settings)
     assert report["mode"] == "llm:tgi"
     asked = [request["body"]["messages"][-1]["content"].split("Question:")[-1] for request in state.requests]
-    assert len(asked) == 2 and not any("stock options" in text for text in asked)
+    assert len(asked) == 3 and not any("swallow" in text for text in asked)
     by_question = {case["question"]: case for case in report["cases"]}
     assert by_question["How many vacation days do I get?"]["correct"] is True
     assert by_question["How many days can I carry over?"]["found"] is False
-    assert by_question["How do stock options vest?"]["found"] is False
-    assert report["overall"]["abstention"] == 1.0 and report["overall"]["false_abstention"] == 0.5
+    assert by_question["How many days off can I take to look after my sick kid?"]["found"] is False
+    overall = report["overall"]
+    assert overall["abstention"] == 1.0 and overall["false_abstention"] == 0.5
+    assert (overall["reached"], overall["reach"], overall["stopped"], overall["stop"]) == (2, 1.0, 1, 0.5)

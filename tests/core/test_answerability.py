@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +15,8 @@ from pipelines.citations import number_sources, related_sources
 from pipelines.cli import main
 from pipelines.components.answer_generator import says_not_found
 from pipelines.service import NeedleService
-from tests.conftest import HANDBOOK
+from tests.conftest import HANDBOOK, make_settings
+from tests.support.fake_tgi import FakeTGIState, fake_tgi_server
 
 
 def passage(number: int, source: str, page: int | None = None) -> Passage:
@@ -109,12 +112,92 @@ def test_an_empty_store_says_nothing_was_indexed_in_the_questions_language(
     assert expected in answer.text and who in answer.text
 
 
-def test_with_an_llm_the_gate_skips_the_call_when_nothing_answers(llm_service: NeedleService, tgi) -> None:
+def test_with_an_llm_the_gate_skips_the_call_when_nothing_relates(llm_service: NeedleService, tgi) -> None:
     _, state = tgi
     before = len(state.requests)
-    answer = llm_service.ask("How do stock options vest?")
-    assert len(state.requests) == before, "the LLM must not be called for a question the documents miss"
+    answer = llm_service.ask("What is the airspeed velocity of an unladen swallow?")
+    assert len(state.requests) == before, "the LLM must not be called when nothing retrieved relates"
     assert answer.found is False and answer.citations == []
+    assert answer.answerability["rule"] == "related"
+    assert answer.answerability["reason"] == "nothing in the passages relates to the question"
+
+
+@pytest.fixture(scope="module")
+def handbook_llm(handbook_service: NeedleService) -> Iterator[tuple[NeedleService, FakeTGIState]]:
+    """The whole handbook (the session's indexed store, opened by a second service as a replica would)
+    answered by the local TGI-protocol server."""
+    with fake_tgi_server() as (url, state):
+        settings = make_settings(
+            handbook_service.settings.data_dir, llm_api="tgi", llm_url=url, llm_timeout_seconds=5
+        )
+        service = NeedleService(settings)
+        yield service, state
+        service.close()
+
+
+@pytest.fixture
+def llm_over_handbook(handbook_llm: tuple[NeedleService, FakeTGIState]) -> tuple[NeedleService, FakeTGIState]:
+    service, state = handbook_llm
+    state.requests.clear()
+    state.mode = "ok"
+    state.reply = lambda messages: "I could not find this in the documents."
+    return service, state
+
+
+def _cite_passage_with(text: str, answer: str) -> Callable[[list[dict[str, Any]]], str]:
+    def reply(messages: list[dict[str, Any]]) -> str:
+        prompt = messages[-1]["content"]
+        for number, body in re.findall(r'<passage id="(\d+)"[^>]*>(.*?)</passage>', prompt, re.S):
+            if text in body:
+                return f"{answer} [{number}]."
+        return "I could not find this in the documents."
+
+    return reply
+
+
+PER_DIEM = "What's the per diem for meals when travelling in Germany?"
+
+
+def test_with_an_llm_a_question_worded_unlike_the_handbook_reaches_the_model(
+    handbook_service: NeedleService, llm_over_handbook: tuple[NeedleService, FakeTGIState]
+) -> None:
+    """The issue's example: the meals section is the top passage, but "diem" and "germany" are not in it.
+    The extract's gate abstains; in front of an LLM the gate lets it through and the model answers."""
+    assert handbook_service.ask(PER_DIEM).found is False, "the extract mode keeps its gate"
+    service, state = llm_over_handbook
+    state.reply = _cite_passage_with("60 EUR", "Acme pays for meals up to 60 EUR per day")
+    answer = service.ask(PER_DIEM)
+    assert len(state.requests) == 1
+    assert answer.found is True and answer.kind == "generated"
+    assert "60 EUR" in answer.text and answer.citations
+    assert answer.answerability["answerable"] is True and answer.answerability["rule"] == "related"
+    assert answer.answerability["score"] < answer.answerability["threshold"]
+
+
+def test_with_an_llm_the_models_not_found_reply_is_the_abstention(
+    llm_over_handbook: tuple[NeedleService, FakeTGIState],
+) -> None:
+    """A question the handbook does not answer but whose passages relate ("vesting" of pensions) reaches
+    the model, and its "not in the documents" reply is what the employee reads."""
+    service, state = llm_over_handbook
+    answer = service.ask("How do stock options vest?")
+    assert len(state.requests) == 1
+    assert answer.found is False and answer.kind == "no_answer" and answer.citations == []
+    assert answer.related
+
+
+def test_a_failed_llm_falls_back_to_an_extract_only_under_the_extracts_gate(
+    llm_over_handbook: tuple[NeedleService, FakeTGIState],
+) -> None:
+    """The LLM mode's gate lets weakly related passages through for the model to judge; when the model
+    fails, the extract that replaces its answer may quote them only if the extract's own gate would."""
+    service, state = llm_over_handbook
+    state.mode = "error"
+    weak = service.ask(PER_DIEM)
+    assert len(state.requests) == 1 and weak.found is False and weak.citations == []
+    assert "returned an error" in weak.notice
+    strong = service.ask("How many vacation days do I get?")
+    assert strong.kind == "fallback" and strong.found is True and strong.citations
 
 
 def test_an_llm_reply_saying_not_found_becomes_found_false(llm_service: NeedleService, tgi) -> None:
