@@ -31,6 +31,7 @@ from typing import Any, Literal
 from haystack.dataclasses import ChatMessage
 
 from pipelines.components.answer_generator import describe_llm_failure
+from pipelines.llm import with_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -429,16 +430,17 @@ def clean_rewrite(reply: str) -> str | None:
 class FollowupRewriter:
     """Rewrites a follow-up into a standalone question with one short call to the chat generator.
 
-    The call gets its own timeout (the answer's is far longer): for a Hugging Face API generator, a twin
-    with the same endpoint, token and generation settings is made once, with ``timeout_seconds``.
+    The call gets its own timeout (the answer's is far longer): a twin of the generator with the same
+    endpoint, key and generation settings is made once, with ``timeout_seconds``
+    (:func:`pipelines.llm.with_timeout`).
 
-    :param generator: a ``HuggingFaceAPIChatGenerator`` (or anything with its ``run(messages=...)``).
+    :param generator: a chat generator from :mod:`pipelines.llm` (or anything with its ``run(messages=...)``).
     :param timeout_seconds: the longest the rewrite may take before the heuristic is used.
     """
 
     def __init__(self, generator: Any, timeout_seconds: float) -> None:
         self.timeout_seconds = timeout_seconds
-        self.generator = _with_timeout(generator, timeout_seconds)
+        self.generator = with_timeout(generator, timeout_seconds)
 
     def rewrite(self, question: str, history: Sequence[dict[str, str]]) -> str | None:
         """The standalone question, or ``None`` (logged) when the model fails or gives nothing usable."""
@@ -459,20 +461,6 @@ class FollowupRewriter:
         if rewritten is None:
             logger.warning("follow-up rewrite was empty or unusable; searching with the heuristic query")
         return rewritten
-
-
-def _with_timeout(generator: Any, timeout_seconds: float) -> Any:
-    api_params = getattr(generator, "api_params", None)
-    if not isinstance(api_params, dict) or not hasattr(generator, "api_type"):
-        return generator  # not an HF API generator: used as it is
-    kwargs = dict(getattr(generator, "generation_kwargs", None) or {})
-    kwargs["stop"] = list(kwargs.get("stop") or [])
-    return type(generator)(
-        api_type=generator.api_type,
-        api_params={**api_params, "timeout": timeout_seconds},
-        token=generator.token,
-        generation_kwargs=kwargs,
-    )
 
 
 _rewriters: weakref.WeakKeyDictionary[Any, FollowupRewriter] = weakref.WeakKeyDictionary()

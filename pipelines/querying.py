@@ -10,6 +10,7 @@ from haystack.components.builders import ChatPromptBuilder
 from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersTextEmbedder
 
 from pipelines.components import AnswerabilityGate, AnswerGenerator, ExtractiveAnswerer, RankFusion
+from pipelines.llm import LLMStatus
 from pipelines.prompt import prompt_template
 from pipelines.sentence_vectors import CachedSentenceEncoder
 from pipelines.settings import Settings
@@ -92,11 +93,12 @@ def build_query_pipeline(
     generator: Any | None,
     ranker: Any | None = None,
     sentence_encoder: Callable[[list[str]], list[list[float]]] | None = None,
+    llm_status: LLMStatus | None = None,
 ) -> Pipeline:
     """The retrieval pipeline, the answerability gate, the chat prompt and the answer generator.
 
     ``sentence_encoder`` embeds passage sentences for the gate and the extract (default: the local text
-    embedder's model)."""
+    embedder's model); ``llm_status`` records how each call to the LLM went."""
     pipeline = build_retrieval_pipeline(settings, backend, text_embedder, ranker)
     sentence_encoder = sentence_encoder or local_sentence_encoder(text_embedder)
     pipeline.add_component(
@@ -118,6 +120,7 @@ def build_query_pipeline(
             generator=generator,
             extractive=ExtractiveAnswerer(sentence_encoder=sentence_encoder),
             timeout_seconds=settings.llm_timeout_seconds,
+            status=llm_status,
         ),
     )
     final = "ranker.documents" if ranker is not None else "fusion.documents"

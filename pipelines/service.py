@@ -29,7 +29,7 @@ from pipelines.embedders import build_embedders
 from pipelines.errors import NeedleError, SourceNotFoundError
 from pipelines.indexing import CONVERSION_VERSION, build_indexing_pipeline
 from pipelines.jobs import JobQueue, Worker
-from pipelines.llm import build_chat_generator
+from pipelines.llm import LLMStatus, build_chat_generator, prepare_at_start
 from pipelines.metrics import Metrics
 from pipelines.models import resolve_model
 from pipelines.private_files import make_files_private
@@ -82,6 +82,8 @@ class NeedleService:
             ranker = build_ranker(settings, resolve_model(settings.reranker_model))
             ranker.warm_up()
         self.generator = build_chat_generator(settings)
+        prepare_at_start(settings, self.generator)  # a serverless model the Hub does not know stops here
+        self.llm_status = LLMStatus(settings)
         self.embedding_cache = EmbeddingCache(
             embedding_cache_path or settings.data_dir / "embedding-cache.sqlite3"
         )
@@ -95,6 +97,7 @@ class NeedleService:
             self.generator,
             ranker=ranker,
             sentence_encoder=self.embedders.sentence_encoder,
+            llm_status=self.llm_status,
         )
         self.has_ranker = ranker is not None
         # With a reranker, a twin pipeline without it lets the debugger compare; its components are new
@@ -106,6 +109,7 @@ class NeedleService:
                 self.embedders.new_text_embedder(),
                 build_chat_generator(settings),
                 sentence_encoder=self.embedders.sentence_encoder,
+                llm_status=self.llm_status,
             )
             if ranker is not None
             else self.query_pipeline
@@ -245,7 +249,8 @@ class NeedleService:
     # Health
     # ------------------------------------------------------------------------------------------------
     def readiness(self) -> dict[str, dict[str, Any]]:
-        """What ``/readyz`` reports: the store answers, the model is loaded, the LLM is set up or off."""
+        """What ``/readyz`` reports: the store answers, the model is loaded, the LLM is set up or off
+        (which one, whether its endpoint answers, and how its last call went)."""
         checks: dict[str, dict[str, Any]] = {}
         try:
             checks["store"] = {"ok": True, "chunks": self.store.count_documents()}
@@ -253,28 +258,8 @@ class NeedleService:
             logger.warning("readiness: store check failed: %s", type(error).__name__)
             checks["store"] = {"ok": False, "error": "the document store is not reachable"}
         checks["embedding_model"] = {"ok": True, "embedder": self.embedders.identity}
-        checks["llm"] = self._llm_check()
+        checks["llm"] = self.llm_status.readiness()
         return checks
-
-    def _llm_check(self) -> dict[str, Any]:
-        """Off is fine; a TGI or endpoint URL must answer HTTP; serverless is not probed (it is billed)."""
-        mode = self.settings.llm_api
-        if mode in ("none", "serverless"):
-            return {"ok": True, "mode": mode, "probed": False}
-        import urllib.error
-        import urllib.request
-
-        url = str(self.settings.llm_url).rstrip("/") + "/health"
-        request = urllib.request.Request(url, method="GET")  # noqa: S310 - an http(s) URL from settings
-        if self.settings.hf_token:
-            request.add_header("Authorization", f"Bearer {self.settings.hf_token.get_secret_value()}")
-        try:
-            with urllib.request.urlopen(request, timeout=3):  # noqa: S310
-                return {"ok": True, "mode": mode, "probed": True}
-        except urllib.error.HTTPError as error:  # it answered: reachable, even if /health is not a route
-            return {"ok": error.code < 500, "mode": mode, "probed": True, "status": error.code}
-        except (urllib.error.URLError, TimeoutError, OSError):
-            return {"ok": False, "mode": mode, "probed": True, "error": "the language model is not reachable"}
 
     # ------------------------------------------------------------------------------------------------
     # Traces and feedback

@@ -114,10 +114,24 @@ class Settings(BaseSettings):
     reranker_top_k: int = Field(default=20, ge=1, le=200, description="Fused passages the reranker rescores.")
 
     # --- answering ---------------------------------------------------------------------------------
-    llm_api: Literal["none", "serverless", "inference_endpoint", "tgi"] = "none"
-    llm_model: str | None = None
-    llm_url: str | None = None
+    llm_api: Literal["none", "serverless", "inference_endpoint", "tgi", "openai"] = Field(
+        default="none",
+        description="none (extractive), serverless (the Hugging Face Hub), or a server at NEEDLE_LLM_URL: "
+        "inference_endpoint, tgi, or openai (any OpenAI-compatible server: vLLM, Ollama, llama.cpp, "
+        "Hugging Face's router).",
+    )
+    llm_model: str | None = Field(
+        default=None, description="The model id (serverless) or the served model's name (openai)."
+    )
+    llm_url: str | None = Field(
+        default=None,
+        description="The endpoint: a TGI server's or Inference Endpoint's root, or an OpenAI-compatible "
+        "base URL (http://vllm:8000/v1).",
+    )
     llm_provider: str | None = None
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="Key sent to an OpenAI-compatible server (NEEDLE_LLM_API=openai)."
+    )
     hf_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("NEEDLE_HF_TOKEN", "HF_TOKEN", "HF_API_TOKEN")
     )
@@ -264,7 +278,11 @@ class Settings(BaseSettings):
             )
         if self.llm_api == "serverless" and not self.llm_model:
             raise ValueError(f"{ENV_PREFIX}LLM_MODEL is required when {ENV_PREFIX}LLM_API=serverless")
-        if self.llm_api in ("inference_endpoint", "tgi"):
+        if self.llm_api == "openai" and not self.llm_model:
+            raise ValueError(
+                f"{ENV_PREFIX}LLM_MODEL (the served model's name) is required when {ENV_PREFIX}LLM_API=openai"
+            )
+        if self.llm_api in ("inference_endpoint", "tgi", "openai"):
             if not self.llm_url:
                 raise ValueError(f"{ENV_PREFIX}LLM_URL is required when {ENV_PREFIX}LLM_API={self.llm_api}")
             if not self.llm_url.startswith(("http://", "https://")):

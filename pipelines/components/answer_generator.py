@@ -1,8 +1,9 @@
 """The last stage of the query pipeline: a grounded answer from the LLM, or a cited extract.
 
-The HF-hosted LLM (``HuggingFaceAPIChatGenerator``) is wrapped rather than wired in directly, because an
-employee must get an answer even when the model is down, slow or returns nothing: every failure falls back
-to the extractive answer and says why in one sentence, and the technical cause goes to the log.
+The chat generator (``OpenAIChatGenerator`` for a server at a URL, ``HuggingFaceAPIChatGenerator`` for
+serverless; see :mod:`pipelines.llm`) is wrapped rather than wired in directly, because an employee must
+get an answer even when the model is down, slow, cut off or returns nothing: every failure falls back to
+the extractive answer and says why in one sentence, and the technical cause goes to the log.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from haystack import Document, component
 from haystack.dataclasses import ChatMessage, StreamingChunk
 
 from pipelines.components.extractive_answerer import NOT_FOUND_EN, NOT_FOUND_ZH, ExtractiveAnswerer
+from pipelines.llm import LLMStatus
 from pipelines.text import is_mostly_cjk
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,10 @@ class LLMDeadlineExceededError(TimeoutError):
     """The streamed answer took longer than the configured timeout."""
 
 
+class LLMStreamCutError(ConnectionError):
+    """The streamed answer ended without the model saying it had finished (the connection was cut)."""
+
+
 def cited_numbers(text: str, passage_count: int) -> list[int]:
     """Passage numbers cited as ``[n]`` in ``text`` that point at a real passage, in order of first use."""
     seen: list[int] = []
@@ -63,11 +69,15 @@ def describe_llm_failure(error: BaseException, timeout_seconds: float) -> str:
     """One plain sentence about why the LLM gave no answer; never the exception's own text."""
     name = type(error).__name__.lower()
     text = str(error).lower()
+    if isinstance(error, LLMStreamCutError):
+        return "The language model's answer was cut off"
     if isinstance(error, TimeoutError) or "timeout" in name or "timed out" in text or "timeout" in text:
         return f"The language model did not answer within {timeout_seconds:g} seconds"
     status = getattr(getattr(error, "response", None), "status_code", None)
     if status in (401, 403):
         return "The language model service refused Needle's credentials"
+    if status == 404:
+        return "The language model service does not serve the configured model (HTTP 404)"
     if status == 429:
         return "The language model service is rate-limiting Needle right now"
     if status is not None:
@@ -75,6 +85,14 @@ def describe_llm_failure(error: BaseException, timeout_seconds: float) -> str:
     if "connect" in name or "connect" in text:
         return "The language model service could not be reached"
     return "The language model failed to answer"
+
+
+def model_name(generator: Any) -> str:
+    """The model as recorded in traces: the serverless model id, or the served model at its URL."""
+    if hasattr(generator, "_model_or_url"):
+        return str(generator._model_or_url or "")
+    model, url = getattr(generator, "model", ""), getattr(generator, "api_base_url", "")
+    return f"{model} at {url}" if url else str(model or "")
 
 
 def extract_may_answer(answerability: dict[str, Any]) -> bool:
@@ -89,10 +107,11 @@ def extract_may_answer(answerability: dict[str, Any]) -> bool:
 class AnswerGenerator:
     """Generate a cited answer with an LLM when one is configured, else (or on failure) an extract.
 
-    :param generator: a chat generator such as ``HuggingFaceAPIChatGenerator``, or ``None`` for the
+    :param generator: a Haystack chat generator (see :mod:`pipelines.llm`), or ``None`` for the
         extractive answerer alone.
     :param timeout_seconds: the whole answer's deadline, enforced between streamed tokens as well as by
         the HTTP client's own timeout.
+    :param status: where each call's outcome is recorded (readiness, the console header).
     """
 
     def __init__(
@@ -100,10 +119,12 @@ class AnswerGenerator:
         generator: Any | None = None,
         extractive: ExtractiveAnswerer | None = None,
         timeout_seconds: float = 30.0,
+        status: LLMStatus | None = None,
     ) -> None:
         self.generator = generator
         self.extractive = extractive or ExtractiveAnswerer()
         self.timeout_seconds = timeout_seconds
+        self.status = status
 
     def warm_up(self) -> None:
         if self.generator is not None and hasattr(self.generator, "warm_up"):
@@ -132,17 +153,20 @@ class AnswerGenerator:
         if self.generator is None:
             return self._extract(question, documents, "", query_embedding)
 
-        model = str(getattr(self.generator, "_model_or_url", "") or "")
+        model = model_name(self.generator)
         try:
             reply = self._generate(messages, streaming_callback)
         except Exception as error:  # any failure of the remote model must still give the user an answer
             logger.warning("LLM call failed; answering with an extract", exc_info=error)
             notice = describe_llm_failure(error, self.timeout_seconds)
+            self._record(False, notice)
             return self._fallback(question, documents, notice, query_embedding, answerability)
         if not reply.strip():
             logger.warning("LLM returned an empty answer; answering with an extract")
             notice = "The language model returned an empty answer"
+            self._record(False, notice)
             return self._fallback(question, documents, notice, query_embedding, answerability)
+        self._record(True)
         if says_not_found(reply):
             return {**self._not_found(question), "model": model, "reply": reply.strip()}
         cited = cited_numbers(reply, len(documents))
@@ -159,7 +183,18 @@ class AnswerGenerator:
 
         result = self.generator.run(messages=messages, streaming_callback=on_chunk)
         replies = result.get("replies") or []
-        return (replies[0].text or "") if replies else ""
+        if not replies:
+            return ""
+        text = replies[0].text or ""
+        if text and not (replies[0].meta or {}).get("finish_reason"):
+            # A stream that ends without the model's finish reason was cut (a proxy or the server died):
+            # half an answer must not be shown as a whole one.
+            raise LLMStreamCutError("the stream ended before the model finished")
+        return text
+
+    def _record(self, ok: bool, error: str = "") -> None:
+        if self.status is not None:
+            self.status.record(ok, error)
 
     def _fallback(
         self,

@@ -256,8 +256,9 @@ def test_the_rewriter_is_made_once_per_generator(tgi, settings_factory) -> None:
     generator = _generator(url, settings_factory)
     assert rewriter_for(generator, 5.0) is rewriter_for(generator, 5.0)
     assert rewriter_for(generator, 2.0).timeout_seconds == 2.0
-    assert rewriter_for(generator, 2.0).generator.api_params["timeout"] == 2.0
-    assert generator.api_params["timeout"] == 30.0  # the answer's own client keeps its timeout
+    twin = rewriter_for(generator, 2.0).generator
+    assert twin.timeout == 2.0 and twin.api_base_url == generator.api_base_url
+    assert generator.timeout == 30.0  # the answer's own client keeps its timeout
 
 
 @pytest.mark.parametrize(

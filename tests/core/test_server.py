@@ -28,7 +28,13 @@ def test_health_readiness_and_metrics(service_factory) -> None:
         assert ready.status_code == 200
         checks = ready.json()["checks"]
         assert checks["store"]["ok"] and checks["store"]["chunks"] > 0
-        assert checks["llm"] == {"ok": True, "mode": "none", "probed": False}
+        assert checks["llm"] == {
+            "ok": True,
+            "mode": "none",
+            "llm": "no LLM (extractive answers)",
+            "probed": False,
+            "last_call": None,
+        }
         metrics = httpx.get(f"{url}/metrics").text
     assert 'needle_questions_total{origin="slack"} 1.0' in metrics
     assert 'needle_answers_total{kind="extractive"} 1.0' in metrics
@@ -47,7 +53,8 @@ def test_readiness_fails_when_the_llm_is_unreachable(service_factory) -> None:
     with running(app) as url:
         response = httpx.get(f"{url}/readyz")
     assert response.status_code == 503
-    assert response.json()["checks"]["llm"]["error"] == "the language model is not reachable"
+    error = response.json()["checks"]["llm"]["error"]
+    assert error == "the language model at http://127.0.0.1:9 is not reachable"
 
 
 def test_readiness_fails_when_the_store_fails(service_factory, monkeypatch) -> None:
