@@ -846,6 +846,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     service = _service()
     app, faces = server.build_server(service, set(args.faces.split(",")) if args.faces else None)
     settings = service.settings
+    problem = service.llm_status.probe()
+    if problem:  # answers fall back to extracts meanwhile, so the server still starts
+        logger.warning("language model: %s", problem)
+        print(f"needle: warning: {problem}; answers are extracts until it is fixed", file=sys.stderr)
     print(f"Needle on http://{settings.host}:{settings.port} with: {', '.join(faces) or 'no faces'}")
     server.run(service, app)
     return EXIT_OK

@@ -75,6 +75,7 @@ def secret_values(settings: Settings) -> list[str]:
     values = []
     for name in (
         "hf_token",
+        "llm_api_key",
         "slack_bot_token",
         "slack_app_token",
         "slack_signing_secret",
