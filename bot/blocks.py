@@ -15,6 +15,7 @@ from typing import Any
 from bot import messages
 from bot.mrkdwn import escape, link, split_for_blocks, to_mrkdwn
 from pipelines.answers import Answer, Citation, SourceInfo
+from pipelines.citations import UNCITED_NOTE
 from pipelines.text import counted
 
 Block = dict[str, Any]
@@ -143,6 +144,9 @@ def answer_tail_blocks(
     if answer.citations:
         lines = "\n".join(citation_line(citation) for citation in answer.citations)
         blocks.append(_context(f"*Sources*\n{lines}"))
+    elif answer.uncited:
+        lines = "\n".join(citation_line(citation, numbered=False) for citation in answer.related)
+        blocks.append(_context(f"*{escape(UNCITED_NOTE)}*\n{lines}"))
     elif answer.related:
         lines = "\n".join(citation_line(citation, numbered=False) for citation in answer.related)
         blocks.append(_context(f"*Might be related* (not quoted: they do not seem to answer this)\n{lines}"))

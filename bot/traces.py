@@ -26,4 +26,5 @@ def answer_from_trace(trace: dict[str, Any] | None) -> Answer | None:
         notice=str(stored.get("notice", "")),
         found=bool(stored.get("found", True)),
         related=related,
+        uncited=bool(stored.get("uncited", False)),
     )

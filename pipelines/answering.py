@@ -22,6 +22,7 @@ from pipelines import stage_timer
 from pipelines.answers import Answer, Passage
 from pipelines.audience import PUBLIC, Viewer, audience_filter, combine
 from pipelines.citations import number_sources, related_sources
+from pipelines.components.answer_generator import GENERATED
 from pipelines.errors import NeedleError, StoreUnavailableError
 from pipelines.metrics import Metrics
 from pipelines.prompt import render_messages
@@ -238,6 +239,8 @@ class Answerer:
         text, citations = number_sources(llm["text"], passages) if llm["found"] else (llm["text"], [])
         if not passages and self._store_is_empty():
             text = nothing_indexed_message(question)
+        # A model's answer that names no passage (or only numbers that do not exist) is not sourced.
+        uncited = llm["kind"] == GENERATED and bool(passages) and not citations
         answer = Answer(
             question=question,
             text=text,
@@ -248,8 +251,9 @@ class Answerer:
             notice=llm["notice"],
             timings_ms=timings,
             found=bool(llm["found"]),
-            related=[] if llm["found"] else related_sources(passages),
+            related=related_sources(passages) if uncited or not llm["found"] else [],
             answerability=answerability,
+            uncited=uncited,
         )
         asked = _Asked(
             origin=origin,
@@ -320,6 +324,7 @@ class Answerer:
                 "text": answer.text,
                 "kind": answer.kind,
                 "found": answer.found,
+                "uncited": answer.uncited,
                 "notice": answer.notice,
                 "cited": llm["cited"],
                 "model": llm["model"],

@@ -28,8 +28,9 @@ class Citation:
     """A numbered source of an answer: what ``[n]`` in the answer text points at.
 
     One citation is one document, however many of its passages the answer quotes: ``pages`` lists the
-    cited pages (PDFs), ``page`` is the first of them. ``modified_at`` is the document's own date where
-    the file carries one; ``indexed_at`` is when Needle read it.
+    cited pages (PDFs), ``page`` is the first of them, and ``passage_ids`` the chunks the answer named,
+    in order of first citation (the link from ``[n]`` to the passage itself). ``modified_at`` is the
+    document's own date where the file carries one; ``indexed_at`` is when Needle read it.
     """
 
     number: int
@@ -42,6 +43,7 @@ class Citation:
     indexed_at: str | None
     pages: list[int] = field(default_factory=list)
     modified_at: str | None = None
+    passage_ids: list[str] = field(default_factory=list)
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> Citation:
@@ -103,6 +105,7 @@ class Passage:
             indexed_at=meta.get("indexed_at"),
             pages=[page] if page else [],
             modified_at=meta.get("modified_at") or None,
+            passage_ids=[self.id],
         )
 
 
@@ -127,6 +130,9 @@ class Answer:
     related: list[Citation] = field(default_factory=list)
     #: Why the answerability gate decided as it did (scores, threshold), for traces and the debugger.
     answerability: dict[str, Any] = field(default_factory=dict)
+    #: The model answered without citing any passage it was given: shown with ``UNCITED_NOTE`` and the
+    #: ``related`` sources instead of as a sourced answer.
+    uncited: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; ``answer`` repeats ``text`` under the name scripts expect."""

@@ -17,6 +17,13 @@ from pipelines.answers import Citation, Passage
 _CITATION_RUN = re.compile(r"(?:\[\d{1,3}\])+")
 _NUMBER = re.compile(r"\[(\d{1,3})\]")
 
+#: The footer of a generated answer that cites none of the passages it was given, above the sources it
+#: might come from: the answer must not look sourced when nothing backs it.
+UNCITED_NOTE = (
+    "Not sourced: the language model cited none of the documents it was given. "
+    "Check these before relying on the answer:"
+)
+
 
 def _source_key(passage: Passage) -> str:
     return str(passage.meta.get("source_id") or passage.id)
@@ -40,7 +47,7 @@ def number_sources(text: str, passages: list[Passage]) -> tuple[str, list[Citati
             numbers[key] = len(numbers) + 1
             citations[key] = passage.citation(numbers[key])
         else:
-            citations[key] = _with_page(citations[key], passage)
+            citations[key] = _with_passage(citations[key], passage)
 
     def renumber(run: re.Match[str]) -> str:
         seen: list[int] = []
@@ -53,7 +60,10 @@ def number_sources(text: str, passages: list[Passage]) -> tuple[str, list[Citati
     return _CITATION_RUN.sub(renumber, text), list(citations.values())
 
 
-def _with_page(citation: Citation, passage: Passage) -> Citation:
+def _with_passage(citation: Citation, passage: Passage) -> Citation:
+    """``citation`` also naming ``passage`` (another chunk of its document), and its page."""
+    if passage.id not in citation.passage_ids:
+        citation = dataclasses.replace(citation, passage_ids=[*citation.passage_ids, passage.id])
     page = passage.meta.get("page")
     if not page or page in citation.pages:
         return citation

@@ -244,13 +244,16 @@ def _print_ingest_result(result: Any) -> None:
 
 
 def _format_answer(answer: Any) -> str:
+    from pipelines.citations import UNCITED_NOTE
+
     lines = [answer.text, ""]
-    for heading, citations in (("Sources:", answer.citations), ("Might be related:", answer.related)):
+    related = UNCITED_NOTE if answer.uncited else "Might be related:"
+    for heading, citations in (("Sources:", answer.citations), (related, answer.related)):
         if citations:
             lines.append(heading)
             for citation in citations:
                 detail = ", ".join(part for part in (citation.location, citation.date_label) if part)
-                number = f"[{citation.number}] " if answer.found else "- "
+                number = f"[{citation.number}] " if heading == "Sources:" else "- "
                 lines.append(f"  {number}{citation.title} ({detail})")
     lines.append(f"trace: {answer.trace_id}")
     return "\n".join(lines)
