@@ -92,9 +92,10 @@ def parse_tags(text: str | None) -> list[str]:
     return [tag.strip() for tag in re.split(r"[,\n]", text or "") if tag.strip()]
 
 
-def overview_line(stats: dict[str, Any], store_kind: str, llm_enabled: bool) -> str:
-    """The console's header: what is indexed, where, and how answers are made."""
-    answering = "an LLM" if llm_enabled else "extractive answers (no LLM configured)"
+def overview_line(stats: dict[str, Any], store_kind: str, answering: str) -> str:
+    """The console's header: what is indexed, where, and how answers are made (``answering``: the LLM
+    and how its last call went, from ``LLMStatus.headline``)."""
+    answering = md_text(answering)
     return (
         f"{counted(stats['sources'], 'source', '**')} · {counted(stats['chunks'], 'chunk', '**')} · "
         "last indexed "

@@ -62,8 +62,8 @@ class SourcesActions:
         account sees and counts the sources for everyone only)."""
         view = session_view(self.service)
         sources = view.sources()
-        settings = self.service.settings
-        overview = render.overview_line(view.stats(), self.service.backend.kind, settings.llm_enabled)
+        answering = self.service.llm_status.headline()
+        overview = render.overview_line(view.stats(), self.service.backend.kind, answering)
         return render.source_table(sources), gr.Dropdown(choices=render.source_choices(sources)), overview
 
     def _may_see_source(self) -> Callable[[str], bool]:
