@@ -142,8 +142,9 @@ class Settings(BaseSettings):
         default=0.25,
         ge=0,
         le=1,
-        description="Least answerability score to answer; below it Needle says the documents are silent. "
-        "0 turns the gate off.",
+        description="Extract mode: least answerability score to answer; below it Needle says the documents "
+        "are silent. With an LLM only hopeless retrieval is stopped and the model decides. 0 turns the gate "
+        "off in both modes.",
     )
     llm_rewrite_timeout_seconds: float = Field(
         default=5.0, gt=0, le=600, description="Deadline of the call that rewrites a thread follow-up."
