@@ -239,3 +239,15 @@ def test_ask_answers_a_file_of_questions_as_json_lines_in_order(
 
 def test_ask_without_a_question_is_a_usage_error(data_dir: Path) -> None:
     assert main(["ask"]) == 2
+
+
+def test_the_chinese_gate_lets_a_paraphrased_answerable_question_through(
+    handbook_service: NeedleService,
+) -> None:
+    """Chinese questions are judged on terms alone (the embedder does not read Chinese); the gate was
+    rebalanced on the Chinese development data so that paraphrases like these are answered, while the
+    handbook's missing topics (股票期权, above) are still refused."""
+    answer = handbook_service.ask("今年没休完的年假最多能带几天到明年？")  # scored 0.18 before: refused
+    assert answer.found is True and answer.citations, answer.answerability
+    assert answer.answerability["score"] >= answer.answerability["threshold"]
+    assert "5天" in answer.text
