@@ -32,7 +32,8 @@ GOALS = {"accuracy": 0.95, "citation_rate": 0.98, "abstention": 0.90, "false_abs
 #: What the default reaches today on the held-out handbook set, less a small margin: a regression guard.
 FLOORS = {
     "en": {"accuracy": 0.78, "citation_rate": 0.81, "abstention": 0.52, "false_abstention": 0.16},
-    "zh": {"accuracy": 0.70, "citation_rate": 0.70, "abstention": 0.70, "false_abstention": 0.30},
+    # The Chinese gate was rebalanced on the development data (fewer false abstentions, fewer refusals).
+    "zh": {"accuracy": 0.70, "citation_rate": 0.80, "abstention": 0.60, "false_abstention": 0.20},
 }
 
 
