@@ -256,3 +256,48 @@ def test_needle_serve_says_at_start_when_the_endpoint_is_misconfigured(
         f"needle: warning: the language model server at {url} does not serve NEEDLE_LLM_MODEL=llama3 "
         "(it serves local-model); answers are extracts until it is fixed"
     ]
+
+
+@pytest.mark.slow
+def test_an_air_gapped_process_answers_from_its_own_server_and_refuses_serverless(
+    tmp_path, service_factory
+) -> None:
+    """``needle ask`` started with ``HF_HUB_OFFLINE=1`` in its environment, as an air-gapped site runs it."""
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    service_factory(data_dir=data).ingest_file(HANDBOOK / "leave-policy.md")
+    with fake_tgi_server() as (url, state):
+        state.reply = _cite_vacation_passage
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "NEEDLE_DATA_DIR": str(data),
+            "NEEDLE_LLM_API": "tgi",
+            "NEEDLE_LLM_URL": url,
+        }
+        ask = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "ask", "--json", QUESTION],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert ask.returncode == 0, ask.stderr
+        answer = json.loads(ask.stdout)
+        assert answer["kind"] == "generated" and "25 vacation days" in answer["answer"]
+        assert state.requests, "the site's own server was called"
+        env |= {"NEEDLE_LLM_API": "serverless", "NEEDLE_LLM_MODEL": "meta-llama/Llama-3.1-8B-Instruct"}
+        refused = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "ask", QUESTION],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        "needle: NEEDLE_LLM_API=serverless calls the Hugging Face Hub, which HF_HUB_OFFLINE forbids"
+    )
