@@ -263,21 +263,18 @@ def test_an_air_gapped_process_answers_from_its_own_server_and_refuses_serverles
     tmp_path, service_factory
 ) -> None:
     """``needle ask`` started with ``HF_HUB_OFFLINE=1`` in its environment, as an air-gapped site runs it."""
-    import os
     import subprocess
     import sys
+
+    from tests.support.processes import needle_environment
 
     data = tmp_path / "data"
     service_factory(data_dir=data).ingest_file(HANDBOOK / "leave-policy.md")
     with fake_tgi_server() as (url, state):
         state.reply = _cite_vacation_passage
-        env = {
-            **os.environ,
-            "HF_HUB_OFFLINE": "1",
-            "NEEDLE_DATA_DIR": str(data),
-            "NEEDLE_LLM_API": "tgi",
-            "NEEDLE_LLM_URL": url,
-        }
+        env = needle_environment(
+            HF_HUB_OFFLINE="1", NEEDLE_DATA_DIR=str(data), NEEDLE_LLM_API="tgi", NEEDLE_LLM_URL=url
+        )
         ask = subprocess.run(
             [sys.executable, "-m", "pipelines.cli", "ask", "--json", QUESTION],
             env=env,
