@@ -700,15 +700,26 @@ def _import_cases(args: argparse.Namespace) -> int:
 
 
 def _print_comparison(comparison: Any) -> None:
+    """The metrics (hit@top_k at each side's own top_k, shown in its label), then each case: ranks,
+    whether the answer was found with its expected source cited, and its two traces."""
     names = list(comparison.live_metrics)
-    print(f"{'':<10} " + " ".join(f"{name:>10}" for name in names))
+    width = max(10, *(len(comparison.metric_label(name)) for name in names))
+    print(f"{'':<10} " + " ".join(f"{comparison.metric_label(name):>{width}}" for name in names))
     for label, metrics in (("live", comparison.live_metrics), ("candidate", comparison.candidate_metrics)):
-        print(f"{label:<10} " + " ".join(f"{metrics[name]:>10.4f}" for name in names))
+        print(f"{label:<10} " + " ".join(f"{metrics[name]:>{width}.4f}" for name in names))
     print()
+
+    def answered(found: bool, answered: bool) -> str:
+        return "answered" if answered else ("other source" if found else "not found")
+
     for case in comparison.cases:
         flag = "  LOST" if case.lost else ""
         ranks = f"{case.live_rank or '-'} -> {case.candidate_rank or '-'}"
         print(f"{case.outcome:<7} {ranks:<10} {case.case_id}  {case.question}{flag}")
+        live = answered(case.live_found, case.live_answered)
+        candidate = answered(case.candidate_found, case.candidate_answered)
+        given = f"{'yes' if case.live_reached else 'no'} -> {'yes' if case.candidate_reached else 'no'}"
+        print(f"{'':<18} given to the answerer: {given}; answer: {live} -> {candidate}")
         traces = f"live {case.live_trace_id or '-'}, candidate {case.candidate_trace_id or '-'}"
         print(f"{'':<18} traces: {traces}")
 

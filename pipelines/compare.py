@@ -1,43 +1,67 @@
 """Compare the live retrieval configuration with a candidate, on the test cases or a BEIR dataset.
 
-Both runs use the retrieval pipeline ``needle eval`` uses (:func:`pipelines.evaluation.retrieve_all`), so
-a comparison on a dataset reproduces ``needle eval``'s figures for each configuration exactly, and a
-comparison on the cases measures what the answerer would be given. Per case the report says whether the
-candidate ranks the expected source better, worse or the same, and flags cases the live configuration
-answers (the source reaches the answerer) that the candidate loses.
+On a dataset both runs use the retrieval pipeline ``needle eval`` uses
+(:func:`pipelines.evaluation.retrieve_all`), so a comparison reproduces ``needle eval``'s figures for each
+configuration exactly. On the cases, each case is also *answered* under each configuration, through the
+service's own answering path with that configuration's values (as the debugger's knobs pass them): what
+the answerer receives at that side's own ``top_k``, whether the answer was found, and whether it cites the
+expected source. A setting that changes what reaches the answerer or what it makes of it (``top_k``, the
+answerability threshold) shows as a worse case, and as a lost case for the promote guard, even when the
+fused ranking is the same.
 
-That pipeline records nothing, so each case's run under each configuration is kept as a retrieval trace
-(origin ``compare``) in the trace store the debugger reads: "why did this case fail under the candidate"
-is one click from the comparison, with the lists, the settings and ``needle why``'s panel of that run.
+Each case's answer under each configuration is recorded as an ordinary trace (origin ``compare``, context
+``{"case_id", "configuration"}``) in the trace store the debugger reads: "why did this case fail under the
+candidate" is one click from the comparison, with the lists, the settings and the answer of that run.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from haystack import Document
 
-from pipelines.answering import trace_entries
-from pipelines.answers import Passage
+from pipelines.answering import QueryOptions
+from pipelines.answers import Answer
 from pipelines.audience import ADMIN, Viewer, audience_filter
 from pipelines.cases import RetrievalCase
 from pipelines.errors import NeedleError
 from pipelines.evaluation import EVAL_DEPTH, RetrievedLists, retrieve_all, run_eval, score_runs
 from pipelines.retrieval_config import Promotion, apply, effective_values
 from pipelines.settings import Settings
-from pipelines.traces import Trace
 
 logger = logging.getLogger(__name__)
 
 Outcome = Literal["better", "worse", "same"]
 Leg = Literal["live", "candidate"]
-#: The origin of a comparison's retrieval traces (the traces tab can list them on their own).
+#: The origin of a comparison's traces (the traces tab can list them on their own).
 TRACE_ORIGIN = "compare"
+#: The metric of what reaches the answerer: the expected source or chunk is among the passages it is
+#: given, at each configuration's own ``top_k`` (which the report shows next to it).
+HIT_AT_TOP_K = "hit@top_k"
+#: The share of cases answered (found) with the expected source cited.
+ANSWERED = "answered"
+
+
+@dataclass(frozen=True)
+class CaseRun:
+    """One case under one configuration: what reached the answerer and what it answered."""
+
+    rank: int | None  # rank of the first expected source or chunk in the fused list (1 = top)
+    reached: bool  # among the passages the answerer was given (the configuration's top_k)
+    found: bool  # the answer was found (not "I could not find this")
+    cited: bool  # the answer cites an expected source
+    trace_id: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.found and self.cited
+
+    def standing(self) -> tuple[bool, bool, int]:
+        """How good the run is for the case, best highest: answered, then reached, then fused rank."""
+        return (self.answered, self.reached, -(self.rank or EVAL_DEPTH + 1))
 
 
 @dataclass(frozen=True)
@@ -47,10 +71,42 @@ class CaseResult:
     live_rank: int | None  # rank of the first expected source or chunk in the fused list (1 = top)
     candidate_rank: int | None
     outcome: Outcome
-    lost: bool  # reached the answerer under the live configuration, not under the candidate
-    # The retrieval traces of this case's two runs (None if the trace store could not record one).
+    # Answered (or, at least, given to the answerer) under the live configuration, not under the candidate.
+    lost: bool
+    # The traces of this case's two answers (None if the trace store could not record one).
     live_trace_id: str | None = None
     candidate_trace_id: str | None = None
+    live_reached: bool = False
+    candidate_reached: bool = False
+    live_answered: bool = False  # found, with an expected source cited
+    candidate_answered: bool = False
+    live_found: bool = False
+    candidate_found: bool = False
+
+    @classmethod
+    def of(cls, case: RetrievalCase, live: CaseRun, candidate: CaseRun) -> CaseResult:
+        outcome: Outcome = "same"
+        if candidate.standing() > live.standing():
+            outcome = "better"
+        elif candidate.standing() < live.standing():
+            outcome = "worse"
+        lost = (live.answered and not candidate.answered) or (live.reached and not candidate.reached)
+        return cls(
+            case.case_id,
+            case.question,
+            live.rank,
+            candidate.rank,
+            outcome,
+            lost,
+            live_trace_id=live.trace_id,
+            candidate_trace_id=candidate.trace_id,
+            live_reached=live.reached,
+            candidate_reached=candidate.reached,
+            live_answered=live.answered,
+            candidate_answered=candidate.answered,
+            live_found=live.found,
+            candidate_found=candidate.found,
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +120,16 @@ class Comparison:
     @property
     def lost(self) -> list[CaseResult]:
         return [case for case in self.cases if case.lost]
+
+    def metric_label(self, name: str) -> str:
+        """A metric's name as a report shows it: ``hit@top_k`` with each side's own k ("hit@top_k (live
+        k=5, candidate k=1)"), since the two sides give the answerer different numbers of passages."""
+        if name != HIT_AT_TOP_K:
+            return name
+        live, candidate = self.live.get("top_k"), self.candidate.get("top_k")
+        if live == candidate:
+            return f"hit@{live}"
+        return f"{HIT_AT_TOP_K} (live k={live}, candidate k={candidate})"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "lost": [case.case_id for case in self.lost]}
@@ -82,11 +148,10 @@ def _first_rank(ranked: list[str], expected: set[str]) -> int | None:
     return next((rank for rank, key in enumerate(ranked, start=1) if key in expected), None)
 
 
-def _measure(
-    cases: list[RetrievalCase], fused: dict[str, list[Document]], top_k: int
+def _ranking_metrics(
+    cases: list[RetrievalCase], fused: dict[str, list[Document]]
 ) -> tuple[dict[str, float], dict[str, int | None]]:
-    """nDCG@10, Recall@100, MRR@10 (as ``needle eval``) and hit@k (the expected item reaches the answerer),
-    with each case's first relevant rank."""
+    """nDCG@10, Recall@100 and MRR@10 (as ``needle eval``), with each case's first relevant rank."""
     qrels: dict[str, dict[str, int]] = {}
     runs: dict[str, dict[str, float]] = {}
     ranks: dict[str, int | None] = {}
@@ -97,10 +162,7 @@ def _measure(
         qrels[case.case_id] = dict.fromkeys(expected, 1)
         runs[case.case_id] = {key: 1.0 / rank for rank, key in enumerate(ranked[:EVAL_DEPTH], start=1)}
         ranks[case.case_id] = _first_rank(ranked, expected)
-    metrics = score_runs(qrels, runs)
-    hits = sum(1 for rank in ranks.values() if rank is not None and rank <= top_k)
-    metrics[f"hit@{top_k}"] = round(hits / len(cases), 4)
-    return metrics, ranks
+    return score_runs(qrels, runs), ranks
 
 
 def _retrieve(service: Any, settings: Settings, cases: list[RetrievalCase], viewer: Viewer) -> RetrievedLists:
@@ -108,85 +170,52 @@ def _retrieve(service: Any, settings: Settings, cases: list[RetrievalCase], view
     return retrieve_all(service, settings, queries, fused_depth=EVAL_DEPTH, filters=audience_filter(viewer))
 
 
-def _retrieval_trace(
+def _expected_sources(service: Any, case: RetrievalCase) -> set[str]:
+    """The sources whose citation answers the case: its expected sources, and those of its chunks."""
+    sources = set(case.expected_sources)
+    for chunk_id in case.expected_chunks:
+        chunk = service.chunk(chunk_id)
+        if chunk is not None and chunk.meta.get("source_id"):
+            sources.add(str(chunk.meta["source_id"]))
+    return sources
+
+
+def _answer(
+    service: Any,
     case: RetrievalCase,
     settings: Settings,
-    lists: RetrievedLists,
-    query_ms: float,
+    rank: int | None,
     leg: Leg,
-    config_id: str,
     actor: str | None,
     viewer: Viewer,
-) -> Trace:
-    """One case's run under one configuration, in the shape of an answer's trace (no LLM, no prompt), so
-    the debugger shows, re-runs and explains it as it does an answer: ``settings`` carries the
-    configuration's values, which is what a re-run and "why" read back."""
-    reranked = lists.reranked[case.case_id] if lists.reranked is not None else None
-    final = (reranked if reranked is not None else lists.fused[case.case_id])[: settings.top_k]
-    passages = [Passage.from_document(number, doc) for number, doc in enumerate(final, start=1)]
+) -> CaseRun:
+    """Ask the case's question as an employee would, with ``settings``' retrieval values as the question's
+    own options (so the live configuration cannot fill them in), and judge the answer."""
+    answer: Answer = service.ask(
+        case.question,
+        origin=TRACE_ORIGIN,
+        user_id=actor,
+        options=QueryOptions(**effective_values(settings)),
+        viewer=viewer,
+        context={"case_id": case.case_id, "configuration": leg},
+    )
+    sources = _expected_sources(service, case)
+    chunks = set(case.expected_chunks)
+    if chunks:
+        reached = any(passage.id in chunks for passage in answer.passages)
+    else:
+        reached = any(passage.meta.get("source_id") in sources for passage in answer.passages)
+    cited = any(citation.source_id in sources for citation in answer.citations)
+    trace_id = answer.trace_id if service.get_trace(answer.trace_id) is not None else None
+    return CaseRun(rank, reached, answer.found, cited, trace_id)
+
+
+def _answer_metrics(runs: list[CaseRun]) -> dict[str, float]:
+    count = max(1, len(runs))
     return {
-        "trace_id": uuid.uuid4().hex,
-        "created_at": time.time(),
-        "origin": TRACE_ORIGIN,
-        "user_id": actor,
-        "question": case.question,
-        "retrieval_query": case.question,
-        "retrieval_query_method": "none",
-        "history": [],
-        "filters": None,
-        "viewer": viewer.describe(),
-        "context": {"case_id": case.case_id, "configuration": leg},
-        "retrieval_config": config_id,
-        "settings": {**settings.public_summary(), **effective_values(settings)},
-        "bm25": trace_entries(lists.bm25[case.case_id]),
-        "dense": trace_entries(lists.dense[case.case_id]),
-        "fused": trace_entries(lists.fused[case.case_id]),
-        "reranked": trace_entries(reranked) if reranked is not None else None,
-        "prompt": "",
-        "llm_used": False,
-        "answerability": {},
-        "answer": {
-            "text": (
-                f"No answer was written: retrieval only, for test case {case.case_id} under the {leg} "
-                "configuration of a comparison in the retrieval lab. The passages are what the answerer "
-                "would have been given."
-            ),
-            "kind": "retrieval",
-            "found": False,
-            "notice": None,
-            "cited": False,
-            "model": None,
-            "reply": "",
-            "citations": [],
-            "related": [],
-        },
-        "passages": [passage.__dict__ for passage in passages],
-        "timings_ms": {"retrieval": round(query_ms, 2), "total": round(query_ms, 2)},
+        HIT_AT_TOP_K: round(sum(run.reached for run in runs) / count, 4),
+        ANSWERED: round(sum(run.answered for run in runs) / count, 4),
     }
-
-
-def _record_traces(
-    service: Any,
-    cases: list[RetrievalCase],
-    settings: Settings,
-    lists: RetrievedLists,
-    leg: Leg,
-    config_id: str,
-    actor: str | None,
-    viewer: Viewer,
-) -> dict[str, str | None]:
-    """Save a retrieval trace per case; the case id -> trace id (``None`` where saving failed: a trace is
-    for debugging, so a trace store that fails does not fail the comparison)."""
-    recorded: dict[str, str | None] = {}
-    for case, query_ms in zip(cases, lists.query_ms, strict=True):
-        trace = _retrieval_trace(case, settings, lists, query_ms, leg, config_id, actor, viewer)
-        try:
-            service.traces.save(trace)
-            recorded[case.case_id] = trace["trace_id"]
-        except Exception:
-            logger.exception("could not record the %s trace of case %s", leg, case.case_id)
-            recorded[case.case_id] = None
-    return recorded
 
 
 def compare_cases(
@@ -196,8 +225,11 @@ def compare_cases(
     actor: str | None = None,
     viewer: Viewer = ADMIN,
 ) -> Comparison:
-    """Run the cases under the live configuration and under it with ``candidate``'s values applied,
-    recording each run as a retrieval trace (``actor`` is who compared, as the traces' asker).
+    """Run and answer the cases under the live configuration and under it with ``candidate``'s values
+    applied, recording each answer as a trace (``actor`` is who compared, as the traces' asker).
+
+    With an LLM configured, each case is answered by it twice (once per configuration), as an employee's
+    question would be: the comparison judges the answers people would get.
 
     :param viewer: whose audience both retrievers search: everything for the CLI and editors (as
         ``needle eval`` does), what everyone may see for a console ``viewer``, whose comparison must not
@@ -205,56 +237,26 @@ def compare_cases(
     cases = service.cases.list() if cases is None else cases
     if not cases:
         raise NeedleError("there are no test cases yet; add some with `needle cases add` or import a file")
-    live = service.configs.live()
-    live_id = live.config_id if live else "default"
     live_settings = service.configs.live_settings()
     candidate_settings = apply(live_settings, candidate)
-    # Hit@k is judged at the live configuration's top-k for both, so a bigger candidate top-k shows as
-    # a rank change, not as a free win.
-    top_k = live_settings.top_k
-    live_lists = _retrieve(service, live_settings, cases, viewer)
-    cand_lists = _retrieve(service, candidate_settings, cases, viewer)
-    live_metrics, live_ranks = _measure(cases, live_lists.fused, top_k)
-    cand_metrics, cand_ranks = _measure(cases, cand_lists.fused, top_k)
-    live_traces = _record_traces(service, cases, live_settings, live_lists, "live", live_id, actor, viewer)
-    cand_traces = _record_traces(
-        service,
-        cases,
-        candidate_settings,
-        cand_lists,
-        "candidate",
-        f"candidate over {live_id}",
-        actor,
-        viewer,
-    )
-    results = []
-    for case in cases:
-        before, after = live_ranks[case.case_id], cand_ranks[case.case_id]
-        far = EVAL_DEPTH + 1
-        outcome: Outcome = "same"
-        if (after or far) < (before or far):
-            outcome = "better"
-        elif (after or far) > (before or far):
-            outcome = "worse"
-        lost = before is not None and before <= top_k and (after is None or after > top_k)
-        results.append(
-            CaseResult(
-                case.case_id,
-                case.question,
-                before,
-                after,
-                outcome,
-                lost,
-                live_trace_id=live_traces[case.case_id],
-                candidate_trace_id=cand_traces[case.case_id],
-            )
-        )
+    legs: dict[Leg, Settings] = {"live": live_settings, "candidate": candidate_settings}
+    metrics: dict[Leg, dict[str, float]] = {}
+    runs: dict[Leg, dict[str, CaseRun]] = {}
+    for leg, settings in legs.items():
+        ranking, ranks = _ranking_metrics(cases, _retrieve(service, settings, cases, viewer).fused)
+        runs[leg] = {
+            case.case_id: _answer(service, case, settings, ranks[case.case_id], leg, actor, viewer)
+            for case in cases
+        }
+        metrics[leg] = {**ranking, **_answer_metrics(list(runs[leg].values()))}
     return Comparison(
         live=effective_values(live_settings),
         candidate=effective_values(candidate_settings),
-        live_metrics=live_metrics,
-        candidate_metrics=cand_metrics,
-        cases=results,
+        live_metrics=metrics["live"],
+        candidate_metrics=metrics["candidate"],
+        cases=[
+            CaseResult.of(case, runs["live"][case.case_id], runs["candidate"][case.case_id]) for case in cases
+        ],
     )
 
 

@@ -273,7 +273,7 @@ class NeedleService:
         """Newest first; ``user_id`` keeps one asker's (their App Home lists their own questions).
 
         Without an ``origin``, the questions people asked from every face, but not the lab's comparison
-        runs: a comparison over N cases records 2N retrieval-only traces, which would push the questions
+        runs: a comparison over N cases records 2N answers, which would push the questions
         off the list (the traces tab's "All"). ``origin="compare"`` lists those; each opens by id."""
         excluded = () if origin else (COMPARE_ORIGIN,)
         return self.traces.recent(limit=limit, origin=origin, user_id=user_id, exclude_origins=excluded)

@@ -293,6 +293,10 @@ def trace_request(trace: dict[str, Any]) -> TraceRequest:
     settings = trace.get("settings") or {}
     values = {name: settings[name] for name in TUNABLE if settings.get(name) is not None}
     question = str(trace.get("question") or "")
+    config_id = str(trace.get("retrieval_config") or "default")
+    if (trace.get("context") or {}).get("configuration") == "candidate":
+        # A lab comparison's candidate run: asked while ``config_id`` was live, with the candidate's values.
+        config_id = f"candidate over {config_id}"
     return TraceRequest(
         question=question,
         retrieval_query=str(trace.get("retrieval_query") or question),
@@ -302,7 +306,7 @@ def trace_request(trace: dict[str, Any]) -> TraceRequest:
         viewer=viewer,
         filters=trace.get("filters"),
         values=values,
-        config_id=str(trace.get("retrieval_config") or "default"),
+        config_id=config_id,
     )
 
 

@@ -37,11 +37,13 @@ OUTCOME_HEADERS = [
     "Lost?",
     "Case id",
     "Question",
+    "Live answer",
+    "Candidate answer",
     "Live trace",
     "Candidate trace",
 ]
 #: The trace columns are links (Markdown); the rest plain text, so a question cannot inject markup.
-OUTCOME_DATATYPES = ["str", "str", "str", "str", "str", "str", "markdown", "markdown"]
+OUTCOME_DATATYPES = ["str", "str", "str", "str", "str", "str", "str", "str", "markdown", "markdown"]
 HISTORY_HEADERS = ["Config id", "Promoted (UTC)", "By", "Values", "Note", "Rolled back from"]
 OUTCOME_LABELS = {"better": "⬆️ better", "worse": "⬇️ worse", "same": "= same"}
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -70,7 +72,8 @@ def metric_rows(comparison: Comparison) -> list[list[Any]]:
     for name, live in comparison.live_metrics.items():
         candidate = comparison.candidate_metrics.get(name, 0.0)
         change = candidate - live
-        rows.append([name, f"{live:.4f}", f"{candidate:.4f}", f"{change:+.4f}" if change else "0"])
+        label = comparison.metric_label(name)
+        rows.append([label, f"{live:.4f}", f"{candidate:.4f}", f"{change:+.4f}" if change else "0"])
     return rows
 
 
@@ -80,6 +83,15 @@ def trace_link(trace_id: str | None) -> str:
     if not trace_id or not render.TRACE_ID_PATTERN.match(trace_id):
         return "-"
     return f"[{trace_id[:8]}…](?trace={trace_id})"
+
+
+def answer_text(reached: bool, found: bool, answered: bool) -> str:
+    """One run's answer to a case, in a cell: answered from the expected source, or what went wrong."""
+    if answered:
+        return "✅ answered"
+    if found:
+        return "cites other sources"
+    return "not found" + ("" if reached else " (source not given)")
 
 
 def outcome_rows(comparison: Comparison) -> list[list[Any]]:
@@ -95,6 +107,8 @@ def outcome_rows(comparison: Comparison) -> list[list[Any]]:
             "⚠️ LOST" if case.lost else "",
             case.case_id,
             case.question,
+            answer_text(case.live_reached, case.live_found, case.live_answered),
+            answer_text(case.candidate_reached, case.candidate_found, case.candidate_answered),
             trace_link(case.live_trace_id),
             trace_link(case.candidate_trace_id),
         ]
@@ -112,8 +126,9 @@ def comparison_summary(comparison: Comparison) -> str:
     )
     if comparison.lost:
         line += (
-            f" ⚠️ **{len(comparison.lost)} case(s) lost**: the live configuration gives their source to the "
-            "answerer and the candidate does not. Promoting needs your confirmation."
+            f" ⚠️ **{len(comparison.lost)} case(s) lost**: the live configuration answers them from their "
+            "source (or gives it to the answerer) and the candidate does not. Promoting needs your "
+            "confirmation."
         )
     return line
 
@@ -386,13 +401,15 @@ def build_lab_tab(service: NeedleService, tabs: gr.Tabs, feedback: FeedbackTab |
         summary = gr.Markdown(elem_id="lab-summary")
         with gr.Row():
             metrics = readonly_table(
-                METRIC_HEADERS, "lab-metrics", "Live and candidate (nDCG@10, Recall@100, MRR@10, hit@k)"
+                METRIC_HEADERS,
+                "lab-metrics",
+                "Live and candidate (nDCG@10, Recall@100, MRR@10, hit@top_k, answered)",
             )
         outcomes = readonly_table(
             OUTCOME_HEADERS,
             "lab-outcomes",
             "Per case (lost cases first; a trace opens that run in the debugger)",
-            column_widths=["11%", "8%", "10%", "8%", "12%", "31%", "10%", "10%"],
+            column_widths=["9%", "6%", "8%", "7%", "10%", "24%", "9%", "9%", "9%", "9%"],
             datatype=OUTCOME_DATATYPES,
             max_height=420,
         )

@@ -18,7 +18,7 @@ ORIGINS = [
     ("CLI", "cli"),
     ("Admin console", "admin"),
     ("API", "api"),
-    ("Lab comparisons (retrieval only)", "compare"),
+    ("Lab comparisons", "compare"),
 ]
 
 

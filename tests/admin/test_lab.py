@@ -149,7 +149,8 @@ def test_cases_compare_promote_and_roll_back_and_the_next_answer_in_another_serv
     chunk = next(p.id for p in answer.passages if p.id not in firsts)
     client.predict(QUESTION, "", "", chunk, "a chunk case", api_name="/add_test_case")
     summary, metrics, outcomes = client.predict("bm25_top_k=1,dense_top_k=1", api_name="/compare")
-    assert {row[0] for row in _rows(metrics)} == {"ndcg@10", "recall@100", "mrr@10", "hit@5"}
+    names = {row[0] for row in _rows(metrics)}
+    assert names == {"ndcg@10", "recall@100", "mrr@10", "hit@5", "answered"}  # top_k is 5 on both sides
     assert "LOST" in json.dumps(_rows(outcomes)) and "lost" in summary
     # Each case links to its runs' traces (the console's ?trace= form), which the debugger opens.
     links = [re.search(r"\?trace=(\w+)\)", cell) for row in _rows(outcomes) for cell in row[-2:]]
@@ -163,8 +164,11 @@ def test_cases_compare_promote_and_roll_back_and_the_next_answer_in_another_serv
         client.predict("bm25_top_k=1,dense_top_k=1", "too shallow", False, api_name="/promote")
     assert service.configs.live() is None
 
+    # Three passages instead of five no longer give the answerer the chunk case's chunk: lost too.
+    with pytest.raises(AppError, match="loses"):
+        client.predict("top_k=3", "fewer passages", False, api_name="/promote")
     status, live, history, _pick = client.predict(
-        "fusion=rrf,top_k=3", "rrf, fewer passages", False, api_name="/promote"
+        "fusion=rrf,top_k=6", "rrf, one more passage", False, api_name="/promote"
     )
     promoted = service.configs.live()
     assert promoted is not None and promoted.config_id in status and promoted.promoted_by == ADMIN_USER
@@ -176,8 +180,8 @@ def test_cases_compare_promote_and_roll_back_and_the_next_answer_in_another_serv
     try:
         trace = other.get_trace(other.ask(QUESTION, viewer=ADMIN).trace_id)
         assert trace["retrieval_config"] == promoted.config_id
-        assert trace["settings"]["fusion"] == "rrf" and trace["settings"]["top_k"] == 3
-        assert len(trace["passages"]) == 3
+        assert trace["settings"]["fusion"] == "rrf" and trace["settings"]["top_k"] == 6
+        assert len(trace["passages"]) == 6
 
         status, live, history, _pick = client.predict("default", api_name="/rollback")
         assert "Rolled back" in status and service.configs.live().values == {}
