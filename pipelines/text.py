@@ -209,15 +209,17 @@ class QuotableSentence:
     """A sentence that may be quoted, and the text it depends on to be understood.
 
     ``context`` is what a reader sees around the sentence but the sentence does not repeat: the FAQ
-    question it answers (a heading that asks), the lead-in line of the list it belongs to ("There are two
-    alarm sounds:" above "An intermittent tone means STAND BY"), and the sentence before it when it points
-    back ("It expires after 24 hours."). A section title ("1. Our values") is no such context: it is the
-    topic of every sentence under it and would not tell them apart. The context helps find the sentence;
-    it is never quoted.
+    question it answers (a heading that asks) and the sentence before it when it points back ("It expires
+    after 24 hours."). ``lead_in`` is the line a list item (or the one line after it) completes: "Taxis
+    are reimbursed only in these cases:" above "- when travelling between 22:00 and 06:00;", which a
+    reader takes as one sentence. A section title ("1. Our values") is neither: it is the topic of every
+    sentence under it and would not tell them apart. Context and lead-in help find the sentence; they are
+    never quoted.
     """
 
     text: str
     context: str = ""
+    lead_in: str = ""
 
 
 def _is_bare_lead_in(sentence: str) -> bool:
@@ -228,7 +230,7 @@ def _is_bare_lead_in(sentence: str) -> bool:
 
 def contextual_sentences(text: str) -> list[QuotableSentence]:
     """The sentences of a chunk that may be quoted as an answer (not its headings, labels and list
-    lead-ins), each with its context.
+    lead-ins), each with its context and lead-in.
 
     Chunks keep one line per heading, paragraph, list item and table row, so headings are told apart line
     by line (a sentence splitter would cut "1. Purpose and scope" into "1." and a title). A list item or a
@@ -257,10 +259,11 @@ def contextual_sentences(text: str) -> list[QuotableSentence]:
                 pieces.pop()  # "There are two alarm sounds:" says what follows; alone it answers nothing
         previous = ""
         for sentence in pieces:
-            context = [heading, introduced]
+            context = [heading]
             if previous and _BACK_REFERENCE.match(sentence):
                 context.append(previous)
-            sentences.append(QuotableSentence(sentence, " ".join(part for part in context if part)))
+            joined = " ".join(part for part in context if part)
+            sentences.append(QuotableSentence(sentence, joined, introduced))
             previous = sentence
     return sentences
 

@@ -34,8 +34,8 @@ EXTRACT_INTRO_ZH = "文档原文摘录："
 POSITION_DISCOUNT = 0.03
 #: Headings and list labels ("Acme Connect VPN") say nothing on their own.
 MIN_SENTENCE_WORDS = 4
-#: A question term found only in a sentence's context (the FAQ question it answers, its list's lead-in,
-#: the sentence it refers back to) counts this much of one found in the sentence itself.
+#: A question term found only in a sentence's context (the FAQ question it answers, the sentence it refers
+#: back to) counts this much of one found in the sentence itself (or in the lead-in of its list).
 CONTEXT_WEIGHT = 0.5
 NOT_FOUND_EN = "I could not find this in the documents."
 NOT_FOUND_ZH = "我在文档中没有找到相关内容。"
@@ -47,9 +47,11 @@ class ExtractiveAnswerer:
 
     Sentences are scored by the IDF-weighted overlap of their terms with the question's (CJK text by
     character bigrams), discounted by the rank of their passage, with a bonus for figures when the
-    question asks for a quantity or a date. Terms the sentence's context holds (the FAQ question it
-    answers, its list's lead-in, the sentence it refers back to) count at ``CONTEXT_WEIGHT``: the answer
-    under the FAQ heading "Lost your phone?" rarely repeats "phone". With a ``sentence_encoder`` and the
+    question asks for a quantity or a date. A list item's lead-in counts as part of the item: "- when
+    travelling between 22:00 and 06:00;" answers a question about taxis because the line above it says
+    "Taxis ... are reimbursed only in these cases:". Terms the sentence's context holds (the FAQ question
+    it answers, the sentence it refers back to) count at ``CONTEXT_WEIGHT``: the answer under the FAQ
+    heading "Lost your phone?" rarely repeats "phone". With a ``sentence_encoder`` and the
     query embedding, the cosine similarity of each sentence to the question is added: word overlap alone
     cannot tell "you get 25 vacation days" from "you can carry over 5 vacation days". The semantic part
     is skipped for CJK questions, which an English embedder does not understand.
@@ -75,6 +77,7 @@ class ExtractiveAnswerer:
         chinese = is_mostly_cjk(question)
         candidates: list[tuple[int, int, str]] = []  # (passage number, position, sentence)
         contexts: list[str] = []
+        lead_ins: list[str] = []
         seen: set[str] = set()  # overlapping chunks repeat sentences; quote each once, from the best passage
         for number, document in enumerate(documents[: self.max_passages], start=1):
             for position, sentence in enumerate(contextual_sentences(document.content or "")):
@@ -83,23 +86,34 @@ class ExtractiveAnswerer:
                     seen.add(key)
                     candidates.append((number, position, sentence.text))
                     contexts.append(sentence.context)
+                    lead_ins.append(sentence.lead_in)
         question_terms = set(content_terms(question))
         if not candidates or not question_terms:
             return self._not_found(chinese)
 
-        own_terms = [set(content_terms(sentence)) & question_terms for _, _, sentence in candidates]
+        # A list item and the lead-in it completes read as one sentence ("Taxis are reimbursed only in
+        # these cases: when travelling between 22:00 and 06:00"): the lead-in's terms are the item's own.
+        said = [set(content_terms(sentence)) & question_terms for _, _, sentence in candidates]
+        led = [set(content_terms(lead_in)) & question_terms for lead_in in lead_ins]
+        own_terms = [own | lead for own, lead in zip(said, led, strict=True)]
         context_terms = [
             (set(content_terms(context)) & question_terms) - own
             for context, own in zip(contexts, own_terms, strict=True)
         ]
         # A term's rarity is counted over the sentences themselves: a heading that repeats it as context
-        # for every sentence of its section must not make it common.
+        # for every sentence of its section must not make it common, and a lead-in is one sentence however
+        # many items complete it.
         document_frequency: dict[str, int] = {}
         context_frequency: dict[str, int] = {}
-        for own, context in zip(own_terms, context_terms, strict=True):
-            for term in own:
+        counted_lead_ins: set[str] = set()
+        for index, (own, context) in enumerate(zip(own_terms, context_terms, strict=True)):
+            counted = said[index]
+            if lead_ins[index] and lead_ins[index] not in counted_lead_ins:
+                counted_lead_ins.add(lead_ins[index])
+                counted = counted | led[index]
+            for term in counted:
                 document_frequency[term] = document_frequency.get(term, 0) + 1
-            for term in context:
+            for term in (own - counted) | context:
                 context_frequency[term] = context_frequency.get(term, 0) + 1
         total = len(candidates)
         wants_figure = bool(_QUANTITY_QUESTION.search(question))

@@ -103,6 +103,24 @@ def test_an_answer_that_does_not_repeat_the_question_is_found_through_its_contex
     assert "EVACUATE" in alarm and "STAND BY" in alarm and "There are two" not in alarm
 
 
+def test_a_list_item_that_completes_its_lead_in_is_quoted_for_the_lead_in_s_words(
+    handbook_service: NeedleService,
+) -> None:
+    """Issue 22.20: "Taxis and ride-hailing services are reimbursed only in these cases:" is followed by
+    "- when travelling between 22:00 and 06:00;", and the question's words are in the lead-in and the
+    section heading, not in the item. The item and its lead-in read as one sentence, so the item is found
+    through the lead-in's words at full weight, ahead of sentences that share one stray word with the
+    question ("Airport express trains ...", "per room per night")."""
+    answer = handbook_service.ask("Can I expense a taxi from the airport at night?")
+    quoted = [line for line in answer.text.splitlines() if line.startswith("> ")]
+    assert "between 22:00 and 06:00" in quoted[0], answer.text
+    assert not any("Taxis and ride-hailing services" in line for line in quoted)  # the lead-in: context
+    number = int(quoted[0].rsplit("[", 1)[1].rstrip("]"))
+    assert answer.passages[number - 1].meta["file_name"] == "travel-and-expenses-policy.pdf"
+    bike = handbook_service.ask("Where can I leave my bike?")
+    assert "basement" in bike.text and bike.citations[0].file_name == "office-facilities.html"
+
+
 def test_pdf_citations_carry_the_page(handbook_service: NeedleService) -> None:
     answer = handbook_service.ask("When is business class allowed for flights?")
     citation = answer.citations[0]

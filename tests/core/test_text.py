@@ -93,11 +93,11 @@ def test_a_sentence_carries_the_faq_question_the_list_lead_in_and_what_it_refers
     assert contextual_sentences(chunk) == [
         QuotableSentence("We keep learning."),  # a section title is every sentence's topic: no context
         QuotableSentence("The alarm is loud."),  # the lead-in after it is context only
-        QuotableSentence("- A bell means EVACUATE.", "There are two alarm sounds:"),
-        QuotableSentence("- A tone means STAND BY.", "There are two alarm sounds:"),
+        QuotableSentence("- A bell means EVACUATE.", lead_in="There are two alarm sounds:"),
+        QuotableSentence("- A tone means STAND BY.", lead_in="There are two alarm sounds:"),
         QuotableSentence("The test is on Wednesdays."),
         QuotableSentence("- A list item after a paragraph has no lead-in."),
-        QuotableSentence("Quay Street car park, opposite the entrance.", "The assembly point is:"),
+        QuotableSentence("Quay Street car park, opposite the entrance.", lead_in="The assembly point is:"),
         QuotableSentence("Bring your badge."),
         QuotableSentence("Call the service desk.", "Lost your phone?"),
         QuotableSentence("It resets your second factor.", "Lost your phone? Call the service desk."),
@@ -111,7 +111,7 @@ def test_a_colon_ended_sentence_that_states_a_fact_stays_quotable() -> None:
     lead_in = "In May 2012 the board approved one more class, of these four kinds:"
     assert contextual_sentences(f"{lead_in}\n- General classes.") == [
         QuotableSentence(lead_in),
-        QuotableSentence("- General classes.", lead_in),
+        QuotableSentence("- General classes.", lead_in=lead_in),
     ]
     chinese = "2012年5月获得同意增设普通班1班，班级分为下列四种类型："
     assert contextual_sentences(chinese) == [QuotableSentence(chinese)]
