@@ -703,10 +703,12 @@ def _print_comparison(comparison: Any) -> None:
     """The metrics (hit@top_k at each side's own top_k, shown in its label), then each case: ranks,
     whether the answer was found with its expected source cited, and its two traces."""
     names = list(comparison.live_metrics)
-    width = max(10, *(len(comparison.metric_label(name)) for name in names))
-    print(f"{'':<10} " + " ".join(f"{comparison.metric_label(name):>{width}}" for name in names))
+    widths = [max(10, len(comparison.metric_label(name))) for name in names]
+    labels = (f"{comparison.metric_label(name):>{width}}" for name, width in zip(names, widths, strict=True))
+    print(f"{'':<10} " + " ".join(labels))
     for label, metrics in (("live", comparison.live_metrics), ("candidate", comparison.candidate_metrics)):
-        print(f"{label:<10} " + " ".join(f"{metrics[name]:>{width}.4f}" for name in names))
+        figures = (f"{metrics[name]:>{width}.4f}" for name, width in zip(names, widths, strict=True))
+        print(f"{label:<10} " + " ".join(figures))
     print()
 
     def answered(found: bool, answered: bool) -> str:
