@@ -56,7 +56,9 @@ def _log_in(page: Page, url: str, username: str = ADMIN_USER, password: str = AD
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("tab", name="Sources")).to_be_visible()
+    # The console's page loads Gradio's app after the sign-in's redirect: on a loaded 2-core machine that
+    # takes longer than expect's 5 s default.
+    expect(page.get_by_role("tab", name="Sources")).to_be_visible(timeout=60_000)
 
 
 @pytest.mark.slow
