@@ -95,13 +95,15 @@ MAX_TOKEN_CHARS = 80
 _LONG_TOKEN = re.compile(rf"[^\s{CJK_CHAR.pattern.strip('[]')}]{{{MAX_TOKEN_CHARS + 1},}}")
 
 
+def _cut_token(match: re.Match[str]) -> str:
+    """The match in slices of ``MAX_TOKEN_CHARS`` joined by spaces. ``match.group(0)`` is taken once:
+    each call copies the match, so calling it per slice made a megabyte-long run quadratic."""
+    token = match.group(0)
+    return " ".join(token[i : i + MAX_TOKEN_CHARS] for i in range(0, len(token), MAX_TOKEN_CHARS))
+
+
 def _break_long_tokens(text: str) -> str:
-    return _LONG_TOKEN.sub(
-        lambda m: " ".join(
-            m.group(0)[i : i + MAX_TOKEN_CHARS] for i in range(0, len(m.group(0)), MAX_TOKEN_CHARS)
-        ),
-        text,
-    )
+    return _LONG_TOKEN.sub(_cut_token, text)
 
 
 def _split_long(sentence: str, max_words: int) -> list[str]:
