@@ -7,8 +7,8 @@ child's wall time for the hostile file and its peak resident memory (``VmHWM``, 
 reported; the parent kills a child that runs past ``--timeout``. A second part times the chunker alone
 on lines of 1 to 8 MB without whitespace, to show it is linear.
 
-    PYTHONPATH=. .venv/bin/python scripts/bench_hostile_inputs.py            # a Markdown table
-    PYTHONPATH=. .venv/bin/python scripts/bench_hostile_inputs.py --json --output results/bench_hostile_inputs.json
+    .venv/bin/python scripts/bench_hostile_inputs.py                  # a Markdown table
+    .venv/bin/python scripts/bench_hostile_inputs.py --json --output results/bench_hostile_inputs.json
 """
 
 from __future__ import annotations
@@ -50,7 +50,11 @@ CASES: dict[str, tuple[str, Callable[[], bytes], str]] = {
         lambda: hostile.docx_cell_bomb(192_000_000),
         "DOCX, 192 MB of tiny table cells (XLSX-style), ratio 60",
     ),
-    "xlsx_bomb": ("budget.xlsx", lambda: hostile.xlsx_bomb(192_000_000), "XLSX, 192 MB shared strings, ratio 90"),
+    "xlsx_bomb": (
+        "budget.xlsx",
+        lambda: hostile.xlsx_bomb(192_000_000),
+        "XLSX, 192 MB shared strings, ratio 90",
+    ),
     "pdf_stream_over_pypdf_limit": (
         "drawing.pdf",
         lambda: hostile.pdf_inflating_stream(100_000_000),
@@ -132,12 +136,23 @@ def run_case(name: str, timeout: float) -> dict[str, object]:
         size = len(data)
         del data
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        command = [sys.executable, str(Path(__file__).resolve()), "--child", str(path), str(Path(scratch) / "data")]
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            str(path),
+            str(Path(scratch) / "data"),
+        ]
         started = time.perf_counter()
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+            )
         except subprocess.TimeoutExpired:
-            outcome: dict[str, object] = {"status": "timeout", "seconds": round(time.perf_counter() - started, 1)}
+            outcome: dict[str, object] = {
+                "status": "timeout",
+                "seconds": round(time.perf_counter() - started, 1),
+            }
         else:
             lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
             if done.returncode != 0 or not lines:

@@ -279,7 +279,15 @@ def corpus(max_bytes: int) -> list[BadUpload]:
             "Badges must be worn",
             ("root:", "/bin/bash", "/usr/sbin/nologin"),
         ),
-        BadUpload("html_deeply_nested", "parking.html", deeply_nested_html(), "rejected", "no text"),
+        # Deeper than lxml parses (256 levels): read with html.parser instead of refused as having no text.
+        BadUpload(
+            "html_deeply_nested",
+            "parking.html",
+            deeply_nested_html(),
+            "indexed",
+            "Parking permits are issued by the facilities team",
+            file_type="html",
+        ),
         BadUpload(
             "docx_named_pdf", "remote-work.pdf", docx, "indexed", "Remote and Hybrid Work", file_type="docx"
         ),

@@ -18,10 +18,11 @@ from tests.core.bad_files import real_docx
 from tests.hardening.bad_corpus import minimal_pdf
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-_WORDS = (
-    "employee manager laptop expense travel policy receipt approval deadline office hotel train "
-    "budget invoice contract holiday salary benefit review training security badge parking desk"
-).split()
+_WORDS = [
+    *("employee", "manager", "laptop", "expense", "travel", "policy", "receipt", "approval", "deadline"),
+    *("office", "hotel", "train", "budget", "invoice", "contract", "holiday", "salary", "benefit"),
+    *("review", "training", "security", "badge", "parking", "desk"),
+]
 
 
 def long_line(size: int) -> bytes:
@@ -117,7 +118,9 @@ def _one_page_pdf(content: bytes, extra: list[bytes] | None = None, resources: b
     )
 
 
-_PDF_TEXT = b"BT /F1 10 Tf 72 720 Td (Parking permits are issued by the facilities team every January.) Tj ET\n"
+_PDF_TEXT = (
+    b"BT /F1 10 Tf 72 720 Td (Parking permits are issued by the facilities team every January.) Tj ET\n"
+)
 
 
 def pdf_inflating_stream(unpacked: int) -> bytes:
