@@ -15,7 +15,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Literal
+from typing import IO, Literal
 
 from pipelines.errors import RejectedFileError
 from pipelines.text_decoding import DecodedText
@@ -272,21 +272,36 @@ def _scan_docx_xml(file_name: str, archive: zipfile.ZipFile, max_chars: int | No
         if not info.filename.endswith((".xml", ".rels")):
             continue
         with archive.open(info) as part:
-            for _, element in etree.iterparse(part, events=("end",), resolve_entities=False, no_network=True):
-                elements += 1
-                characters += len(element.text or "") if isinstance(element.tag, str) else 0
-                element.clear()
-                while element.getprevious() is not None:
-                    del element.getparent()[0]
-                if elements > MAX_DOCX_XML_ELEMENTS:
-                    raise RejectedFileError(
-                        file_name,
-                        f"the Word document has more than {MAX_DOCX_XML_ELEMENTS:,} XML elements "
-                        "(paragraphs, runs, table cells); it is too large to convert, split it into smaller "
-                        "documents",
-                    )
-                if max_chars is not None and characters > max_chars:
-                    raise too_many_characters(file_name, max_chars)
+            try:
+                elements, characters = _count_xml(file_name, part, elements, characters, max_chars)
+            except etree.XMLSyntaxError as error:  # entity bombs too: lxml refuses their amplification
+                raise RejectedFileError(
+                    file_name, f"the Word document is damaged and cannot be opened ({_short(error)})"
+                ) from None
+
+
+def _count_xml(
+    file_name: str, part: IO[bytes], elements: int, characters: int, max_chars: int | None
+) -> tuple[int, int]:
+    """Add one XML part's elements and text characters to the counts, refusing past either bound."""
+    from lxml import etree
+
+    for _, element in etree.iterparse(part, events=("end",), resolve_entities=False, no_network=True):
+        elements += 1
+        characters += len(element.text or "") if isinstance(element.tag, str) else 0
+        element.clear()
+        while element.getprevious() is not None:
+            del element.getparent()[0]
+        if elements > MAX_DOCX_XML_ELEMENTS:
+            raise RejectedFileError(
+                file_name,
+                f"the Word document has more than {MAX_DOCX_XML_ELEMENTS:,} XML elements "
+                "(paragraphs, runs, table cells); it is too large to convert, split it into smaller "
+                "documents",
+            )
+        if max_chars is not None and characters > max_chars:
+            raise too_many_characters(file_name, max_chars)
+    return elements, characters
 
 
 def _megabytes(size: int) -> str:
