@@ -10,7 +10,7 @@ from haystack.components.converters import HTMLToDocument
 from haystack.components.converters.utils import get_bytestream_from_source
 from haystack.dataclasses import ByteStream
 
-from pipelines.conversion.html_text import LXML_MAX_DEPTH, TextTooLongError, visible_text
+from pipelines.conversion.html_text import too_deep_for_lxml, visible_text
 from pipelines.file_inspector import too_many_characters
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,8 @@ class NeedleHtmlToDocument:
     answers need; but it finds nothing in a page nested deeper than lxml parses (256 levels) and the file
     was then refused as having no text. When trafilatura finds nothing and the page is nested that deep,
     its visible text is read by :func:`pipelines.conversion.html_text.visible_text` instead. A page with
-    no text at all still yields no document.
+    no text at all still yields no document. The page's size is bounded by the upload limit, so its text
+    is too; it is measured against ``max_chars`` once extracted.
     """
 
     def __init__(self, max_chars: int | None = None) -> None:
@@ -51,11 +52,7 @@ class NeedleHtmlToDocument:
 
     def _deep_text(self, file_name: str, data: bytes) -> str:
         """The visible text of a page trafilatura found nothing in, if that is because of its depth."""
-        try:
-            text, depth = visible_text(data.decode("utf-8", errors="replace"), self.max_chars)
-        except TextTooLongError:
-            raise too_many_characters(file_name, self.max_chars or 0) from None
-        if depth < LXML_MAX_DEPTH:
+        if not too_deep_for_lxml(data):
             return ""  # lxml read it whole and trafilatura found no main text: keep its verdict
-        logger.info("%s nests %d levels deep; read with html.parser", file_name, depth)
-        return text
+        logger.info("%s is nested deeper than lxml parses; read without a tree", file_name)
+        return visible_text(data.decode("utf-8", errors="replace"))
