@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import logging
 from pathlib import Path
+from typing import Any
 
 from haystack import Document, component
 from haystack.components.converters.utils import get_bytestream_from_source
 from haystack.dataclasses import ByteStream
 from pypdf import PageObject, PdfReader
 from pypdf.errors import LimitReachedError
-from pypdf.generic import ArrayObject
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from pipelines.errors import RejectedFileError
 from pipelines.file_inspector import too_many_characters
@@ -52,6 +53,9 @@ MAX_PAGE_CONTENT_BYTES = 2 * 1024 * 1024
 #: Decoded content-stream bytes all pages may hold together (pages may share one stream, so a small file
 #: can make every page decode the same 70 MB).
 MAX_CONTENT_BYTES = 48 * 1024 * 1024
+#: Levels of drawings within drawings (form XObjects) a page may nest. pypdf follows them recursively
+#: and, past Python's recursion limit (about 300 levels), drops the page's text with a log line only.
+MAX_FORM_DEPTH = 100
 
 
 def content_bytes(page: PageObject) -> int:
@@ -63,6 +67,33 @@ def content_bytes(page: PageObject) -> int:
     resolved = contents.get_object()
     streams = resolved if isinstance(resolved, ArrayObject) else [resolved]
     return sum(len(stream.get_object().get_data()) for stream in streams if stream is not None)
+
+
+def form_depth(page: PageObject, limit: int = MAX_FORM_DEPTH) -> int:
+    """How many levels deep the page's form XObjects nest (each form counted once, so shared and cyclic
+    forms end), stopping once past ``limit``."""
+    depth = 0
+    frontier: list[Any] = [page.get("/Resources")]
+    seen: set[tuple[int, int] | int] = set()
+    while frontier and depth <= limit:
+        found: list[Any] = []
+        for resources in frontier:
+            xobjects = _resolved(_resolved(resources).get("/XObject"))
+            for reference in xobjects.values():
+                indirect = isinstance(reference, IndirectObject)
+                key = (reference.idnum, reference.generation) if indirect else id(reference)
+                form = _resolved(reference)
+                if key not in seen and form.get("/Subtype") == "/Form":
+                    seen.add(key)
+                    found.append(form.get("/Resources"))
+        depth += bool(found)
+        frontier = found
+    return depth
+
+
+def _resolved(value: Any) -> DictionaryObject:
+    value = value.get_object() if value is not None else None
+    return value if isinstance(value, DictionaryObject) else DictionaryObject()
 
 
 @component
@@ -103,6 +134,12 @@ class LayoutPdfToDocument:
                 content += size
                 if size > MAX_PAGE_CONTENT_BYTES or content > MAX_CONTENT_BYTES:
                     raise RejectedFileError(file_name, _too_heavy(number, size, content))
+                if form_depth(page) > MAX_FORM_DEPTH:
+                    raise RejectedFileError(
+                        file_name,
+                        f"page {number} of the PDF nests drawings within drawings (form XObjects) more than "
+                        f"{MAX_FORM_DEPTH} levels deep; its text cannot be read",
+                    )
                 pages.append(page_text(page))
                 characters += len(pages[-1])
                 if self.max_chars is not None and characters > self.max_chars:

@@ -109,6 +109,12 @@ def test_a_pdf_whose_text_sits_under_nested_forms_is_read() -> None:
     assert "Parking permits are issued by the facilities team" in document.content
 
 
+def test_a_pdf_nesting_forms_deeper_than_pypdf_follows_is_refused_with_that_reason() -> None:
+    with pytest.raises(RejectedFileError, match="more than 100 levels deep") as refused:
+        LayoutPdfToDocument().run(sources=[_pdf(hostile.pdf_nested_forms(400))])
+    assert "scanned" not in refused.value.reason
+
+
 # -- HTML ------------------------------------------------------------------------------------------------
 def test_html_nested_deeper_than_lxml_parses_is_read_with_its_text() -> None:
     (document,) = NeedleHtmlToDocument().run(sources=[_html(hostile.nested_html(3000))])["documents"]
