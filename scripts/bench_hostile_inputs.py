@@ -40,6 +40,11 @@ SMALL_FILE = b"# Parking\n\nParking permits are issued by the facilities team ev
 CASES: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "long_line_45mb": ("minified.txt", lambda: hostile.long_line(45 * MB), "45 MB on one line, no spaces"),
     "long_line_4mb": ("blob.txt", lambda: hostile.long_line(4 * MB), "4 MB on one line, no spaces"),
+    "long_line_2_9mb": (
+        "data.txt",
+        lambda: hostile.long_line(2_900_000),
+        "2.9 MB on one line, just under the character budget",
+    ),
     "docx_text_bomb": (
         "handbook.docx",
         lambda: hostile.docx_text_bomb(192_000_000),
