@@ -49,10 +49,10 @@ def page_text(page: PageObject) -> str:
 #: Decoded content-stream bytes one page may hold. A page of text is tens of kilobytes; pypdf's plain
 #: mode takes time quadratic in a page's text (2 MB of text operators: 9 s on a busy 2-core machine,
 #: 8 MB: 140 s), so a larger page is refused before its text is extracted.
-MAX_PAGE_CONTENT_BYTES = 2 * 1024 * 1024
+MAX_PAGE_CONTENT_BYTES = 2_000_000
 #: Decoded content-stream bytes all pages may hold together (pages may share one stream, so a small file
 #: can make every page decode the same 70 MB).
-MAX_CONTENT_BYTES = 48 * 1024 * 1024
+MAX_CONTENT_BYTES = 48_000_000
 #: Levels of drawings within drawings (form XObjects) a page may nest. pypdf follows them recursively
 #: and, past Python's recursion limit (about 300 levels), drops the page's text with a log line only.
 MAX_FORM_DEPTH = 100
