@@ -76,6 +76,11 @@ CASES: dict[str, tuple[str, Callable[[], bytes], str]] = {
         lambda: hostile.pdf_nested_arrays(100_000),
         "PDF, an array nested 100,000 deep",
     ),
+    "html_cp1252_44mb": (
+        "menu.html",
+        lambda: hostile.legacy_encoded_html(44_000_000),
+        "HTML, 44 MB of paragraphs in Windows-1252",
+    ),
     "html_nested_100k": ("parking.html", lambda: hostile.nested_html(100_000), "HTML, 100,000 nested <div>"),
     "html_nested_45mb": (
         "deep.html",

@@ -42,6 +42,7 @@ class NeedleHtmlToDocument:
         for path_or_stream in sources:
             source = get_bytestream_from_source(path_or_stream)
             file_name = str(source.meta.get("file_name") or "the page")
+            self._check_visible_text(file_name, source.data)
             found = self._trafilatura.run(sources=[source])["documents"]
             text = (found[0].content or "") if found else self._deep_text(file_name, source.data)
             if self.max_chars is not None and len(text) > self.max_chars:
@@ -49,6 +50,15 @@ class NeedleHtmlToDocument:
             if text.strip():
                 documents.append(Document(content=text, meta=dict(source.meta)))
         return {"documents": documents}
+
+    def _check_visible_text(self, file_name: str, data: bytes) -> None:
+        """Refuse a page whose visible text alone passes ``max_chars``, before trafilatura builds its tree
+        (a 44 MB page of paragraphs took it minutes). A page of fewer bytes than that cannot hold so much
+        text, so only larger ones pay for the linear pass."""
+        if self.max_chars is None or len(data) <= self.max_chars:
+            return
+        if len(visible_text(data.decode("utf-8", errors="replace"))) > self.max_chars:
+            raise too_many_characters(file_name, self.max_chars)
 
     def _deep_text(self, file_name: str, data: bytes) -> str:
         """The visible text of a page trafilatura found nothing in, if that is because of its depth."""

@@ -148,6 +148,15 @@ def test_html_with_more_text_than_the_budget_is_refused() -> None:
             NeedleHtmlToDocument(max_chars=30).run(sources=[_html(data)])
 
 
+def test_a_page_whose_visible_text_passes_the_budget_is_refused_before_trafilatura(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    converter = NeedleHtmlToDocument(max_chars=2000)
+    monkeypatch.setattr(converter, "_trafilatura", None)  # never reached: refused before
+    with pytest.raises(RejectedFileError, match="more than 2,000 characters"):
+        converter.run(sources=[_html(hostile.legacy_encoded_html(20_000))])
+
+
 # -- chunks ----------------------------------------------------------------------------------------------
 def test_a_document_yielding_more_chunks_than_the_budget_is_refused() -> None:
     text = " ".join(f"Sentence number {i} has a few words in it." for i in range(200))

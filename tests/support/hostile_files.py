@@ -181,3 +181,10 @@ def nested_html(depth: int) -> bytes:
     """A paragraph of text inside ``depth`` nested ``<div>`` elements."""
     body = "<div>" * depth + "<p>Parking permits are issued by the facilities team every January.</p>"
     return f"<!doctype html><html><body>{body}{'</div>' * depth}</body></html>".encode()
+
+
+def legacy_encoded_html(size: int) -> bytes:
+    """``size`` bytes of HTML paragraphs in Windows-1252 (not UTF-8): decoded by detection, then text."""
+    paragraph = "<p>Café crème brûlée coûte 5 € par personne.</p>\n".encode("cp1252")
+    body = paragraph * (size // len(paragraph) + 1)
+    return b"<!doctype html><html><body>" + body[:size] + b"</body></html>"
