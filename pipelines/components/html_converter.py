@@ -10,7 +10,7 @@ from haystack.components.converters import HTMLToDocument
 from haystack.components.converters.utils import get_bytestream_from_source
 from haystack.dataclasses import ByteStream
 
-from pipelines.conversion.html_text import too_deep_for_lxml, visible_text
+from pipelines.conversion.html_text import TextTooLongError, too_deep_for_lxml, visible_text
 from pipelines.file_inspector import too_many_characters
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,10 @@ class NeedleHtmlToDocument:
         text, so only larger ones pay for the linear pass."""
         if self.max_chars is None or len(data) <= self.max_chars:
             return
-        if len(visible_text(data.decode("utf-8", errors="replace"))) > self.max_chars:
-            raise too_many_characters(file_name, self.max_chars)
+        try:
+            visible_text(data.decode("utf-8", errors="replace"), self.max_chars)
+        except TextTooLongError:
+            raise too_many_characters(file_name, self.max_chars) from None
 
     def _deep_text(self, file_name: str, data: bytes) -> str:
         """The visible text of a page trafilatura found nothing in, if that is because of its depth."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import html
 import re
+from collections.abc import Iterator
 
 _HIDDEN_OPEN = re.compile(
     r"<!--|<(script|style|template|noscript|iframe|object|svg|math|head|title)\b", re.IGNORECASE
@@ -27,6 +28,10 @@ _TAG = re.compile(r"<[^<>]*>")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 
+class TextTooLongError(Exception):
+    """The page's text passed the caller's budget."""
+
+
 def too_deep_for_lxml(data: bytes) -> bool:
     """Whether lxml gives up on the page for its depth (it stops at once, so this is cheap)."""
     from lxml import etree
@@ -37,26 +42,56 @@ def too_deep_for_lxml(data: bytes) -> bool:
     return any("Excessive depth" in entry.message for entry in parser.error_log)
 
 
-def _without_hidden(page: str) -> str:
-    """``page`` without comments and hidden elements; an element never closed hides the rest."""
-    lowered = page.lower()
-    kept: list[str] = []
+_CLOSING: dict[str, re.Pattern[str]] = {}
+#: The page is read in slices of about this many characters, each cut just before a ``<`` (so no tag or
+#: entity is split), and reading stops once the text passes the caller's budget.
+_SLICE_CHARS = 1_000_000
+
+
+def _visible_pieces(page: str) -> Iterator[str]:
+    """``page`` without comments and hidden elements, in pieces; an element never closed hides the rest."""
     position = 0
     while match := _HIDDEN_OPEN.search(page, position):
-        kept.append(page[position : match.start()])
-        closing = "-->" if match.group(1) is None else f"</{match.group(1).lower()}"
-        end = lowered.find(closing, match.end())
-        if end < 0:
-            return " ".join(kept)
-        position = end + len(closing) if closing == "-->" else lowered.find(">", end) + 1 or len(page)
-        kept.append(" ")
-    kept.append(page[position:])
-    return "".join(kept)
+        yield page[position : match.start()]
+        yield " "
+        if match.group(1) is None:
+            end = page.find("-->", match.end())
+            position = -1 if end < 0 else end + 3
+        else:
+            tag = match.group(1).lower()
+            closing = _CLOSING.setdefault(tag, re.compile(rf"</{tag}\b[^<>]*>?", re.IGNORECASE))
+            found = closing.search(page, match.end())
+            position = -1 if found is None else found.end()
+        if position < 0:
+            return
+    yield page[position:]
 
 
-def visible_text(page: str) -> str:
-    """The page's visible text, one line per block element."""
-    text = _BLOCK_TAG.sub("\n", _without_hidden(page))
-    text = html.unescape(_TAG.sub("", text))
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+def _slices(piece: str) -> Iterator[str]:
+    start = 0
+    while len(piece) - start > _SLICE_CHARS:
+        cut = piece.find("<", start + _SLICE_CHARS)
+        if cut < 0:
+            break
+        yield piece[start:cut]
+        start = cut
+    yield piece[start:]
+
+
+def visible_text(page: str, max_chars: int | None = None) -> str:
+    """The page's visible text, one line per block element.
+
+    :raises TextTooLongError: the text passed ``max_chars`` characters; raised while reading, so a large
+        page costs only the slices read before it.
+    """
+    parts: list[str] = []
+    letters = 0
+    for piece in _visible_pieces(page):
+        for part in _slices(piece):
+            text = html.unescape(_TAG.sub("", _BLOCK_TAG.sub("\n", part)))
+            parts.append(text)
+            letters += len(text) - sum(text.count(space) for space in " \n\t\r")
+            if max_chars is not None and letters > max_chars:
+                raise TextTooLongError
+    lines = (_SPACES.sub(" ", line).strip() for line in "".join(parts).split("\n"))
     return "\n".join(line for line in lines if line)
