@@ -10,6 +10,7 @@ from haystack.components.converters import DOCXToDocument, MarkdownToDocument, T
 from haystack.components.joiners import DocumentJoiner
 from haystack.components.preprocessors import DocumentCleaner
 from haystack.components.routers import FileTypeRouter
+from haystack.dataclasses import ByteStream
 from haystack_integrations.components.embedders.sentence_transformers import (
     SentenceTransformersDocumentEmbedder,
 )
@@ -44,6 +45,19 @@ _CONVERTER_OPTIONS: dict[str, dict[str, Any]] = {
     "markdown": {"progress_bar": False, "extract_frontmatter": True},
     "docx": {"table_format": "markdown"},
 }
+
+class UploadStream(ByteStream):
+    """The uploaded file as the pipeline's input, recorded by its size in Haystack's error snapshots.
+
+    When a component raises (a converter refusing a file past its budget, say), Haystack serializes every
+    pipeline input into a snapshot, and ``ByteStream.to_dict`` lists the bytes as integers: 1.3 GB of
+    memory for a 44 MB file. The snapshot is never saved here (``HAYSTACK_PIPELINE_SNAPSHOT_SAVE_ENABLED``
+    is off), so the size is all it needs.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data": f"<{len(self.data)} bytes>", "meta": self.meta, "mime_type": self.mime_type}
+
 
 #: Formats that can carry their own date (PDF metadata, DOCX core properties, HTML <meta>, front matter).
 DATED_KINDS = ("pdf", "docx", "html", "markdown")

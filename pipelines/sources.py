@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 from haystack import Document
 from haystack.core.errors import PipelineRuntimeError
-from haystack.dataclasses import ByteStream
 
 from pipelines.answers import IngestResult, Passage, SourceInfo
 from pipelines.audience import ADMIN, Viewer, audience_of, parse_audience
@@ -32,6 +31,7 @@ from pipelines.file_inspector import (
     inspect_file,
     safe_file_name,
 )
+from pipelines.indexing import UploadStream
 from pipelines.metrics import Metrics
 from pipelines.settings import Settings
 from pipelines.source_changes import SourceChanges
@@ -263,7 +263,7 @@ class SourceLibrary:
             if not reindexing:  # a re-index moves the index to the configured embedder, source by source
                 self._refuse_mixed_embedders()
             meta["indexed_at"] = _now()
-            stream = ByteStream(data=inspected.data, meta=meta, mime_type=inspected.mime_type)
+            stream = UploadStream(data=inspected.data, meta=meta, mime_type=inspected.mime_type)
             inputs: dict[str, Any] = {"router": {"sources": [stream]}}
             if progress is not None:
                 inputs["embedder"] = {"progress": _plain_callback(progress)}

@@ -213,3 +213,22 @@ def test_the_background_queue_refuses_a_file_over_the_limit_from_its_size(
     out = capsys.readouterr()
     assert [job["file_name"] for job in json.loads(out.out)] == ["leave-policy.md"]
     assert "rejected   huge.txt: the file is 3.1 MB, over the upload limit of 1.0 MB" in out.err
+
+
+def test_a_refusal_inside_the_pipeline_records_the_upload_by_its_size(
+    service_factory: Callable[..., NeedleService],
+) -> None:
+    """Haystack snapshots every input when a component raises; the upload must not be listed byte by
+    byte (1.3 GB for a 44 MB file)."""
+    from haystack.core.errors import PipelineRuntimeError
+
+    from pipelines.indexing import UploadStream
+
+    service = service_factory(max_file_chars=2000)
+    data = (HANDBOOK / "travel-and-expenses-policy.pdf").read_bytes()
+    stream = UploadStream(data=data, meta={"file_name": "travel.pdf"}, mime_type="application/pdf")
+    with pytest.raises(PipelineRuntimeError) as failed:
+        service.sources.indexing_pipeline.run({"router": {"sources": [stream]}})
+    snapshot = json.dumps(failed.value.pipeline_snapshot.to_dict())
+    assert f"<{len(data)} bytes>" in snapshot
+    assert len(snapshot) < len(data)
