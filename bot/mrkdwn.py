@@ -94,7 +94,19 @@ def to_mrkdwn(markdown: str) -> str:
     return "".join(out).strip()
 
 
+#: A quoted line ("> ..."): the extractive answer quotes documents as written, so such a line is only
+#: escaped; a document's "*Save*" must not come out as "_Save_".
+_QUOTED_LINE = re.compile(r"^(>[ \t][^\n]*)$", re.MULTILINE)
+
+
 def _convert_prose(text: str) -> str:
+    parts = _QUOTED_LINE.split(text)
+    return "".join(
+        escape(part) if index % 2 == 1 else _convert_lines(part) for index, part in enumerate(parts)
+    )
+
+
+def _convert_lines(text: str) -> str:
     pieces = _INLINE_CODE.split(text)
     return "".join(
         escape(piece) if index % 2 == 1 else _convert_inline(piece) for index, piece in enumerate(pieces)

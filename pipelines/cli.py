@@ -177,16 +177,37 @@ def _queue_files(files: list[Any], args: argparse.Namespace) -> int:
         "uploaded_by": args.uploaded_by,
         "on_conflict": args.on_conflict.replace("-", "_"),
     }
+    accepted, refused = _within_upload_limit(files, get_settings().max_upload_mb)
     jobs = [
-        queue.submit(path.name, path.read_bytes(), submitted_by=args.uploaded_by, **options) for path in files
+        queue.submit(path.name, path.read_bytes(), submitted_by=args.uploaded_by, **options)
+        for path in accepted
     ]
     if args.json:
         _print_json([job.to_dict() for job in jobs])
     for job in [] if args.json else jobs:
         print(f"queued     {job.file_name} as job {job.job_id}")
+    for error in refused:
+        print(f"rejected   {error.file_name}: {error.reason}", file=sys.stderr)
     if not args.json:
         print("Follow them with: needle jobs list")
-    return EXIT_OK
+    return EXIT_ERROR if refused else EXIT_OK
+
+
+def _within_upload_limit(files: list[Any], max_upload_mb: float) -> tuple[list[Any], list[Any]]:
+    """The files within the upload limit, and the refusals of the others: sizes are checked before any
+    file is read, so a file of gigabytes is never loaded into memory or the queue."""
+    from pipelines.errors import RejectedFileError
+    from pipelines.file_inspector import check_size
+
+    accepted, refused = [], []
+    for path in files:
+        try:
+            check_size(path.name, path.stat().st_size, int(max_upload_mb * 1024 * 1024))
+        except RejectedFileError as error:
+            refused.append(error)
+        else:
+            accepted.append(path)
+    return accepted, refused
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Literal
+from typing import IO, Literal
 
 from pipelines.errors import RejectedFileError
 from pipelines.text_decoding import DecodedText
@@ -46,6 +46,13 @@ SUPPORTED_DESCRIPTION = "PDF, Word (.docx), HTML, Markdown and plain-text files"
 #: A DOCX's parts, uncompressed, may not exceed this (a real handbook chapter is a few MB).
 MAX_DOCX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 MAX_DOCX_COMPRESSION_RATIO = 100
+#: XML elements a DOCX's parts may hold in all. python-docx keeps every element in memory and converts
+#: tables cell by cell: 800,000 elements (one table of tiny cells) took 370 MB and most of a minute. A
+#: 300-page Word document has about 150,000.
+MAX_DOCX_XML_ELEMENTS = 300_000
+#: Bytes of a UTF-8 (or any supported encoding's) character at most: a text file of more than
+#: ``4 * max_chars`` bytes has more than ``max_chars`` characters whatever its encoding.
+_MAX_BYTES_PER_CHAR = 4
 MAX_PDF_PAGES = 2000
 
 _HTML_SNIFF = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)
@@ -86,25 +93,48 @@ def safe_file_name(name: str) -> str:
     return base[:200] or "unnamed"
 
 
-def inspect_file(name: str, data: bytes, *, max_bytes: int) -> InspectedFile:
+def check_size(file_name: str, size: int, max_bytes: int) -> None:
+    """Refuse a file over the upload limit; callers with a path check its size before reading it.
+
+    :raises RejectedFileError: the file is larger than ``max_bytes``.
+    """
+    if size > max_bytes:
+        raise RejectedFileError(
+            file_name, f"the file is {_megabytes(size)}, over the upload limit of {_megabytes(max_bytes)}"
+        )
+
+
+def too_many_characters(file_name: str, max_chars: int) -> RejectedFileError:
+    """The refusal of a file that yields more than ``max_chars`` characters of text (one wording for the
+    inspector and every converter that counts while it extracts)."""
+    return RejectedFileError(
+        file_name,
+        f"the file holds more than {max_chars:,} characters of text, the most one file may yield "
+        "(NEEDLE_MAX_FILE_CHARS); split it into smaller files",
+    )
+
+
+def inspect_file(name: str, data: bytes, *, max_bytes: int, max_chars: int | None = None) -> InspectedFile:
     """Identify ``data`` and check that it can be converted.
+
+    ``max_chars`` bounds the text a file may yield: plain text and Markdown are measured here, a Word
+    document's parts are counted by a streaming scan before anything parses them whole; PDF and HTML are
+    counted by their converters, while they extract.
 
     :raises RejectedFileError: with a reason a person can act on.
     """
     file_name = safe_file_name(name)
     if not data:
         raise RejectedFileError(file_name, "the file is empty")
-    if len(data) > max_bytes:
-        raise RejectedFileError(
-            file_name,
-            f"the file is {_megabytes(len(data))}, over the upload limit of {_megabytes(max_bytes)}",
-        )
-    kind, decoded = _sniff_kind(file_name, data)
+    check_size(file_name, len(data), max_bytes)
+    kind, decoded = _sniff_kind(file_name, data, max_chars)
+    if max_chars is not None and decoded is not None and kind != "html" and len(decoded.text) > max_chars:
+        raise too_many_characters(file_name, max_chars)
     digest = hashlib.sha256(data).hexdigest()
     if kind == "pdf":
         _check_pdf(file_name, data)
     elif kind == "docx":
-        _check_docx(file_name, data)
+        _check_docx(file_name, data, max_chars)
     if decoded is None:
         return InspectedFile(file_name=file_name, kind=kind, data=data, sha256=digest)
     # The converters read UTF-8; hand them UTF-8 whatever the file's own encoding was.
@@ -117,8 +147,13 @@ def inspect_file(name: str, data: bytes, *, max_bytes: int) -> InspectedFile:
     )
 
 
-def _sniff_kind(file_name: str, data: bytes) -> tuple[FileKind, DecodedText | None]:
-    """The file's kind from its bytes, and for text kinds its decoded text (decoded once, used twice)."""
+def _sniff_kind(
+    file_name: str, data: bytes, max_chars: int | None = None
+) -> tuple[FileKind, DecodedText | None]:
+    """The file's kind from its bytes, and for text kinds its decoded text (decoded once, used twice).
+
+    A text or Markdown file too large to hold at most ``max_chars`` characters in any encoding is refused
+    before it is decoded (a 45 MB line would otherwise be decoded and scanned for its encoding first)."""
     extension = PurePath(file_name).suffix.lower()
     declared = SUPPORTED_EXTENSIONS.get(extension)
     head = data[:1024]
@@ -130,6 +165,9 @@ def _sniff_kind(file_name: str, data: bytes) -> tuple[FileKind, DecodedText | No
         raise RejectedFileError(
             file_name, "this is a legacy Office file (.doc/.xls); save it as .docx or PDF and upload that"
         )
+    most_bytes = None if max_chars is None else _MAX_BYTES_PER_CHAR * max_chars
+    if most_bytes is not None and declared in ("text", "markdown") and len(data) > most_bytes:
+        raise too_many_characters(file_name, most_bytes // _MAX_BYTES_PER_CHAR)
     decoded = decode_text(file_name, data, declared=declared)
     if not decoded.text.strip():
         raise RejectedFileError(file_name, "the file contains only whitespace, no text")
@@ -177,7 +215,7 @@ def _check_pdf(file_name: str, data: bytes) -> None:
         raise RejectedFileError(file_name, f"the PDF has {pages} pages, over the limit of {MAX_PDF_PAGES}")
 
 
-def _check_docx(file_name: str, data: bytes) -> None:
+def _check_docx(file_name: str, data: bytes, max_chars: int | None = None) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
@@ -201,6 +239,7 @@ def _check_docx(file_name: str, data: bytes) -> None:
             bad = archive.testzip()
             if bad is not None:
                 raise RejectedFileError(file_name, f"the Word document is damaged (part {bad} is corrupt)")
+            _scan_docx_xml(file_name, archive, max_chars)
     except RejectedFileError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as error:
@@ -215,6 +254,54 @@ def _check_docx(file_name: str, data: bytes) -> None:
         raise RejectedFileError(
             file_name, f"the Word document is damaged and cannot be opened ({_short(error)})"
         ) from None
+
+
+def _scan_docx_xml(file_name: str, archive: zipfile.ZipFile, max_chars: int | None) -> None:
+    """Count the elements and text characters of a DOCX's XML parts as a stream, and refuse it as soon as
+    either passes its bound, before python-docx parses any part whole.
+
+    The archive's totals (size, ratio) let through a few megabytes that unpack to 190 MB of text or of
+    tiny table cells; parsed whole, that took 3 GB of memory and kept the indexing lane for many
+    minutes. The scan keeps only the element being read, so its memory stays flat whatever the part's
+    size; entities are never resolved.
+    """
+    from lxml import etree
+
+    elements = characters = 0
+    for info in archive.infolist():
+        if not info.filename.endswith((".xml", ".rels")):
+            continue
+        with archive.open(info) as part:
+            try:
+                elements, characters = _count_xml(file_name, part, elements, characters, max_chars)
+            except etree.XMLSyntaxError as error:  # entity bombs too: lxml refuses their amplification
+                raise RejectedFileError(
+                    file_name, f"the Word document is damaged and cannot be opened ({_short(error)})"
+                ) from None
+
+
+def _count_xml(
+    file_name: str, part: IO[bytes], elements: int, characters: int, max_chars: int | None
+) -> tuple[int, int]:
+    """Add one XML part's elements and text characters to the counts, refusing past either bound."""
+    from lxml import etree
+
+    for _, element in etree.iterparse(part, events=("end",), resolve_entities=False, no_network=True):
+        elements += 1
+        characters += len(element.text or "") if isinstance(element.tag, str) else 0
+        element.clear()
+        while element.getprevious() is not None:
+            del element.getparent()[0]
+        if elements > MAX_DOCX_XML_ELEMENTS:
+            raise RejectedFileError(
+                file_name,
+                f"the Word document has more than {MAX_DOCX_XML_ELEMENTS:,} XML elements "
+                "(paragraphs, runs, table cells); it is too large to convert, split it into smaller "
+                "documents",
+            )
+        if max_chars is not None and characters > max_chars:
+            raise too_many_characters(file_name, max_chars)
+    return elements, characters
 
 
 def _megabytes(size: int) -> str:

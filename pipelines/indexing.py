@@ -6,20 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from haystack import Pipeline
-from haystack.components.converters import (
-    DOCXToDocument,
-    HTMLToDocument,
-    MarkdownToDocument,
-    TextFileToDocument,
-)
+from haystack.components.converters import DOCXToDocument, MarkdownToDocument, TextFileToDocument
 from haystack.components.joiners import DocumentJoiner
 from haystack.components.preprocessors import DocumentCleaner
 from haystack.components.routers import FileTypeRouter
+from haystack.dataclasses import ByteStream
 from haystack_integrations.components.embedders.sentence_transformers import (
     SentenceTransformersDocumentEmbedder,
 )
 
 from pipelines.components.chunker import SentenceChunker
+from pipelines.components.html_converter import NeedleHtmlToDocument
 from pipelines.components.page_furniture import PageFurnitureRemover
 from pipelines.components.pdf_converter import LayoutPdfToDocument
 from pipelines.components.source_dates import SourceDateReader
@@ -37,7 +34,7 @@ CONVERSION_VERSION = 2
 CONVERTERS: dict[str, tuple[str, Any]] = {
     "pdf": ("pdf_converter", LayoutPdfToDocument),
     "docx": ("docx_converter", DOCXToDocument),
-    "html": ("html_converter", HTMLToDocument),
+    "html": ("html_converter", NeedleHtmlToDocument),
     "markdown": ("markdown_converter", MarkdownToDocument),
     "text": ("text_converter", TextFileToDocument),
 }
@@ -48,6 +45,19 @@ _CONVERTER_OPTIONS: dict[str, dict[str, Any]] = {
     "markdown": {"progress_bar": False, "extract_frontmatter": True},
     "docx": {"table_format": "markdown"},
 }
+
+class UploadStream(ByteStream):
+    """The uploaded file as the pipeline's input, recorded by its size in Haystack's error snapshots.
+
+    When a component raises (a converter refusing a file past its budget, say), Haystack serializes every
+    pipeline input into a snapshot, and ``ByteStream.to_dict`` lists the bytes as integers: 1.3 GB of
+    memory for a 44 MB file. The snapshot is never saved here (``HAYSTACK_PIPELINE_SNAPSHOT_SAVE_ENABLED``
+    is off), so the size is all it needs.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data": f"<{len(self.data)} bytes>", "meta": self.meta, "mime_type": self.mime_type}
+
 
 #: Formats that can carry their own date (PDF metadata, DOCX core properties, HTML <meta>, front matter).
 DATED_KINDS = ("pdf", "docx", "html", "markdown")
@@ -65,16 +75,26 @@ def build_document_embedder(settings: Settings, model: str) -> SentenceTransform
     )
 
 
+#: Converters that count the characters they extract and refuse a file past ``NEEDLE_MAX_FILE_CHARS``
+#: (the file inspector counts text, Markdown and DOCX before conversion).
+_COUNTING_CONVERTERS = ("pdf", "html")
+
+
 def build_indexing_pipeline(settings: Settings, backend: SearchBackend, embedder: Any) -> Pipeline:
     """The pipeline the service runs for every accepted file (one source per run).
 
     Sources arrive as ``ByteStream`` objects whose ``mime_type`` was set by the file inspector from the
-    file's bytes, so a PDF named ``.txt`` still reaches the PDF converter.
+    file's bytes, so a PDF named ``.txt`` still reaches the PDF converter. A file past the character or
+    chunk budget is refused by the converter or the chunker with :class:`~pipelines.errors.RejectedFileError`,
+    before anything is embedded.
     """
     pipeline = Pipeline()
     pipeline.add_component("router", FileTypeRouter(mime_types=list(MIME_TYPES.values())))
     for kind, (name, converter) in CONVERTERS.items():
-        instance = converter(**_CONVERTER_OPTIONS.get(kind, {}))
+        options = dict(_CONVERTER_OPTIONS.get(kind, {}))
+        if kind in _COUNTING_CONVERTERS:
+            options["max_chars"] = settings.max_file_chars
+        instance = converter(**options)
         pipeline.add_component(name, instance)
         route = f"router.{MIME_TYPES[kind]}"  # type: ignore[index]
         if kind in DATED_KINDS:
@@ -102,7 +122,11 @@ def build_indexing_pipeline(settings: Settings, backend: SearchBackend, embedder
     )
     pipeline.add_component(
         "chunker",
-        SentenceChunker(chunk_words=settings.chunk_words, overlap_words=settings.chunk_overlap_words),
+        SentenceChunker(
+            chunk_words=settings.chunk_words,
+            overlap_words=settings.chunk_overlap_words,
+            max_chunks=settings.max_file_chunks,
+        ),
     )
     pipeline.add_component("embedder", embedder)
     pipeline.add_component("writer", SourceWriter(backend=backend))

@@ -81,6 +81,18 @@ class Settings(BaseSettings):
     chunk_words: int = Field(default=200, ge=30, le=2000, description="Target words per chunk.")
     chunk_overlap_words: int = Field(default=40, ge=0, le=1000)
     max_upload_mb: float = Field(default=50.0, gt=0, le=10_000)
+    max_file_chars: int = Field(
+        default=3_000_000,
+        ge=1000,
+        description="Most characters of text one file may yield (about 500,000 words); a file with more "
+        "is refused while it is read, before it fills memory or the indexing lane.",
+    )
+    max_file_chunks: int = Field(
+        default=1000,
+        ge=1,
+        description="Most chunks one file may yield (about 160,000 words, 40 s of embedding on 2 cores); "
+        "a file with more is refused before it is embedded.",
+    )
     ingest_workers: int = Field(
         default=1, ge=0, le=16, description="Background ingest workers in `needle serve` (0: none)."
     )

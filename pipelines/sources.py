@@ -18,14 +18,20 @@ from typing import Any, Literal
 
 from haystack import Document
 from haystack.core.errors import PipelineRuntimeError
-from haystack.dataclasses import ByteStream
 
 from pipelines.answers import IngestResult, Passage, SourceInfo
 from pipelines.audience import ADMIN, Viewer, audience_of, parse_audience
 from pipelines.audit import AuditLog
 from pipelines.disk_faults import DataDirectoryError, disk_fault
 from pipelines.errors import NeedleError, RejectedFileError, SourceNotFoundError, StoreUnavailableError
-from pipelines.file_inspector import SUPPORTED_EXTENSIONS, guess_title, inspect_file, safe_file_name
+from pipelines.file_inspector import (
+    SUPPORTED_EXTENSIONS,
+    check_size,
+    guess_title,
+    inspect_file,
+    safe_file_name,
+)
+from pipelines.indexing import UploadStream
 from pipelines.metrics import Metrics
 from pipelines.settings import Settings
 from pipelines.source_changes import SourceChanges
@@ -102,6 +108,16 @@ def _plain_callback(callback: Callable[[int, int], None]) -> Callable[[int, int]
     return report
 
 
+def _rejection_in(error: BaseException) -> RejectedFileError | None:
+    """The :class:`RejectedFileError` a pipeline component raised, wrapped by Haystack, if any."""
+    seen: BaseException | None = error
+    for _ in range(10):
+        if seen is None or isinstance(seen, RejectedFileError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -140,11 +156,20 @@ class SourceLibrary:
         """Index the file at ``path``; see :meth:`ingest_bytes` for the keyword arguments."""
         path = Path(path)
         try:
+            # The size first: a file over the limit is refused without being read into memory.
+            check_size(safe_file_name(path.name), path.stat().st_size, self._max_bytes)
             data = path.read_bytes()
+        except RejectedFileError as error:
+            self.metrics.ingests.labels(status="rejected").inc()
+            return IngestResult(error.file_name, "rejected", reason=error.reason)
         except OSError as error:
             reason = f"the file cannot be read ({error.strerror})"
             return IngestResult(safe_file_name(path.name), "rejected", reason=reason)
         return self.ingest_bytes(path.name, data, **kwargs)
+
+    @property
+    def _max_bytes(self) -> int:
+        return int(self.settings.max_upload_mb * 1024 * 1024)
 
     def ingest_bytes(self, file_name: str, data: bytes, **kwargs: Any) -> IngestResult:
         """Index one file as one source; see :meth:`_ingest_bytes`. Counted in the ingest metrics."""
@@ -193,7 +218,9 @@ class SourceLibrary:
         name = safe_file_name(file_name)
         members = None if audience is None else parse_audience(audience)  # a bad audience: NeedleError
         try:
-            inspected = inspect_file(name, data, max_bytes=int(self.settings.max_upload_mb * 1024 * 1024))
+            inspected = inspect_file(
+                name, data, max_bytes=self._max_bytes, max_chars=self.settings.max_file_chars
+            )
         except RejectedFileError as error:
             logger.info("rejected %s: %s", name, error.reason)
             return IngestResult(name, "rejected", reason=error.reason)
@@ -236,7 +263,7 @@ class SourceLibrary:
             if not reindexing:  # a re-index moves the index to the configured embedder, source by source
                 self._refuse_mixed_embedders()
             meta["indexed_at"] = _now()
-            stream = ByteStream(data=inspected.data, meta=meta, mime_type=inspected.mime_type)
+            stream = UploadStream(data=inspected.data, meta=meta, mime_type=inspected.mime_type)
             inputs: dict[str, Any] = {"router": {"sources": [stream]}}
             if progress is not None:
                 inputs["embedder"] = {"progress": _plain_callback(progress)}
@@ -255,6 +282,10 @@ class SourceLibrary:
                     cause = error.__cause__
                     message = str(cause) if isinstance(cause, NeedleError) else "The embedding model failed"
                     raise NeedleError(f"{message}; {name} was not indexed") from error
+                refused = _rejection_in(error)
+                if refused is not None:  # a converter or the chunker refused the file, with the reason
+                    logger.info("rejected %s: %s", name, refused.reason)
+                    return IngestResult(name, "rejected", reason=refused.reason)
                 logger.warning("conversion of %s failed", name, exc_info=error)
                 return IngestResult(name, "rejected", reason="the file could not be converted to text")
             written = int(result.get("writer", {}).get("documents_written", 0))

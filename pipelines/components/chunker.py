@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from haystack import Document, component
 
+from pipelines.errors import RejectedFileError
 from pipelines.text import CJK_CHAR, is_heading, is_list_item, is_mostly_cjk, split_sentences, word_count
 
 _CJK_EDGE = re.compile(f"{CJK_CHAR.pattern}|[\u3000-\u303f\uff00-\uffef]")
@@ -95,13 +96,15 @@ MAX_TOKEN_CHARS = 80
 _LONG_TOKEN = re.compile(rf"[^\s{CJK_CHAR.pattern.strip('[]')}]{{{MAX_TOKEN_CHARS + 1},}}")
 
 
+def _cut_token(match: re.Match[str]) -> str:
+    """The match in slices of ``MAX_TOKEN_CHARS`` joined by spaces. ``match.group(0)`` is taken once:
+    each call copies the match, so calling it per slice made a megabyte-long run quadratic."""
+    token = match.group(0)
+    return " ".join(token[i : i + MAX_TOKEN_CHARS] for i in range(0, len(token), MAX_TOKEN_CHARS))
+
+
 def _break_long_tokens(text: str) -> str:
-    return _LONG_TOKEN.sub(
-        lambda m: " ".join(
-            m.group(0)[i : i + MAX_TOKEN_CHARS] for i in range(0, len(m.group(0)), MAX_TOKEN_CHARS)
-        ),
-        text,
-    )
+    return _LONG_TOKEN.sub(_cut_token, text)
 
 
 def _split_long(sentence: str, max_words: int) -> list[str]:
@@ -135,15 +138,22 @@ class SentenceChunker:
     separated by form feeds in the converters' output; chunks never span a page break, so a citation's
     "page 3" is exact. Every chunk gets a deterministic id from its source id and position, so re-indexing
     a source overwrites rather than duplicates.
+
+    A document that would yield more than ``max_chunks`` chunks is refused (:class:`RejectedFileError`)
+    as soon as the count is passed, before anything is embedded: embedding is the slow stage, and one
+    file must not hold the indexing lane for an hour.
     """
 
-    def __init__(self, chunk_words: int = 200, overlap_words: int = 40) -> None:
+    def __init__(
+        self, chunk_words: int = 200, overlap_words: int = 40, max_chunks: int | None = None
+    ) -> None:
         if chunk_words <= 0:
             raise ValueError("chunk_words must be positive")
         if not 0 <= overlap_words < chunk_words:
             raise ValueError("overlap_words must be between 0 and chunk_words - 1")
         self.chunk_words = chunk_words
         self.overlap_words = overlap_words
+        self.max_chunks = max_chunks
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, list[Document]]:
@@ -181,8 +191,10 @@ class SentenceChunker:
                 # A new page starts a new chunk, so a citation's page is the page its text is on.
                 groups.append(current)
                 current, size, fresh = [], 0.0, 0
+                self._check_count(document, len(groups))
             if fresh and size + words > self.chunk_words:
                 groups.append(current)
+                self._check_count(document, len(groups))
                 current = self._overlap_tail(current)
                 size = sum(word_count(kept.text) for kept in current)
                 fresh = 0
@@ -193,6 +205,7 @@ class SentenceChunker:
             fresh += 1
         if fresh:
             groups.append(current)
+            self._check_count(document, len(groups))
 
         source_id = document.meta.get("source_id", "")
         out = []
@@ -210,6 +223,15 @@ class SentenceChunker:
             chunk_id = hashlib.sha256(f"{source_id}\x00{chunk_index}\x00{digest}".encode()).hexdigest()
             out.append(Document(id=chunk_id, content=content, meta=meta))
         return out
+
+    def _check_count(self, document: Document, chunks: int) -> None:
+        if self.max_chunks is not None and chunks > self.max_chunks:
+            words = self.max_chunks * (self.chunk_words - self.overlap_words)
+            raise RejectedFileError(
+                str(document.meta.get("file_name") or "the file"),
+                f"the file yields more than {self.max_chunks:,} chunks (about {words:,} words), the most "
+                "one file may have (NEEDLE_MAX_FILE_CHUNKS); split it into smaller files",
+            )
 
     def _overlap_tail(self, group: list[_Sentence]) -> list[_Sentence]:
         """The trailing whole sentences of ``group`` that fit in the overlap (never the whole group)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from haystack import component
@@ -38,5 +39,5 @@ class SourceDateReader:
                 out.append(source)
             else:
                 meta = {**source.meta, DATE_META_KEY: date}
-                out.append(ByteStream(data=source.data, meta=meta, mime_type=source.mime_type))
+                out.append(dataclasses.replace(source, meta=meta))  # keeps the stream's class
         return {"sources": out}

@@ -77,6 +77,16 @@ class TestMrkdwn:
     def test_to_mrkdwn(self, markdown, expected):
         assert to_mrkdwn(markdown) == expected
 
+    def test_quoted_document_lines_keep_their_markup_as_written(self):
+        quoted = (
+            "From the documents (quoted as written):\n> Press *Save*, then **Send** ~~now~~ <b>. [1]\nOk *x*"
+        )
+        assert to_mrkdwn(quoted).splitlines() == [
+            "From the documents (quoted as written):",
+            "&gt; Press *Save*, then **Send** ~~now~~ &lt;b&gt;. [1]",
+            "Ok _x_",
+        ]
+
     def test_escape(self):
         assert escape("<@U1> & co") == "&lt;@U1&gt; &amp; co"
 

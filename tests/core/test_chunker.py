@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 from haystack import Document
 
-from pipelines.components.chunker import SentenceChunker
+from pipelines.components.chunker import MAX_TOKEN_CHARS, SentenceChunker, _break_long_tokens
 from pipelines.text import word_count
 
 
@@ -162,3 +163,36 @@ def test_a_leading_item_number_stays_with_its_text() -> None:
 def test_table_rows_keep_a_line_each() -> None:
     text = "Location: London; Maximum per night: 240 EUR.\nLocation: Shanghai; Maximum per night: 180 EUR."
     assert _chunk_lines(text) == text.splitlines()
+
+
+def _long_run(chars: int) -> str:
+    """A run of ``chars`` characters without whitespace (minified data), inside a sentence."""
+    unit = "0123456789abcdefghijklmnopqrstuvwxyz"
+    return "Intro. " + (unit * (chars // len(unit) + 1))[:chars] + " end."
+
+
+def test_a_huge_token_is_cut_into_bounded_pieces_and_loses_nothing() -> None:
+    text = _long_run(200_000)
+    chunks = SentenceChunker(chunk_words=200, overlap_words=0).run(
+        [Document(content=text, meta={"source_id": "s", "file_type": "text"})]
+    )["documents"]
+    pieces = [piece for chunk in chunks for piece in chunk.content.split()]
+    assert all(len(piece) <= MAX_TOKEN_CHARS for piece in pieces)
+    assert "".join(pieces) == "".join(text.split())  # every character kept, in order
+    assert all(word_count(chunk.content) <= 200 for chunk in chunks)
+
+
+def test_cutting_long_tokens_takes_time_linear_in_their_length() -> None:
+    """8 times the text takes about 8 times as long (the quadratic cut took about 60 times: every slice
+    copied the whole run). The best of three runs, so a busy machine does not decide it."""
+
+    def best_time(text: str) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            _break_long_tokens(text)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    small, large = _long_run(256 * 1024), _long_run(2 * 1024 * 1024)
+    assert best_time(large) < 24 * best_time(small) + 0.05

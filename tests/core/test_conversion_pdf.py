@@ -10,6 +10,7 @@ from pypdf import PageObject
 from pipelines.components.page_furniture import PageFurnitureRemover
 from pipelines.components.pdf_converter import LayoutPdfToDocument
 from pipelines.conversion.furniture import is_page_number, remove_page_furniture
+from pipelines.errors import RejectedFileError
 from pipelines.service import NeedleService
 from pipelines.text import split_sentences
 from tests.conftest import HANDBOOK
@@ -89,11 +90,13 @@ def test_layout_mode_failures_fall_back_to_plain_text(monkeypatch: pytest.Monkey
     assert "London, Paris, New York, Zurich, Tokyo 240 EUR" in document.content  # plain mode's row
 
 
-def test_unreadable_pdfs_are_skipped() -> None:
+def test_unreadable_pdfs_are_refused_with_the_reason() -> None:
     from haystack.dataclasses import ByteStream
 
-    stream = ByteStream(b"%PDF-1.4 broken", mime_type="application/pdf")
-    assert LayoutPdfToDocument().run(sources=[stream])["documents"] == []
+    stream = ByteStream(b"%PDF-1.4 broken", mime_type="application/pdf", meta={"file_name": "broken.pdf"})
+    with pytest.raises(RejectedFileError, match="cannot be read") as refused:
+        LayoutPdfToDocument().run(sources=[stream])
+    assert refused.value.file_name == "broken.pdf"
 
 
 def test_pdf_chunks_have_no_furniture_and_whole_sentences(empty_service: NeedleService) -> None:

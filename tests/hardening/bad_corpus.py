@@ -213,8 +213,10 @@ def utf16_without_bom() -> bytes:
     return "Working hours are flexible between 7:00 and 19:00.".encode("utf-16-le")
 
 
-def huge_single_line(size: int = 3 * 1024 * 1024) -> bytes:
-    """Megabytes on one line with no whitespace or punctuation (a minified blob saved as .txt)."""
+def huge_single_line(size: int = 5 * 512 * 1024) -> bytes:
+    """Megabytes on one line with no whitespace or punctuation (a minified blob saved as .txt): 2.5 MB,
+    under the default NEEDLE_MAX_FILE_CHARS of 3,000,000 (a longer line is refused, see
+    tests/core/test_hostile_inputs.py)."""
     unit = b"0123456789abcdefghijklmnopqrstuvwxyz"
     return (unit * (size // len(unit) + 1))[:size]
 
@@ -279,7 +281,15 @@ def corpus(max_bytes: int) -> list[BadUpload]:
             "Badges must be worn",
             ("root:", "/bin/bash", "/usr/sbin/nologin"),
         ),
-        BadUpload("html_deeply_nested", "parking.html", deeply_nested_html(), "rejected", "no text"),
+        # Deeper than lxml parses (256 levels): read with html.parser instead of refused as having no text.
+        BadUpload(
+            "html_deeply_nested",
+            "parking.html",
+            deeply_nested_html(),
+            "indexed",
+            "Parking permits are issued by the facilities team",
+            file_type="html",
+        ),
         BadUpload(
             "docx_named_pdf", "remote-work.pdf", docx, "indexed", "Remote and Hybrid Work", file_type="docx"
         ),

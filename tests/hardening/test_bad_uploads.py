@@ -42,7 +42,7 @@ def _state(service: NeedleService) -> tuple[dict[str, bytes], list[str]]:
     return service.store.generation_files(), kept
 
 
-#: Cases that take tens of seconds (a 3 MB line is embedded in full); run with ``-m slow``.
+#: Cases that take tens of seconds (a 2.5 MB line is embedded in full); run with ``-m slow``.
 SLOW_CASES = {"huge_single_line"}
 
 
