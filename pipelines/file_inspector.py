@@ -330,6 +330,34 @@ def guess_title(inspected: InspectedFile) -> str | None:
     return title[:200] or None
 
 
+#: A "title" that is a file name ("parking.html", "Microsoft Word - minutes.docx"): what a converter wrote
+#: when the author gave none. The document's first heading says more.
+_FILE_NAME_TITLE = re.compile(
+    r"\.(?:html?|pdf|docx?|odt|rtf|txt|md|markdown|rst|pptx?|xlsx?|pages|tex)\s*$", re.IGNORECASE
+)
+#: Pages read for a PDF's first heading: enough to tell a repeated page header from the heading.
+_TITLE_PAGES = 3
+
+
+def _names_a_file(title: str) -> bool:
+    return bool(_FILE_NAME_TITLE.search(title.strip()))
+
+
+def _first_pdf_heading(reader: object) -> str | None:
+    """The first line of a PDF that reads as a heading, after page headers and footers repeated on
+    every page are set aside."""
+    from pipelines.conversion.furniture import remove_page_furniture
+    from pipelines.text import is_heading
+
+    pages = [page.extract_text() or "" for page in reader.pages[:_TITLE_PAGES]]  # type: ignore[attr-defined]
+    for page in remove_page_furniture(pages):
+        for line in page.splitlines():
+            line = " ".join(line.split())
+            if line and is_heading(line) and not _names_a_file(line):
+                return line.lstrip("#").strip()
+    return None
+
+
 def _guess_title(inspected: InspectedFile) -> str | None:
     if inspected.kind == "markdown":
         match = _MARKDOWN_HEADING.search(inspected.data.decode("utf-8"))
@@ -341,7 +369,7 @@ def _guess_title(inspected: InspectedFile) -> str | None:
         import docx
 
         document = docx.Document(io.BytesIO(inspected.data))
-        if document.core_properties.title:
+        if document.core_properties.title and not _names_a_file(document.core_properties.title):
             return document.core_properties.title
         for paragraph in document.paragraphs[:10]:
             if paragraph.style is not None and paragraph.style.name.lower().startswith(("title", "heading")):
@@ -350,7 +378,10 @@ def _guess_title(inspected: InspectedFile) -> str | None:
     if inspected.kind == "pdf":
         from pypdf import PdfReader
 
-        metadata = PdfReader(io.BytesIO(inspected.data)).metadata
-        return metadata.title if metadata else None
+        reader = PdfReader(io.BytesIO(inspected.data))
+        metadata = reader.metadata
+        if metadata and metadata.title and not _names_a_file(metadata.title):
+            return metadata.title
+        return _first_pdf_heading(reader)
     first = inspected.data.decode("utf-8").strip().splitlines()[0].strip()
     return first if len(first) <= 80 and not first.endswith((".", "。", ":", "：")) else None

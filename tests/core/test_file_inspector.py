@@ -62,3 +62,19 @@ def test_path_traversal_names_are_reduced_to_a_base_name() -> None:
 def test_titles_come_from_the_document(file_name: str, title: str) -> None:
     inspected = inspect_file(file_name, (HANDBOOK / file_name).read_bytes(), max_bytes=LIMIT)
     assert guess_title(inspected) == title
+
+
+@pytest.mark.parametrize("metadata_title", ["parking.html", "Microsoft Word - travel.docx"])
+def test_a_pdf_titled_with_a_file_name_takes_its_first_heading(metadata_title: str) -> None:
+    """Converters write the source file's name as the PDF's title; the first heading says more (the
+    page header repeated on every page is not a heading)."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(HANDBOOK / "travel-and-expenses-policy.pdf"))
+    writer.add_metadata({"/Title": metadata_title})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    inspected = inspect_file("travel.pdf", buffer.getvalue(), max_bytes=LIMIT)
+    assert guess_title(inspected) == "Travel and Expenses Policy"
