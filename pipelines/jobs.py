@@ -69,6 +69,13 @@ class Job:
         return self.status
 
 
+def _state(job: Job) -> dict[str, object]:
+    """What cancel and retry change on a job, for the audit log."""
+    state: dict[str, object] = {"status": "cancelling" if job.cancel_requested else job.status}
+    state["attempt"] = job.attempt
+    return state
+
+
 def _job(record: Record) -> Job:
     return Job(**{name: record.body[name] for name in Job.__dataclass_fields__ if name in record.body})
 
@@ -116,7 +123,7 @@ class JobQueue:
             cancelled = self._save(_replace(job, cancel_requested=True))
         else:
             raise NeedleError(f"job {job_id} is {job.status}; only queued or running jobs can be cancelled")
-        self._audited(actor, "job.cancel", job)
+        self._audited(actor, "job.cancel", job, cancelled)
         return cancelled
 
     def retry(self, job_id: str, actor: str | None = None) -> Job:
@@ -125,13 +132,15 @@ class JobQueue:
             raise NeedleError(f"job {job_id} is {job.status}; only failed or cancelled jobs can be retried")
         fresh = _replace(job, status="queued", attempt=job.attempt + 1, error=None, cancel_requested=False)
         retried = self._save(_replace(fresh, done=0, total=0, worker=None, heartbeat=None))
-        self._audited(actor, "job.retry", job)
+        self._audited(actor, "job.retry", job, retried)
         return retried
 
-    def _audited(self, actor: str | None, action: str, job: Job) -> None:
+    def _audited(self, actor: str | None, action: str, before: Job, after: Job) -> None:
+        """The change as the audit log shows it: the job's state before and after (a job is never
+        removed by cancel or retry, so an entry must not read like a removal)."""
         if self.audit is not None:
             self.audit.record(
-                actor, action, f"job {job.job_id} ({job.file_name})", {"status": job.status}, None
+                actor, action, f"job {before.job_id} ({before.file_name})", _state(before), _state(after)
             )
 
     def _existing(self, job_id: str) -> Job:

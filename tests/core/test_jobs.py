@@ -150,3 +150,9 @@ def test_cancel_and_retry_are_audited(records: RecordStore) -> None:
         ("ann", "job.retry", f"job {job.job_id} (a.txt)"),
         ("bob", "job.cancel", f"job {job.job_id} (a.txt)"),
     ]
+    # Each entry says what changed; neither reads like a removal in the console's audit log.
+    from admin.tabs.audit import describe_change
+
+    retry, cancel = entries
+    assert describe_change(cancel.before, cancel.after) == "status: queued → cancelled"
+    assert describe_change(retry.before, retry.after) == "status: cancelled → queued; attempt: 1 → 2"
