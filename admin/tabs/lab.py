@@ -380,7 +380,9 @@ def build_lab_tab(service: NeedleService, tabs: gr.Tabs, feedback: FeedbackTab |
             max_height=360,
         )
         with gr.Row():
-            remove_pick = gr.Dropdown(label="Case", choices=[], scale=3, elem_id="lab-remove-pick")
+            remove_pick = gr.Dropdown(
+                label="Case", choices=[], scale=3, allow_custom_value=True, elem_id="lab-remove-pick"
+            )
             remove_button = gr.Button("Remove case", variant="stop", scale=1)
             import_file = gr.File(
                 label="Import JSON lines", file_types=[".jsonl", ".json", ".txt"], type="filepath", scale=2
@@ -432,7 +434,10 @@ def build_lab_tab(service: NeedleService, tabs: gr.Tabs, feedback: FeedbackTab |
             max_height=320,
         )
         with gr.Row():
-            rollback_pick = gr.Dropdown(label="Return to", choices=[], scale=3, elem_id="lab-rollback-pick")
+            # Any value: a script's session never loaded the choices; the core refuses unknown ids.
+            rollback_pick = gr.Dropdown(
+                label="Return to", choices=[], scale=3, allow_custom_value=True, elem_id="lab-rollback-pick"
+            )
             rollback_button = gr.Button("Roll back", variant="stop", scale=1, elem_id="lab-rollback")
 
     case_outputs = [table, remove_pick, source]

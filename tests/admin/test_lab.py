@@ -183,6 +183,14 @@ def test_cases_compare_promote_and_roll_back_and_the_next_answer_in_another_serv
         assert trace["settings"]["fusion"] == "rrf" and trace["settings"]["top_k"] == 6
         assert len(trace["passages"]) == 6
 
+        # A promotion after it, then the named /rollback API back to it by its id.
+        client.predict("fusion=rrf,top_k=4", "four passages", False, api_name="/promote")
+        assert service.configs.live().values["top_k"] == 4
+        # A script's fresh session: the dropdown's choices in it are those of an unopened page.
+        script = Client(lab.url, auth=(ADMIN_USER, ADMIN_PASSWORD), verbose=False)
+        status, live, history, _pick = script.predict(promoted.config_id, api_name="/rollback")
+        assert "Rolled back" in status and service.configs.live().values["top_k"] == 3
+
         status, live, history, _pick = client.predict("default", api_name="/rollback")
         assert "Rolled back" in status and service.configs.live().values == {}
         trace = other.get_trace(other.ask(QUESTION, viewer=ADMIN).trace_id)
@@ -191,8 +199,10 @@ def test_cases_compare_promote_and_roll_back_and_the_next_answer_in_another_serv
     finally:
         other.close()
 
+    with pytest.raises(AppError, match="no promoted configuration"):
+        script.predict("no-such-config", api_name="/rollback")
     for case in service.cases.list():
-        client.predict(case.case_id, api_name="/remove_test_case")
+        script.predict(case.case_id, api_name="/remove_test_case")
     assert service.cases.list() == []
     status, cases, *_ = client.predict(handle_file(exported), api_name="/import_cases")
     assert "Imported 2" in status and len(_rows(cases)) == 2
