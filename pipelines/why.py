@@ -699,7 +699,8 @@ def format_explanation(explanation: Explanation) -> str:
     ]
     for chunk in sorted(explanation.chunks, key=lambda c: (c.chunk_index is None, c.chunk_index or 0)):
         where = f"chunk {chunk.chunk_index + 1}" if chunk.chunk_index is not None else "chunk"
-        lines.append(f"{where} {chunk.chunk_id}: {chunk.preview[:80]!r}")
+        preview = " ".join(chunk.preview.split())[:80]  # one line, as read: no escaped "\\n"
+        lines.append(f"{where} {chunk.chunk_id}: “{preview}”")
         lines.append(
             f"  BM25 rank {chunk.bm25_rank or '-'} (score {_fmt(chunk.bm25_score)}); "
             f"matched {', '.join(chunk.matched_terms) or 'nothing'}; "

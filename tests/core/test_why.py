@@ -121,7 +121,12 @@ def test_why_names_the_missing_stem_the_filter_the_audience_and_the_language_gat
     )
     assert "/ (60 + BM25 rank)" in rrf.fusion.formula
     assert rrf.best.fused_score == pytest.approx((rrf.best.bm25_part or 0) + (rrf.best.dense_part or 0))
-    assert "fused rank" in format_explanation(rrf)
+    text = format_explanation(rrf)
+    assert "fused rank" in text
+    # A chunk's start is quoted as it reads, never as Python's repr with literal "\\n".
+    assert "\\n" not in text and "\\'" not in text
+    shown = " ".join(rrf.best.preview.split())[:40]
+    assert f"{rrf.best.chunk_id}: “{shown}" in text
 
     with pytest.raises(NeedleError, match="no source or chunk"):
         explain(service, question, "no-such-source")
