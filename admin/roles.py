@@ -16,17 +16,19 @@ everyone may see.
 from __future__ import annotations
 
 import functools
-import inspect
+import logging
 from collections.abc import Callable
-from typing import Any
 
 import gradio as gr
 from gradio.context import LocalContext
 
+from admin.handlers import wrap_handlers
 from pipelines.accounts import AccountStore, Role
 from pipelines.audience import Viewer
 from pipelines.service import NeedleService
 from pipelines.visibility import ConsoleView, console_viewer
+
+logger = logging.getLogger(__name__)
 
 #: Handlers that change something, and the least role they need. A handler in neither table needs an
 #: editor too, so a new button is not open to viewers by accident; a test lists every handler.
@@ -131,62 +133,40 @@ def session_view(service: NeedleService) -> ConsoleView:
     return ConsoleView(service, session_viewer(service.accounts))
 
 
-def _guard(accounts: AccountStore, role: Role) -> None:
+def _guard(accounts: AccountStore, role: Role, handler: str) -> None:
     username = _signed_in_username()
     if username is None:  # no sign-in configured: a developer's console on loopback
         return
     account = accounts.get(username)
     if account is None or not account.may(role):
         have = account.role if account else "no role"
+        # A refusal is an answer, not a fault: one line in the log, no traceback.
+        logger.info("console: %s (%s) refused %s, which needs the %s role", username, have, handler, role)
         raise gr.Error(
             f"Your account ({username}, {have}) may not do this: it needs the {role} role. "
-            "Ask an owner of this Needle to change your role."
+            "Ask an owner of this Needle to change your role.",
+            print_exception=False,
         )
 
 
-def _guarded(fn: Callable[..., Any], check: Callable[[], None]) -> Callable[..., Any]:
-    """``fn`` with ``check`` run first, keeping what Gradio inspects: its signature (for injected
-    requests and progress) and whether it is a generator or a coroutine."""
-    if inspect.isasyncgenfunction(fn):
-
-        async def agen(*args: Any, **kwargs: Any) -> Any:
-            check()
-            async for item in fn(*args, **kwargs):
-                yield item
-
-        return functools.wraps(fn)(agen)
-    if inspect.isgeneratorfunction(fn):
-
-        def gen(*args: Any, **kwargs: Any) -> Any:
-            check()
-            yield from fn(*args, **kwargs)
-
-        return functools.wraps(fn)(gen)
-    if inspect.iscoroutinefunction(fn):
-
-        async def coro(*args: Any, **kwargs: Any) -> Any:
-            check()
-            return await fn(*args, **kwargs)
-
-        return functools.wraps(fn)(coro)
-
-    def plain(*args: Any, **kwargs: Any) -> Any:
-        check()
-        return fn(*args, **kwargs)
-
-    return functools.wraps(fn)(plain)
+def session_may(accounts: AccountStore, role: Role) -> bool:
+    """Whether the current event's account has at least ``role`` (a console without sign-in: yes), for
+    tabs that show a note instead of controls an account may not use."""
+    username = _signed_in_username()
+    if username is None:
+        return True
+    account = accounts.get(username)
+    return account is not None and account.may(role)
 
 
 def enforce_roles(blocks: gr.Blocks, accounts: AccountStore) -> dict[str, Role]:
-    """Wrap every event handler of ``blocks`` that needs more than a viewer; returns, per handler
-    (``Class.method``), the role it needs."""
+    """Wrap every event handler of ``blocks`` (see :func:`admin.handlers.wrap_handlers`): those that need
+    more than a viewer check the role first; returns, per handler (``Class.method``), the role it needs."""
     needs: dict[str, Role] = {}
-    for block_fn in blocks.fns.values():
-        if block_fn.fn is None:
-            continue
-        handler = getattr(block_fn.fn, "__qualname__", repr(block_fn.fn))
-        role = required_role(handler)
-        needs[handler] = role
-        if role != "viewer":
-            block_fn.fn = _guarded(block_fn.fn, functools.partial(_guard, accounts, role))
+
+    def check(handler: str) -> Callable[[], None] | None:
+        role = needs[handler] = required_role(handler)
+        return None if role == "viewer" else functools.partial(_guard, accounts, role, handler)
+
+    wrap_handlers(blocks, check)
     return needs

@@ -25,8 +25,14 @@ def test_every_console_handler_is_classified(service_factory: Callable[..., Need
 
 def test_a_viewer_reads_and_is_refused_changes_that_an_editor_makes(
     service_factory: Callable[..., NeedleService],
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
+    import logging
+
     from gradio_client import Client
+
+    caplog.set_level(logging.INFO, logger="admin.roles")
 
     service = service_factory()
     result = service.ingest_file(HANDBOOK / "leave-policy.md")
@@ -46,6 +52,12 @@ def test_a_viewer_reads_and_is_refused_changes_that_an_editor_makes(
             with pytest.raises(Exception, match="needs the editor role"):
                 call()
         assert [s.source_id for s in service.list_sources()] == [result.source_id]  # nothing changed
+        # Each refusal is one line at INFO in the server's log, never a traceback.
+        refusals = [r for r in caplog.records if r.name == "admin.roles"]
+        assert len(refusals) == 4 and {r.levelno for r in refusals} == {logging.INFO}
+        assert "vera (viewer) refused SourcesActions.delete" in refusals[0].getMessage()
+        assert all(r.exc_info is None for r in refusals)
+        assert "Traceback" not in capfd.readouterr().err
         assert service.channels.list() == []
 
         editor = Client(blocks.local_url, auth=("ed", PASSWORD), verbose=False)
