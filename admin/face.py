@@ -12,6 +12,7 @@ from admin.security import AUTH_MESSAGE, admin_auth, check_exposure, max_file_si
 from admin.sessions import share_sessions
 from admin.sign_in import SESSION_ENDED_HEAD, protect
 from admin.tabs.tables import TABLE_CSS
+from admin.upload_guard import upload_guard_head
 from pipelines.links import ADMIN_PATH
 from pipelines.service import NeedleService
 from pipelines.settings import Settings
@@ -43,7 +44,7 @@ def mount_console(app: FastAPI, service: NeedleService, settings: Settings | Non
         auth_message=AUTH_MESSAGE,
         max_file_size=max_file_size(settings),
         css=TABLE_CSS,
-        head=SESSION_ENDED_HEAD,
+        head=SESSION_ENDED_HEAD + upload_guard_head(settings),
         ssr_mode=False,
         show_error=False,
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from pipelines.answers import Citation, IngestResult, Passage, SourceInfo
 from pipelines.audience import describe as describe_audience
+from pipelines.sizes import format_size
 from pipelines.text import counted
 
 SOURCE_HEADERS = [
@@ -64,15 +65,6 @@ def md_text(text: object) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(str(text), quote=False))
 
 
-def human_size(size_bytes: int) -> str:
-    size = float(size_bytes)
-    for unit in ("B", "KB", "MB"):
-        if size < 1024 or unit == "MB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} MB"  # pragma: no cover - the loop always returns
-
-
 def timestamp(value: float | str | None) -> str:
     """Seconds since the epoch or an ISO string, as ``YYYY-MM-DD HH:MM:SS`` in UTC."""
     if value is None or value == "":
@@ -107,7 +99,7 @@ def overview_line(stats: dict[str, Any], store_kind: str, answering: str) -> str
 def source_table(sources: list[SourceInfo]) -> dict[str, Any]:
     """The sources table: sizes are bytes underneath (so sorting is by size) and shown as "4.5 KB"."""
     rows = source_rows(sources)
-    shown = [[*row[:4], human_size(row[4]), *row[5:]] for row in rows]
+    shown = [[*row[:4], format_size(row[4]), *row[5:]] for row in rows]
     return {
         "headers": SOURCE_HEADERS,
         "data": rows,

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pipelines.accounts import AccountStore, LoginThrottled
 from pipelines.errors import NeedleError
 from pipelines.settings import Settings
+from pipelines.sizes import upload_limit_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -102,4 +103,4 @@ def max_file_size(settings: Settings) -> int:
     each one with a reason in the results while the others are indexed; the ceiling still keeps
     absurdly large uploads off the disk.
     """
-    return int(settings.max_upload_mb * 1024 * 1024 * HARD_LIMIT_FACTOR)
+    return upload_limit_bytes(settings.max_upload_mb) * HARD_LIMIT_FACTOR

@@ -198,11 +198,12 @@ def _within_upload_limit(files: list[Any], max_upload_mb: float) -> tuple[list[A
     file is read, so a file of gigabytes is never loaded into memory or the queue."""
     from pipelines.errors import RejectedFileError
     from pipelines.file_inspector import check_size
+    from pipelines.sizes import upload_limit_bytes
 
     accepted, refused = [], []
     for path in files:
         try:
-            check_size(path.name, path.stat().st_size, int(max_upload_mb * 1024 * 1024))
+            check_size(path.name, path.stat().st_size, upload_limit_bytes(max_upload_mb))
         except RejectedFileError as error:
             refused.append(error)
         else:

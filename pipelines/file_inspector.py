@@ -18,6 +18,7 @@ from pathlib import PurePath
 from typing import IO, Literal
 
 from pipelines.errors import RejectedFileError
+from pipelines.sizes import format_size
 from pipelines.text_decoding import DecodedText
 from pipelines.text_decoding import decode_text as read_text
 
@@ -100,7 +101,7 @@ def check_size(file_name: str, size: int, max_bytes: int) -> None:
     """
     if size > max_bytes:
         raise RejectedFileError(
-            file_name, f"the file is {_megabytes(size)}, over the upload limit of {_megabytes(max_bytes)}"
+            file_name, f"the file is {format_size(size)}, over the upload limit of {format_size(max_bytes)}"
         )
 
 
@@ -233,7 +234,7 @@ def _check_docx(file_name: str, data: bytes, max_chars: int | None = None) -> No
             ):
                 raise RejectedFileError(
                     file_name,
-                    f"the document expands to {uncompressed / 1e6:.0f} MB when unpacked; "
+                    f"the document expands to {format_size(uncompressed)} when unpacked; "
                     "it looks like a compression bomb and was not opened",
                 )
             bad = archive.testzip()
@@ -302,11 +303,6 @@ def _count_xml(
         if max_chars is not None and characters > max_chars:
             raise too_many_characters(file_name, max_chars)
     return elements, characters
-
-
-def _megabytes(size: int) -> str:
-    """``12.3 MB``, or ``30.5 KB`` under a megabyte (a 0.02 MB limit must not read as "0.0 MB")."""
-    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} KB"
 
 
 def _short(error: BaseException) -> str:

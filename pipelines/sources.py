@@ -34,6 +34,7 @@ from pipelines.file_inspector import (
 from pipelines.indexing import UploadStream
 from pipelines.metrics import Metrics
 from pipelines.settings import Settings
+from pipelines.sizes import upload_limit_bytes
 from pipelines.source_changes import SourceChanges
 from pipelines.store_access import store_read
 from pipelines.stores import SearchBackend
@@ -169,7 +170,7 @@ class SourceLibrary:
 
     @property
     def _max_bytes(self) -> int:
-        return int(self.settings.max_upload_mb * 1024 * 1024)
+        return upload_limit_bytes(self.settings.max_upload_mb)
 
     def ingest_bytes(self, file_name: str, data: bytes, **kwargs: Any) -> IngestResult:
         """Index one file as one source; see :meth:`_ingest_bytes`. Counted in the ingest metrics."""

@@ -21,6 +21,7 @@ from pipelines.audience import parse_audience
 from pipelines.errors import NeedleError
 from pipelines.file_inspector import SUPPORTED_EXTENSIONS
 from pipelines.service import NeedleService
+from pipelines.sizes import format_size, upload_limit_bytes
 from pipelines.sources import ConflictPolicy
 
 #: The upload form's choice for a file named like an indexed document whose content differs.
@@ -448,14 +449,14 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
     """The tab's layout and events; ``overview`` is the page header whose counts follow every change."""
     actions = SourcesActions(service, jobs)
     extensions = sorted(SUPPORTED_EXTENSIONS)
-    limit_mb = service.settings.max_upload_mb
+    limit = upload_limit_bytes(service.settings.max_upload_mb)
     with gr.Tab("Sources", id="sources") as tab:
         gr.Markdown(
             f"Upload documents for Needle to answer from ({', '.join(extensions)}; "
-            f"at most {limit_mb:g} MB each; text in any encoding). A file with the same name as an indexed "
-            "document replaces it when its content is the same document's new version: when the content "
-            "differs you are asked first, unless you choose otherwise below. One indexing job runs at a "
-            "time: if another admin is indexing, your job waits and this page says so."
+            f"at most {format_size(limit)} each; text in any encoding). A file with the same name as an "
+            "indexed document replaces it when its content is the same document's new version: when the "
+            "content differs you are asked first, unless you choose otherwise below. One indexing job runs "
+            "at a time: if another admin is indexing, your job waits and this page says so."
         )
         with gr.Row():
             with gr.Column(scale=2):

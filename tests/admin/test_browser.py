@@ -12,7 +12,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from admin import render
+from admin.security import max_file_size
+from admin.upload_guard import NOTE_ID
 from pipelines.samples import handbook_dir
+from pipelines.sizes import format_size
 from pipelines.sources import source_id_for
 from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, ARTIFACTS, Console
 
@@ -132,8 +135,10 @@ def _sizes_in_order(page: Page) -> list[str]:
 def test_upload_conflict_kept_tags_and_an_oversize_file_at_1280_px(
     console_factory: Callable[..., Console], browser: Browser, tmp_path: Path
 ) -> None:
-    """An admin's selection holds a same-named document from another department, a file over the limit
-    and a new file; then a new version of a tagged document. Nothing is replaced without being asked."""
+    """An admin's selection holds a same-named document from another department, a file over the limit,
+    one over Gradio's own ceiling and a new file; then a new version of a tagged document. Nothing is
+    replaced without being asked, and the files too large are named by the browser while the others
+    go on (Gradio used to throw the whole selection away for the one over its ceiling)."""
     console = console_factory(max_upload_mb=0.02)  # 20 KB; Gradio itself refuses only beyond 80 KB
     ours, theirs, oversize, fresh, update = (tmp_path / name for name in ("a", "b", "c", "d", "e"))
     for folder in (ours, theirs, oversize, fresh, update):
@@ -143,6 +148,8 @@ def test_upload_conflict_kept_tags_and_an_oversize_file_at_1280_px(
         "# Remote work\n\n" + "Sales staff are in the office on Mondays and on the first Friday. " * 4
     )
     (oversize / "all-minutes.md").write_text("# Minutes\n\n" + "The board met and agreed. " * 1200)
+    (oversize / "archive.md").write_text("# Archive\n\n" + "Old minutes kept for reference. " * 4000)
+    assert (oversize / "archive.md").stat().st_size > max_file_size(console.service.settings)
     (fresh / "bike-parking.md").write_text("# Bike parking\n\nCovered racks are in the basement garage.\n")
     # Sizes from tens of bytes to kilobytes: sorted as text, "1.9 KB" would come before "61 B".
     travel = "# Travel\n\n" + "Book trains for trips under four hours; flights need approval. " * 30
@@ -162,12 +169,34 @@ def test_upload_conflict_kept_tags_and_an_oversize_file_at_1280_px(
     expect(overview).to_contain_text("2 sources")
 
     page.locator("#upload-files input[type=file]").set_input_files(
-        [str(theirs / "remote-work.md"), str(oversize / "all-minutes.md"), str(fresh / "bike-parking.md")]
+        [
+            str(theirs / "remote-work.md"),
+            str(oversize / "all-minutes.md"),
+            str(oversize / "archive.md"),
+            str(fresh / "bike-parking.md"),
+        ]
     )
+    # The browser names the two files too large, in the page's unit, and keeps the other two.
+    refused = page.locator(f"#{NOTE_ID}")
+    minutes, archive = ((oversize / name).stat().st_size for name in ("all-minutes.md", "archive.md"))
+    expect(refused).to_have_text(
+        f"❌ Not sent, over the upload limit of 20 KB: all-minutes.md ({format_size(minutes)}), "
+        f"archive.md ({format_size(archive)}). The other 2 file(s) were kept."
+    )
+    chosen = page.locator("#upload-files table tr")
+    expect(chosen).to_have_count(2)
+    expect(chosen.filter(has_text="bike-parking")).to_contain_text(
+        format_size((fresh / "bike-parking.md").stat().st_size)  # the list's sizes in the same unit
+    )
+    expect(page.locator("#upload-files")).not_to_contain_text("all-minutes")
+    expect(page.locator("[data-testid='toast-body']")).to_have_count(0)  # no "200.0 Mb" toast
+    samples = [0, 61, 999, 1_946, 20_000, 999_999, 52_428_800, 55_012_345, 2_500_000_000]
+    assert page.evaluate("sizes => sizes.map(window.needleFormatSize)", samples) == [
+        format_size(size) for size in samples
+    ]
     page.get_by_role("button", name="Upload and index").click()
     status = page.locator("#upload-status")
-    expect(status).to_contain_text("1 indexed, 1 rejected, 1 waiting for your decision")
-    expect(results).to_contain_text("over the upload limit")
+    expect(status).to_contain_text("1 indexed, 1 waiting for your decision")
     expect(results).to_contain_text("⚠️ same name")
     conflicts = page.locator("#conflict-text")
     expect(conflicts).to_be_visible()
@@ -206,7 +235,7 @@ def test_upload_conflict_kept_tags_and_an_oversize_file_at_1280_px(
     size_header.get_by_role("button", name="Open cell menu").click()
     page.get_by_role("menuitem", name="Sort ascending").click()
     shown = _sizes_in_order(page)
-    as_bytes = [float(size.split()[0]) * (1024 if size.endswith("KB") else 1) for size in shown]
+    as_bytes = [float(size.split()[0]) * (1000 if size.endswith("KB") else 1) for size in shown]
     assert as_bytes == sorted(as_bytes) and len(shown) == 4, shown
     page.screenshot(path=str(ARTIFACTS / "admin-sources-1280.png"), full_page=True)
     context.close()

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.errors import SourceNotFoundError
 from pipelines.service import NeedleService
+from pipelines.sizes import upload_limit_bytes
 from tests.conftest import HANDBOOK
 from tests.core.bad_files import bad_files
 
@@ -135,7 +136,7 @@ def test_bad_files_are_rejected_and_leave_the_store_byte_for_byte_unchanged(
 ) -> None:
     empty_service.ingest_file(HANDBOOK / "leave-policy.md")
     before = _store_bytes(empty_service)
-    limit = int(empty_service.settings.max_upload_mb * 1024 * 1024)
+    limit = upload_limit_bytes(empty_service.settings.max_upload_mb)
     for name, (file_name, data, reason) in bad_files(limit).items():
         result = empty_service.ingest_bytes(file_name, data)
         assert result.status == "rejected", name

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from pipelines.service import NeedleService
+from pipelines.sizes import MB
 from tests.conftest import HANDBOOK, make_settings
 from tests.hardening.bad_corpus import MAX_CHUNK_CHARS, BadUpload, corpus
 
-MAX_BYTES = 50 * 1024 * 1024
+MAX_BYTES = 50 * MB
 CASES = corpus(MAX_BYTES)
 OUTCOMES: dict[str, str] = {}
 
@@ -26,7 +27,7 @@ OUTCOMES: dict[str, str] = {}
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NeedleService]:
     """One real service whose store already holds a source, so "unchanged" means something."""
     root = tmp_path_factory.mktemp("bad-uploads")
-    service = NeedleService(make_settings(root / "data", max_upload_mb=MAX_BYTES / 1024 / 1024))
+    service = NeedleService(make_settings(root / "data", max_upload_mb=MAX_BYTES / MB))
     assert service.ingest_file(HANDBOOK / "leave-policy.md").status == "indexed"
     yield service
     service.close()
