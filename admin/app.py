@@ -17,6 +17,7 @@ import uvicorn
 
 from admin.jobs import IndexingJobs
 from admin.roles import enforce_roles
+from admin.tabs.accounts import build_accounts_tab
 from admin.tabs.audit import build_audit_tab
 from admin.tabs.channels import build_channels_tab
 from admin.tabs.chunks import build_chunks_tab
@@ -75,6 +76,7 @@ def build_admin(service: NeedleService) -> gr.Blocks:
             build_lab_tab(service, tabs, feedback)
             build_channels_tab(service)
             build_audit_tab(service)
+            build_accounts_tab(service)
         page = PageActions(service, sources, debugger)
         blocks.load(
             page.overview, None, [overview, sources.table, sources.selected], api_visibility="private"

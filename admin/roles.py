@@ -94,13 +94,26 @@ VIEWER_HANDLERS = frozenset(
         "ChannelsActions.listing",
         "ChannelsActions.show",
         "ChannelsActions.select_row",
+        "AccountsActions.open",  # shows a note instead of the accounts to anyone but an owner
+        "AccountsActions.select_row",
+        "AccountsActions.cancel_remove",
+        "AuditActions.open",  # shows a note instead of the log to a viewer
         "PageActions.overview",
         "PageActions.open_linked_trace",
         "DebuggerActions.view_as_controls",
     }
 )
-#: Handlers only owners may run (account management, when the console gets it).
-OWNER_HANDLERS: frozenset[str] = frozenset()
+#: Handlers only owners may run: account management.
+OWNER_HANDLERS = frozenset(
+    {
+        "AccountsActions.add",
+        "AccountsActions.set_role",
+        "AccountsActions.reset_password",
+        "AccountsActions.end_sessions",
+        "AccountsActions.ask_remove",
+        "AccountsActions.remove",
+    }
+)
 
 
 def required_role(handler: str) -> Role:

@@ -159,6 +159,18 @@ class AccountStore:
                 break
         return ended
 
+    def sign_out(self, username: str, actor: str | None) -> int:
+        """An owner ends every console session of ``username`` (a lost laptop, a shared screen), audited;
+        the account stays and may sign in again. Returns how many sessions ended."""
+        account = self.get(username)
+        if account is None:
+            raise NeedleError(f"no account {username!r}")
+        ended = self.end_sessions(account.username)
+        self.audit.record(
+            actor, "account.sessions", f"account {account.username}", detail=f"{ended} session(s) ended"
+        )
+        return ended
+
     def set_role(self, username: str, role: str, actor: str | None) -> Account:
         account, role = self._stored(username), _check_role(role)
         if account.role == "owner" and role != "owner" and not self._other_owner(account.username):

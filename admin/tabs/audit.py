@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from admin import render
+from admin.roles import session_may
 from admin.tabs.tables import readonly_table
 from pipelines.audit import AuditEntry, to_csv
 from pipelines.service import NeedleService
@@ -36,7 +37,14 @@ ACTION_CHOICES = [
     ("Admin account removed (account.remove)", "account.remove"),
     ("Admin role changed (account.role)", "account.role"),
     ("Admin password changed (account.password)", "account.password"),
+    ("Admin signed out everywhere (account.sessions)", "account.sessions"),
+    ("Background job cancelled (job.cancel)", "job.cancel"),
+    ("Background job retried (job.retry)", "job.retry"),
 ]
+EDITORS_ONLY = (
+    "**The audit log is for editors and owners.** It names restricted sources and accounts that a "
+    "viewer's account is not shown; ask an owner of this Needle if you need to read it."
+)
 #: At most this many rows are shown (and exported); narrower filters reach older entries.
 MAX_ROWS = 1000
 DAY = 86_400.0
@@ -91,6 +99,16 @@ class AuditActions:
     def __init__(self, service: NeedleService, export_dir: Path) -> None:
         self.service = service
         self.export_dir = export_dir
+
+    def open(self, person: str | None, action: str | None, days: float | None) -> tuple[Any, ...]:
+        """On opening the tab: the log for editors and owners; a viewer reads a note instead of an error.
+
+        Viewers do not read the log: its entries name restricted sources, audiences and accounts that a
+        viewer's account is not shown anywhere else."""
+        if not session_may(self.service.accounts, "editor"):
+            skipped = (gr.skip(),) * 4
+            return (*skipped, gr.Markdown(EDITORS_ONLY, visible=True), gr.Column(visible=False))
+        return (*self.search(person, action, days), gr.Markdown(visible=False), gr.Column(visible=True))
 
     def search(self, person: str | None, action: str | None, days: float | None) -> tuple[Any, ...]:
         """Entries by ``person`` and ``action`` (blank: anyone, any action) in the last ``days`` days
@@ -148,46 +166,55 @@ def build_audit_tab(service: NeedleService) -> gr.Tab:
     export_dir = Path(tempfile.mkdtemp(prefix="needle-audit-"))
     actions = AuditActions(service, export_dir)
     with gr.Tab("Audit log", id="audit") as tab:
-        gr.Markdown(
-            "Every change made to Needle (sources, audiences, channel settings, retrieval settings, admin "
-            "accounts), whether made here, with the `needle` command or elsewhere: who, when, and the "
-            "values before and after. Entries cannot be edited or removed."
+        note = gr.Markdown(visible=False, elem_id="audit-note")
+        with gr.Column(visible=False) as panel:
+            _audit_panel_and_events(actions, tab, note, panel)
+    return tab
+
+
+def _audit_panel_and_events(
+    actions: AuditActions, tab: gr.Tab, note: gr.Markdown, panel: gr.Column
+) -> None:
+    """The filters, the table and their events, inside the panel only editors and owners see."""
+    gr.Markdown(
+        "Every change made to Needle (sources, audiences, channel settings, retrieval settings, admin "
+        "accounts), whether made here, with the `needle` command or elsewhere: who, when, and the "
+        "values before and after. Entries cannot be edited or removed."
+    )
+    with gr.Row(equal_height=True):
+        person = gr.Dropdown(
+            [("Everyone", "")],
+            value="",
+            label="Person",
+            allow_custom_value=True,
+            scale=2,
+            elem_id="audit-person",
         )
-        with gr.Row(equal_height=True):
-            person = gr.Dropdown(
-                [("Everyone", "")],
-                value="",
-                label="Person",
-                allow_custom_value=True,
-                scale=2,
-                elem_id="audit-person",
-            )
-            action = gr.Dropdown(
-                ACTION_CHOICES,
-                value="",
-                label="Action",
-                allow_custom_value=True,
-                scale=3,
-                elem_id="audit-action",
-            )
-            days = gr.Number(
-                value=30,
-                label="Last N days (0: all time)",
-                minimum=0,
-                maximum=36_500,
-                precision=0,
-                scale=1,
-                elem_id="audit-days",
-            )
-            show_button = gr.Button("Show", variant="primary", scale=1, elem_id="audit-show")
-        with gr.Row(equal_height=True):
-            summary = gr.Markdown(elem_id="audit-summary")
-            download = gr.DownloadButton("Download CSV", scale=0, min_width=180, elem_id="audit-download")
-        table = readonly_table(AUDIT_HEADERS, "audit-table", "Changes", column_widths=AUDIT_COLUMN_WIDTHS)
+        action = gr.Dropdown(
+            ACTION_CHOICES,
+            value="",
+            label="Action",
+            allow_custom_value=True,
+            scale=3,
+            elem_id="audit-action",
+        )
+        days = gr.Number(
+            value=30,
+            label="Last N days (0: all time)",
+            minimum=0,
+            maximum=36_500,
+            precision=0,
+            scale=1,
+            elem_id="audit-days",
+        )
+        show_button = gr.Button("Show", variant="primary", scale=1, elem_id="audit-show")
+    with gr.Row(equal_height=True):
+        summary = gr.Markdown(elem_id="audit-summary")
+        download = gr.DownloadButton("Download CSV", scale=0, min_width=180, elem_id="audit-download")
+    table = readonly_table(AUDIT_HEADERS, "audit-table", "Changes", column_widths=AUDIT_COLUMN_WIDTHS)
     filters = [person, action, days]
     outputs = [table, summary, download, person]
-    tab.select(actions.search, filters, outputs, api_visibility="private")
+    tab.select(actions.open, filters, [*outputs, note, panel], api_visibility="private")
     show_button.click(actions.search, filters, outputs, api_name="audit_log", show_progress_on=[summary])
     action.input(actions.search, filters, outputs, api_visibility="private")
     person.input(actions.search, filters, outputs, api_visibility="private")
-    return tab
