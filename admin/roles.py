@@ -42,6 +42,10 @@ EDITOR_HANDLERS = frozenset(
         "SourcesActions.reindex",
         "SourcesActions.set_audience",
         "SourcesActions.upload_background",
+        # The checks before a change: a viewer is refused there, before "starting…" is shown.
+        "SourcesActions.check_upload",
+        "SourcesActions.check_source",
+        "SourcesActions.check_audience",
         "JobsActions.cancel",
         "JobsActions.retry",
         "DebuggerActions.add_case",
@@ -64,7 +68,6 @@ VIEWER_HANDLERS = frozenset(
         "SourcesActions.cancel_delete",
         "SourcesActions.announce_job",
         "SourcesActions.announce_upload",
-        "SourcesActions.announce_audience",
         "SourcesActions.current_audience",
         "SourcesActions.choose_mode",
         "JobsActions.listing",

@@ -71,6 +71,17 @@ def job_notes(job: Job) -> str:
     return ""
 
 
+def finished_line(jobs: Sequence[Job]) -> str:
+    """The panel's line once watched jobs have ended: each one's outcome, so an earlier "queued
+    again…" or "cancelling…" does not stay on screen after the fact."""
+    parts = [
+        f"{STATUS_LABELS.get(job.status, job.status)}: job `{job.job_id}` ({render.md_text(job.file_name)})"
+        + (f": {render.md_text(job_notes(job))}" if job_notes(job) else "")
+        for job in jobs
+    ]
+    return " · ".join(parts)
+
+
 def job_rows(jobs: Sequence[Job]) -> list[list[Any]]:
     """One row per job, newest first, the job id last (a click on a row picks it)."""
     ordered = sorted(jobs, key=lambda job: job.created_at, reverse=True)
@@ -96,6 +107,7 @@ class JobsPanel:
     timer: gr.Timer
     watched: gr.State
     actions: JobsActions
+    message: gr.Markdown
 
     @property
     def outputs(self) -> list[gr.components.Component]:
@@ -108,7 +120,7 @@ class JobsPanel:
         self.timer.tick(
             self.actions.poll,
             [self.watched],
-            [*self.outputs, *sources_outputs],
+            [*self.outputs, self.message, *sources_outputs],
             api_visibility="private",
             show_progress="hidden",
         )
@@ -134,11 +146,20 @@ class JobsActions:
 
     def poll(self, watched: list[str] | None) -> tuple[Any, ...]:
         """A timer tick: the listing, and the sources listing when a job active at the last look has
-        finished since, so a background upload shows up in the sources table without a click."""
-        table, timer, active = self.listing()
-        finished = set(watched or []) - set(active)
-        sources = self.refresh_sources() if finished else (gr.skip(), gr.skip(), gr.skip())
-        return (table, timer, active, *sources)
+        finished since, so a background upload shows up in the sources table without a click. The
+        panel's line then says how those jobs ended, in place of "queued again…" or "cancelling…"."""
+        jobs = self._jobs()
+        active = [job.job_id for job in jobs if is_active(job)]
+        finished = [job for job in jobs if job.job_id in set(watched or []) - set(active)]
+        if not finished:
+            return (job_rows(jobs), gr.Timer(active=bool(active)), active, gr.skip(), *(gr.skip(),) * 3)
+        return (
+            job_rows(jobs),
+            gr.Timer(active=bool(active)),
+            active,
+            finished_line(finished),
+            *self.refresh_sources(),
+        )
 
     def cancel(self, job_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         """Cancel the picked job: a queued one at once, a running one before anything of it is written."""
@@ -220,4 +241,4 @@ def build_jobs_panel(service: NeedleService, refresh_sources: SourcesRefresh) ->
     table.select(actions.select_row, None, [picked], api_visibility="private")
     cancel_button.click(actions.cancel, [picked], [message, *listing], api_name="cancel_job")
     retry_button.click(actions.retry, [picked], [message, *listing], api_name="retry_job")
-    return JobsPanel(table=table, timer=timer, watched=watched, actions=actions)
+    return JobsPanel(table=table, timer=timer, watched=watched, actions=actions, message=message)

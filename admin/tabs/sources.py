@@ -23,6 +23,7 @@ from pipelines.file_inspector import SUPPORTED_EXTENSIONS
 from pipelines.service import NeedleService
 from pipelines.sizes import format_size, upload_limit_bytes
 from pipelines.sources import ConflictPolicy
+from pipelines.text import counted
 
 #: The upload form's choice for a file named like an indexed document whose content differs.
 CONFLICT_CHOICES = [
@@ -72,13 +73,27 @@ class SourcesActions:
         viewer is not told the id of a restricted source another admin is deleting."""
         return session_view(self.service).may_see_source
 
-    def announce_upload(self, files: list[str] | None) -> str:
+    # A change runs in three steps: a check with no outputs (its refusal, the role's included, is a
+    # toast and leaves no red badge or "starting…" on a line), the announcement of whether it starts now
+    # or waits for another admin's job, then the change itself in the one-at-a-time indexing queue.
+    def check_upload(self, files: list[str] | None, title: str, url: str, audience: str) -> None:
         if not files:
-            raise gr.Error("Choose one or more files to upload first.")
-        return self.jobs.status(f"Your upload of {len(files)} file(s)", self._may_see_source())
+            raise gr.Error("Choose one or more files to upload first.", print_exception=False)
+        _check_descriptions([(path, Path(path).name) for path in files], title, url)
+        _upload_audience(audience)
+
+    def check_source(self, source_id: str | None) -> None:
+        _require_source(source_id)
+
+    def check_audience(self, source_id: str | None, audience: str) -> None:
+        """A typo in the audience is refused at once, before the job is queued."""
+        _require_source(source_id)
+        _call(parse_audience, _required_audience(audience))
+
+    def announce_upload(self, files: list[str] | None) -> str:
+        return self.jobs.status(f"Your upload of {len(files or [])} file(s)", self._may_see_source())
 
     def announce_job(self, source_id: str | None) -> str:
-        _require_source(source_id)
         return self.jobs.status("Your request", self._may_see_source())
 
     def upload(
@@ -206,6 +221,8 @@ class SourcesActions:
         pending = list(still_pending or [])
         total = len(batch)
         with self.jobs.running(f"indexing {total} file(s)", user):
+            # At once, in place of "starting…" or "waiting…": what runs now (the bar follows it).
+            yield (gr.skip(), f"⏳ Indexing {counted(total, 'file')}…", *(gr.skip(),) * 3, *(gr.skip(),) * 4)
             for number, (path, name) in enumerate(batch):
                 progress(number / total, desc=f"Indexing {name} ({number + 1} of {total})")
 
@@ -303,11 +320,6 @@ class SourcesActions:
         )
         return (message, describe_audience(source.audience), *self.refresh())
 
-    def announce_audience(self, source_id: str | None, audience: str) -> str:
-        """Check the typed audience before the job is queued, so a typo is refused at once."""
-        _require_source(source_id)
-        _call(parse_audience, _required_audience(audience))
-        return self.jobs.status("Your request", self._may_see_source())
 
     def current_audience(self, source_id: str | None) -> str:
         """The picked source's audience, to edit in place (blank when no source is picked)."""
@@ -559,7 +571,10 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
         "concurrency_limit": 1,
         "concurrency_id": INDEXING_QUEUE,
     }
-    upload_button.click(actions.announce_upload, [files], [status], api_visibility="private").success(
+    quiet = {"api_visibility": "private", "show_progress": "hidden"}
+    upload_button.click(actions.check_upload, [files, title, url, audience], None, **quiet).success(
+        actions.announce_upload, [files], [status], **quiet
+    ).success(
         actions.upload, [files, title, url, tags, on_conflict, audience], api_name="upload", **indexing
     )
     background.change(
@@ -589,7 +604,9 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
     table.select(actions.select_row, None, [selected], api_visibility="private")
     delete_button.click(actions.ask_delete, [selected], [confirm_box, confirm_text], api_visibility="private")
     cancel_button.click(actions.cancel_delete, None, [confirm_box], api_visibility="private")
-    confirm_button.click(actions.announce_job, [selected], [action_status], api_visibility="private").success(
+    confirm_button.click(actions.check_source, [selected], None, **quiet).success(
+        actions.announce_job, [selected], [action_status], **quiet
+    ).success(
         actions.delete,
         [selected],
         [confirm_box, action_status, *listing],
@@ -600,8 +617,8 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
     )
     selected.change(actions.current_audience, [selected], [source_audience], api_visibility="private")
     audience_asked = audience_button.click(
-        actions.announce_audience, [selected, source_audience], [action_status], api_visibility="private"
-    )
+        actions.check_audience, [selected, source_audience], None, **quiet
+    ).success(actions.announce_job, [selected], [action_status], **quiet)
     audience_asked.success(
         actions.set_audience,
         [selected, source_audience],
@@ -611,7 +628,9 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
         concurrency_limit=1,
         concurrency_id=INDEXING_QUEUE,
     )
-    reindex_button.click(actions.announce_job, [selected], [action_status], api_visibility="private").success(
+    reindex_button.click(actions.check_source, [selected], None, **quiet).success(
+        actions.announce_job, [selected], [action_status], **quiet
+    ).success(
         actions.reindex,
         [selected],
         [action_status, *listing],
