@@ -224,13 +224,12 @@ class SourcesActions:
             # At once, in place of "starting…" or "waiting…": what runs now (the bar follows it).
             yield (gr.skip(), f"⏳ Indexing {counted(total, 'file')}…", *(gr.skip(),) * 3, *(gr.skip(),) * 4)
             for number, (path, name) in enumerate(batch):
-                progress(number / total, desc=f"Indexing {name} ({number + 1} of {total})")
+                # Each figure beside its own count: the bar counts files while a file is read, then that
+                # file's chunks ("12/40 chunks"), never the batch's percentage beside one file's chunks.
+                progress((number, total), desc=f"Reading {name}", unit="files")
 
                 def chunks(done: int, count: int, number: int = number, name: str = name) -> None:
-                    progress(
-                        (number + done / max(count, 1)) / total,
-                        desc=f"Indexing {name} ({number + 1} of {total}): chunk {done} of {count} embedded",
-                    )
+                    progress((done, count), desc=f"File {number + 1} of {total}, {name}", unit="chunks")
 
                 result = self._ingest_one(path, name, title, url, tags, members, policy, user, chunks)
                 results.append(result)
