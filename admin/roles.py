@@ -101,6 +101,7 @@ VIEWER_HANDLERS = frozenset(
         "AccountsActions.select_row",
         "AccountsActions.cancel_remove",
         "AuditActions.open",  # shows a note instead of the log to a viewer
+        "RowDetail.show",  # a clicked row's columns, on a narrow screen
         "PageActions.overview",
         "PageActions.open_linked_trace",
         "DebuggerActions.view_as_controls",

@@ -536,6 +536,7 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
             "Sources (click a row to pick it; click a header to sort)",
             column_widths=render.SOURCE_COLUMN_WIDTHS,
             datatype=render.SOURCE_DATATYPES,
+            detail_formats={4: format_size},  # the size column holds bytes (it sorts by them)
         )
         with gr.Row():
             selected = gr.Dropdown(

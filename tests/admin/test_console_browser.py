@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from pipelines.samples import handbook_dir
+from pipelines.sizes import format_size
 from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, ARTIFACTS, Console
 from tests.admin.test_browser import browser  # noqa: F401 - the shared Chromium fixture
 
@@ -44,9 +45,11 @@ def _sign_in(page: Page, url: str, username: str, password: str) -> None:
 def _open_tab(page: Page, name: str) -> None:
     """Open a tab; on a narrow screen Gradio moves the last tabs into a "…" menu."""
     tab = page.get_by_role("tab", name=name)
-    if not tab.is_visible():
-        page.locator(".overflow-menu button, button.overflow-menu").first.click()
-    page.get_by_role("tab", name=name).click()
+    if tab.count() and tab.is_visible():
+        tab.click()
+        return
+    page.get_by_role("button", name="More tabs").click()
+    page.get_by_role("button", name=name, exact=True).click()
 
 
 def _no_error_shown(page: Page) -> None:
@@ -182,3 +185,56 @@ def test_status_lines_say_what_is_true_now(
     expect(jobs_status).to_contain_text(f"done: job {job.job_id}")
     expect(jobs_status).not_to_contain_text("queued again")
     page.context.close()
+
+
+def _visible_headers(page: Page, elem_id: str) -> list[str]:
+    headers = [cell for cell in page.locator(f"#{elem_id} th[data-heading]").all() if cell.is_visible()]
+    return [cell.inner_text().strip() for cell in headers]
+
+
+@pytest.mark.slow
+def test_tables_at_390_px_show_the_columns_that_matter_and_the_rest_in_the_row_detail(
+    staffed: Console,
+    browser: Browser,  # noqa: F811
+) -> None:
+    service = staffed.service
+    service.jobs.submit("notes.md", b"# Notes\n\nSome words.\n", submitted_by=ADMIN_USER)
+    page = _page(browser, width=390)
+    _sign_in(page, staffed.url, ADMIN_USER, ADMIN_PASSWORD)
+    sources = page.locator("#sources-table")
+    expect(sources).to_contain_text("Leave Policy")
+    assert _visible_headers(page, "sources-table") == ["Title", "Audience"]
+    assert _visible_headers(page, "jobs-table") == ["File", "Status", "Progress"]
+    # The title cell is wide enough to read (it was one character per line), its header above it.
+    title_cell = sources.get_by_role("gridcell", name="Leave Policy", exact=True)
+    cell_box = title_cell.bounding_box()
+    header_box = sources.locator('th[data-heading="0"]').bounding_box()
+    assert cell_box and header_box and cell_box["width"] > 150
+    assert abs(cell_box["width"] - header_box["width"]) < 4 and abs(cell_box["x"] - header_box["x"]) < 4
+    detail = page.locator("#sources-table-detail")
+    title_cell.click()
+    expect(detail).to_contain_text("File name: leave-policy.md")
+    size = next(s.size_bytes for s in service.list_sources() if s.file_name == "leave-policy.md")
+    expect(detail).to_contain_text(f"Size: {format_size(size)}")
+    expect(detail).to_contain_text("Source id: leave-policy-")
+    page.screenshot(path=str(ARTIFACTS / "console-sources-390.png"), full_page=True)
+
+    _open_tab(page, "Retrieval debugger")
+    page.locator("#debug-question textarea").fill("How many vacation days can I carry over?")
+    page.locator("#debug-ask").click()
+    expect(page.locator("#debug-bm25")).to_contain_text("Leave Policy")
+    assert _visible_headers(page, "debug-bm25") == ["Rank", "Source", "Text"]
+    assert _visible_headers(page, "debug-fused") == ["Rank", "Source", "Text"]
+    page.locator("#debug-fused").get_by_role("gridcell").first.click()
+    expect(page.locator("#debug-fused-detail")).to_contain_text("BM25 rank:")
+    page.screenshot(path=str(ARTIFACTS / "console-debugger-390.png"), full_page=True)
+    page.context.close()
+
+    # At desktop width every column shows and there is no detail box.
+    wide = _page(browser, width=1280)
+    _sign_in(wide, staffed.url, ADMIN_USER, ADMIN_PASSWORD)
+    expect(wide.locator("#sources-table")).to_contain_text("Leave Policy")
+    assert len(_visible_headers(wide, "sources-table")) == 10
+    wide.locator("#sources-table").get_by_role("gridcell", name="Leave Policy", exact=True).click()
+    expect(wide.locator("#sources-table-detail")).to_be_hidden()
+    wide.context.close()
