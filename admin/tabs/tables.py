@@ -26,6 +26,8 @@ NARROW_COLUMNS: dict[str, dict[int, int]] = {
     "debug-reranked": {0: 16, 2: 32, 5: 52},
     "debug-fused": {0: 16, 6: 32, 9: 52},  # Rank, Source, Text
     "debug-fused-full": {0: 16, 6: 32, 9: 52},
+    "debug-find-table": {0: 18, 5: 20, 8: 62},  # Chunk, Fused rank, Text
+    "debug-feedback": {1: 25, 2: 75},  # Rating, Reason
     "traces-table": {0: 30, 3: 70},  # Time, Question
     "feedback-table": {1: 15, 4: 85},  # Rating, Question
     "audit-table": {1: 25, 2: 30, 3: 45},  # Person, Action, What
