@@ -222,7 +222,7 @@ class SourcesActions:
         total = len(batch)
         with self.jobs.running(f"indexing {total} file(s)", user):
             # At once, in place of "starting…" or "waiting…": what runs now (the bar follows it).
-            yield (gr.skip(), f"⏳ Indexing {counted(total, 'file')}…", *(gr.skip(),) * 3, *(gr.skip(),) * 4)
+            yield (gr.skip(), f"⏳ Indexing {counted(total, 'file')}…", *(gr.skip(),) * 7)
             for number, (path, name) in enumerate(batch):
                 # Each figure beside its own count: the bar counts files while a file is read, then that
                 # file's chunks ("12/40 chunks"), never the batch's percentage beside one file's chunks.
@@ -318,7 +318,6 @@ class SourcesActions:
             "It applies to the next question; nothing was re-indexed."
         )
         return (message, describe_audience(source.audience), *self.refresh())
-
 
     def current_audience(self, source_id: str | None) -> str:
         """The picked source's audience, to edit in place (blank when no source is picked)."""
