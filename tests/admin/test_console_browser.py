@@ -35,10 +35,11 @@ def _page(browser: Browser, width: int = 1280) -> Page:  # noqa: F811 - the fixt
 
 
 def _sign_in(page: Page, url: str, username: str, password: str) -> None:
+    """The console's own sign-in page (admin/sign_in.py), with more patience for argon2 on 2 cores."""
     page.goto(url)
-    page.get_by_test_id("textbox").fill(username)
-    page.get_by_test_id("password").fill(password)
-    page.get_by_role("button", name="Login").click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("tab", name="Sources")).to_be_visible(timeout=30_000)
 
 
