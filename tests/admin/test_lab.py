@@ -184,12 +184,12 @@ def test_cases_compare_promote_and_roll_back_and_the_next_answer_in_another_serv
         assert len(trace["passages"]) == 6
 
         # A promotion after it, then the named /rollback API back to it by its id.
-        client.predict("fusion=rrf,top_k=4", "four passages", False, api_name="/promote")
+        client.predict("fusion=rrf,top_k=4", "four passages", True, api_name="/promote")  # confirmed
         assert service.configs.live().values["top_k"] == 4
         # A script's fresh session: the dropdown's choices in it are those of an unopened page.
         script = Client(lab.url, auth=(ADMIN_USER, ADMIN_PASSWORD), verbose=False)
         status, live, history, _pick = script.predict(promoted.config_id, api_name="/rollback")
-        assert "Rolled back" in status and service.configs.live().values["top_k"] == 3
+        assert "Rolled back" in status and service.configs.live().values["top_k"] == 6
 
         status, live, history, _pick = client.predict("default", api_name="/rollback")
         assert "Rolled back" in status and service.configs.live().values == {}
