@@ -198,7 +198,7 @@ def test_a_file_over_the_upload_limit_is_refused_without_being_read(
     real_read = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real_read(self))
     result = service.ingest_file(huge)
-    assert result.status == "rejected" and "over the upload limit of 1.0 MB" in (result.reason or "")
+    assert result.status == "rejected" and "over the upload limit of 1 MB" in (result.reason or "")
     assert huge not in reads
 
 
@@ -212,7 +212,7 @@ def test_the_background_queue_refuses_a_file_over_the_limit_from_its_size(
     assert cli.main(["ingest", "--background", "--json", str(huge), str(HANDBOOK / "leave-policy.md")]) == 1
     out = capsys.readouterr()
     assert [job["file_name"] for job in json.loads(out.out)] == ["leave-policy.md"]
-    assert "rejected   huge.txt: the file is 3.1 MB, over the upload limit of 1.0 MB" in out.err
+    assert "rejected   huge.txt: the file is 3.1 MB, over the upload limit of 1 MB" in out.err
 
 
 def test_a_refusal_inside_the_pipeline_records_the_upload_by_its_size(
