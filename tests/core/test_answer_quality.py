@@ -141,6 +141,7 @@ def _misses(report: dict) -> list[tuple[str, str]]:
     return [(case["question"], case["answer"][:120]) for case in report["cases"] if not case["correct"]]
 
 
+@pytest.mark.slow  # answers the 71 held-out questions twice (about 50 s): run by .ci/run after the suite
 def test_the_handbook_set_stays_above_todays_figures(handbook_report: dict) -> None:
     for language, floors in FLOORS.items():
         figures = handbook_report["languages"][language]
@@ -150,6 +151,7 @@ def test_the_handbook_set_stays_above_todays_figures(handbook_report: dict) -> N
 
 
 @pytest.mark.xfail(strict=True, reason="the issue's goals are not reached yet; see the README")
+@pytest.mark.slow
 def test_the_handbook_set_meets_the_issues_goals(handbook_report: dict) -> None:
     for language, figures in handbook_report["languages"].items():
         assert figures["accuracy"] >= GOALS["accuracy"], language
