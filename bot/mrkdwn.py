@@ -102,8 +102,20 @@ _QUOTED_LINE = re.compile(r"^(>[ \t][^\n]*)$", re.MULTILINE)
 def _convert_prose(text: str) -> str:
     parts = _QUOTED_LINE.split(text)
     return "".join(
-        escape(part) if index % 2 == 1 else _convert_lines(part) for index, part in enumerate(parts)
+        _convert_quoted(part) if index % 2 == 1 else _convert_lines(part) for index, part in enumerate(parts)
     )
+
+
+def _convert_quoted(line: str) -> str:
+    """A quoted document line: escaped as written, except that a Markdown link in it shows its real
+    target (the one link rule, :func:`quoted_link`), so quoting cannot pass a disguised link through."""
+    out: list[str] = []
+    done = 0
+    for match in _LINK.finditer(line):
+        out += [escape(line[done : match.start()]), quoted_link(match.group(2), match.group(1))]
+        done = match.end()
+    out.append(escape(line[done:]))
+    return "".join(out)
 
 
 def _convert_lines(text: str) -> str:

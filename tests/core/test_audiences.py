@@ -103,6 +103,7 @@ def _everything_shown(service: NeedleService, answer) -> tuple[str, set[str]]:
     return text, sources
 
 
+@pytest.mark.slow  # every viewer against every source (about 15 s); .ci/run runs it after the suite
 def test_no_viewer_sees_what_is_not_shared_with_them(service: NeedleService) -> None:
     source_ids = {source.file_name: source.source_id for source in service.list_sources()}
     probes = 0
@@ -231,6 +232,7 @@ INSIDERS = {
 }
 
 
+@pytest.mark.slow  # the debugger for every viewer (about 12 s); .ci/run runs it after the suite
 def test_the_console_debugger_as_a_viewer_leaks_nothing(service: NeedleService) -> None:
     """Probes through the admin console's real endpoints, signed in as an account with the ``viewer``
     role (issue 12: a viewer sees what everyone may see). For every question only a restricted document

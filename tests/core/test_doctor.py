@@ -40,6 +40,7 @@ def _settings(tmp_path: Path, **overrides: Any):
     return load_settings(_env_file=None, data_dir=directory, **overrides)
 
 
+@pytest.mark.slow  # a real `needle doctor` process loading the model (about 11 s)
 def test_the_embedded_default_is_ready_with_every_check_green(tmp_path) -> None:
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
