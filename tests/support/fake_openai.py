@@ -11,13 +11,14 @@ answer and drops the connection without a finish reason, as a dying server or pr
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
+
+from tests.support.loopback_server import StatefulServer, serving
 
 Mode = Literal["ok", "rate_limited", "server_error", "cut"]
 PREFIX = "/v1"
@@ -53,7 +54,7 @@ def _chunk(model: str, content: str | None, finish: str | None = None, role: boo
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: StatefulServer
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -154,20 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    state: FakeOpenAIState
-
-
 @contextmanager
 def fake_openai_server() -> Iterator[tuple[str, FakeOpenAIState]]:
     """Start the server on a free loopback port; yields its base URL (ending in ``/v1``) and its state."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.state = FakeOpenAIState()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}{PREFIX}", server.state
-    finally:
-        server.shutdown()
-        server.server_close()
+    state = FakeOpenAIState()
+    with serving(_Handler, state) as url:
+        yield f"{url}{PREFIX}", state

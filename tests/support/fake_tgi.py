@@ -8,13 +8,14 @@ Tests set ``mode`` to choose the behaviour and read ``requests`` to see what the
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
+
+from tests.support.loopback_server import StatefulServer, serving
 
 Mode = Literal["ok", "error", "slow", "empty", "garbage", "stall_stream"]
 
@@ -52,7 +53,7 @@ def _chunk(content: str, finish: str | None = None) -> bytes:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: StatefulServer
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -151,20 +152,9 @@ def _tokens(text: str) -> Iterator[str]:
         yield word if index == 0 else f" {word}"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    state: FakeTGIState
-
-
 @contextmanager
 def fake_tgi_server() -> Iterator[tuple[str, FakeTGIState]]:
     """Start the server on a free loopback port; yields its base URL and its mutable state."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.state = FakeTGIState()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", server.state
-    finally:
-        server.shutdown()
-        server.server_close()
+    state = FakeTGIState()
+    with serving(_Handler, state) as url:
+        yield f"{url}", state
