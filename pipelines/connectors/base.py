@@ -1,0 +1,127 @@
+"""The connector interface: what a connector must say about the documents where they live.
+
+A connector is a small class that lists documents as references and fetches one document at a time. It
+knows nothing of stores, chunks or jobs: the sync engine compares its listing with the last good sync,
+fetches only what is new or changed, indexes it, and prunes what is gone. Keeping connectors this narrow
+is what lets a new one be added without touching any other module (see :func:`register`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """One document as the source lists it: enough to decide whether it must be fetched again.
+
+    ``id`` is stable at the source (a page id, a path relative to the share, a canonical URL).
+    ``version`` changes whenever the document does (a modified time, a version number, an ETag); the engine
+    compares it with the last sync's before fetching. ``audience`` is who may see it at the source, as
+    Needle's audience members (``channel:C…``, ``usergroup:S…``, ``user:U…``), or ``None`` when the source
+    has no permissions of its own and the connector's configured audience applies.
+    ``unmapped`` lists the source's principals (emails, groups) that could not be mapped to Slack: they
+    grant nothing, and ``needle connectors show`` lists them so an admin can fix them.
+    """
+
+    id: str
+    title: str
+    version: str
+    url: str | None = None
+    modified: str | None = None
+    audience: tuple[str, ...] | None = None
+    unmapped: tuple[str, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FetchedDocument:
+    """One document's bytes and what the indexing side needs to convert and cite them.
+
+    ``file_name`` carries the type the converter routes on (``page.html``, ``policy.pdf``); ``ref`` may
+    differ from the listed one when fetching learned more (a redirect's target, a newer version).
+    """
+
+    ref: DocumentRef
+    data: bytes
+    file_name: str
+    media_type: str | None = None
+
+
+@dataclass(frozen=True)
+class NotModified:
+    """The source answered that the document is unchanged since ``ref.version`` (an HTTP 304, say)."""
+
+    ref: DocumentRef
+
+
+class ConnectorError(Exception):
+    """A connector call failed; ``reason`` is fit to show an admin, with no credential in it.
+
+    ``retryable`` marks failures that may pass on their own (5xx, timeouts, 429 after its retries), as
+    opposed to ones that need a person (an expired token, a missing space). ``document_id`` is set when
+    only one document failed, so the sync goes on without it.
+    """
+
+    def __init__(self, reason: str, *, retryable: bool = False, document_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.document_id = document_id
+
+
+class Connector(ABC):
+    """Lists and fetches the documents of one configured source system.
+
+    ``kind`` names it on the command line (``needle connectors add web ...``). ``config`` holds the
+    connector's non-secret settings as given with ``--set key=value``; ``secrets`` holds credentials read
+    from the environment or the secrets file, and must never be logged, traced or shown.
+    """
+
+    kind: ClassVar[str]
+    #: The settings ``--set`` accepts, with a one-line description each (shown by ``--help`` and errors).
+    settings: ClassVar[Mapping[str, str]] = {}
+    #: How often a sync is due unless the admin says otherwise (seconds).
+    default_interval: ClassVar[int] = 3600
+
+    def __init__(self, config: Mapping[str, str], secrets: Mapping[str, str] | None = None) -> None:
+        self.config = dict(config)
+        self.secrets = dict(secrets or {})
+
+    @abstractmethod
+    def list_documents(self) -> Iterator[DocumentRef]:
+        """Every document that exists at the source now. Raise :class:`ConnectorError` on failure:
+        a partial listing must never look like a complete one."""
+
+    @abstractmethod
+    def fetch(self, ref: DocumentRef, previous_version: str | None = None) -> FetchedDocument | NotModified:
+        """One document's bytes; ``NotModified`` when the source confirms ``previous_version`` is current."""
+
+    def current_ids(self) -> set[str]:
+        """Every id that exists at the source, for pruning; connectors with a cheaper call override it."""
+        return {ref.id for ref in self.list_documents()}
+
+
+_REGISTRY: dict[str, type[Connector]] = {}
+
+
+def register(cls: type[Connector]) -> type[Connector]:
+    """Class decorator: make a connector available by its ``kind``."""
+    _REGISTRY[cls.kind] = cls
+    return cls
+
+
+def connector_class(kind: str) -> type[Connector]:
+    """The connector class for ``kind``; :class:`ConnectorError` names the kinds there are."""
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise ConnectorError(f"no connector of kind {kind!r} (known: {known})") from None
+
+
+def connector_kinds() -> list[str]:
+    return sorted(_REGISTRY)
