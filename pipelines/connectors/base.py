@@ -9,9 +9,9 @@ is what lets a new one be added without touching any other module (see :func:`re
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class DocumentRef:
     compares it with the last sync's before fetching. ``audience`` is who may see it at the source, as
     Needle's audience members (``channel:C…``, ``usergroup:S…``, ``user:U…``), or ``None`` when the source
     has no permissions of its own and the connector's configured audience applies.
+    An empty tuple means the source restricts the document to principals none of whom could be mapped:
+    it is stored for no one, never for everyone.
     ``unmapped`` lists the source's principals (emails, groups) that could not be mapped to Slack: they
     grant nothing, and ``needle connectors show`` lists them so an admin can fix them.
     """
@@ -73,6 +75,35 @@ class ConnectorError(Exception):
         self.document_id = document_id
 
 
+class PeopleDirectory(Protocol):
+    """Maps the people a source system names (by email) to Slack users, for audiences.
+
+    The sync engine gives every connector one (backed by Slack's ``users.lookupByEmail`` and a cache in
+    the record store); a connector expands its groups to member emails itself, at sync time.
+    """
+
+    def slack_user(self, email: str) -> str | None:
+        """The Slack user id for ``email``, or ``None`` when Slack knows no such person."""
+        ...
+
+
+def audience_for(emails: Iterable[str], people: PeopleDirectory) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(audience, unmapped)`` for the people named by ``emails``: each mapped person is ``user:<id>``.
+
+    A person who cannot be mapped grants nothing: they land in ``unmapped`` and the audience stays the
+    mapped ones (possibly empty, which means no one).
+    """
+    members: set[str] = set()
+    unmapped: set[str] = set()
+    for email in emails:
+        user = people.slack_user(email.strip().lower())
+        if user:
+            members.add(f"user:{user}")
+        else:
+            unmapped.add(email)
+    return tuple(sorted(members)), tuple(sorted(unmapped))
+
+
 class Connector(ABC):
     """Lists and fetches the documents of one configured source system.
 
@@ -87,9 +118,15 @@ class Connector(ABC):
     #: How often a sync is due unless the admin says otherwise (seconds).
     default_interval: ClassVar[int] = 3600
 
-    def __init__(self, config: Mapping[str, str], secrets: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, str],
+        secrets: Mapping[str, str] | None = None,
+        people: PeopleDirectory | None = None,
+    ) -> None:
         self.config = dict(config)
         self.secrets = dict(secrets or {})
+        self.people = people
 
     @abstractmethod
     def list_documents(self) -> Iterator[DocumentRef]:
