@@ -1,19 +1,14 @@
 """The admin console: one Gradio Blocks app over the core service, one tab per module.
 
-``needle serve`` mounts it at ``/admin`` (see :mod:`admin.face`); :func:`launch` serves it alone, the same
-way, which is how the tests and a quick local look run it.
+``needle serve`` mounts it at ``/admin`` (see :mod:`admin.face`);
+:func:`admin.face.launch` serves it alone, the same way, which is how the tests and a quick local look run it.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
-import uvicorn
 
 from admin.jobs import IndexingJobs
 from admin.roles import enforce_roles
@@ -26,8 +21,7 @@ from admin.tabs.feedback import build_feedback_tab
 from admin.tabs.lab import build_lab_tab
 from admin.tabs.sources import SourcesTab, build_sources_tab
 from admin.tabs.traces import build_traces_tab
-from pipelines.links import ADMIN_PATH
-from pipelines.service import NeedleService
+from pipelines.service.facade import NeedleService
 
 TITLE = "Needle admin"
 
@@ -54,7 +48,7 @@ class PageActions:
 
 
 def build_admin(service: NeedleService) -> gr.Blocks:
-    """The console's layout and events; serve it with :func:`launch` or :func:`admin.face.mount`."""
+    """The console's layout and events; serve it with :func:`admin.face.launch` or `admin.face.mount`."""
     jobs = IndexingJobs()  # one per console, shared by every admin's session
     # Source pickers accept any value (allow_custom_value): their choices date from when the page loaded,
     # other admins add and delete sources meanwhile, and the core rejects ids it does not hold.
@@ -88,57 +82,3 @@ def build_admin(service: NeedleService) -> gr.Blocks:
         blocks.load(debugger.view_as_controls, None, debugger.view_as, api_visibility="private")
     enforce_roles(blocks, service.accounts)
     return blocks
-
-
-@dataclass
-class LaunchedConsole:
-    """A console served on its own by :func:`launch`: its Blocks, its address, and how to stop it."""
-
-    blocks: gr.Blocks
-    local_url: str
-    server: uvicorn.Server
-    thread: threading.Thread | None
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        if self.thread is not None:
-            self.thread.join(timeout=15)
-
-
-def launch(
-    service: NeedleService, *, host: str | None = None, port: int | None = None, block: bool = False
-) -> LaunchedConsole:
-    """Serve the console on its own, exactly as ``needle serve --faces admin`` mounts it (same sign-in,
-    same-origin guard, upload limit and forwarded-header rule), at ``/admin/`` on ``host``:``port``.
-
-    :param port: ``None`` picks a free one (see ``local_url``).
-    :param block: wait until the server stops (for a terminal); tests keep the default and close it.
-    :raises admin.security.AdminConfigError: no password is set and ``host`` is not loopback.
-    """
-    from admin.face import mount_console  # admin.face builds on this module
-    from pipelines.server import create_app, uvicorn_config
-
-    settings = service.settings
-    if host is not None and host != settings.host:
-        settings = settings.model_copy(update={"host": host})
-    app = create_app(service)
-    blocks = mount_console(app, service, settings)
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, port or 0))
-    bound = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(app, log_level="warning", timeout_graceful_shutdown=1))
-    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
-    local_url = f"http://{shown if ':' not in shown else f'[{shown}]'}:{bound}{ADMIN_PATH}/"
-    if block:
-        server.run(sockets=[sock])
-        return LaunchedConsole(blocks, local_url, server, None)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the console's server did not start")
-        time.sleep(0.05)
-    return LaunchedConsole(blocks, local_url, server, thread)

@@ -54,7 +54,7 @@ class IndexingJobs:
         """A line for the page, said before ``what`` (e.g. "Your upload") is queued.
 
         :param may_see_source: whether the asking account may see a source (a console session's
-            :meth:`pipelines.visibility.ConsoleView.may_see_source`); ``None``: every source.
+            :meth:`pipelines.app.visibility.ConsoleView.may_see_source`); ``None``: every source.
         """
         job = self.current
         if job is None:

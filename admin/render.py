@@ -12,10 +12,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.answers import Citation, IngestResult, Passage, SourceInfo
-from pipelines.audience import describe as describe_audience
-from pipelines.sizes import format_size
-from pipelines.text import counted
+from pipelines.base.sizes import format_size
+from pipelines.records.answers import Citation, IngestResult, Passage, SourceInfo
+from pipelines.records.audience import describe as describe_audience
+from pipelines.text.basics import counted
 
 SOURCE_HEADERS = [
     "Title",

@@ -1,6 +1,6 @@
 """What each console role may do, enforced on every event of the console in one place.
 
-Roles nest (:mod:`pipelines.accounts`): a ``viewer`` reads (sources, chunks, the debugger, traces,
+Roles nest (:mod:`pipelines.records.accounts`): a ``viewer`` reads (sources, chunks, the debugger, traces,
 feedback, comparisons), an ``editor`` also changes sources, audiences, channel settings, test cases and
 the retrieval configuration and reads the audit log, an ``owner`` also manages accounts. Each event
 handler is classified below by name, whether or not its event is reachable through the API (a private
@@ -9,7 +9,7 @@ runs inside the event, before the handler, with the signed-in user Gradio attach
 refusal is a plain message.
 
 What an account may *see* is decided here too, by role, and enforced in the core: reading handlers go
-through :func:`session_view`, a :class:`pipelines.visibility.ConsoleView` that shows a viewer only what
+through :func:`session_view`, a :class:`pipelines.app.visibility.ConsoleView` that shows a viewer only what
 everyone may see.
 """
 
@@ -23,10 +23,10 @@ import gradio as gr
 from gradio.context import LocalContext
 
 from admin.handlers import wrap_handlers
-from pipelines.accounts import AccountStore, Role
-from pipelines.audience import Viewer
-from pipelines.service import NeedleService
-from pipelines.visibility import ConsoleView, console_viewer
+from pipelines.app.visibility import ConsoleView, console_viewer
+from pipelines.records.accounts import AccountStore, Role
+from pipelines.records.audience import Viewer
+from pipelines.service.facade import NeedleService
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def session_viewer(accounts: AccountStore) -> Viewer:
 
 def session_view(service: NeedleService) -> ConsoleView:
     """The core as the current event's account may see it; every reading handler goes through this,
-    so the rule of :mod:`pipelines.visibility` holds whichever tab or endpoint asks."""
+    so the rule of :mod:`pipelines.app.visibility` holds whichever tab or endpoint asks."""
     return ConsoleView(service, session_viewer(service.accounts))
 
 

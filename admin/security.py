@@ -13,10 +13,10 @@ import logging
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from pipelines.accounts import AccountStore, LoginThrottled
-from pipelines.errors import NeedleError
-from pipelines.settings import Settings
-from pipelines.sizes import upload_limit_bytes
+from pipelines.base.errors import NeedleError
+from pipelines.base.settings import Settings
+from pipelines.base.sizes import upload_limit_bytes
+from pipelines.records.accounts import AccountStore, LoginThrottled
 
 logger = logging.getLogger(__name__)
 

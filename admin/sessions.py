@@ -27,14 +27,14 @@ from typing import Any
 
 from gradio.routes import App
 
-from pipelines.accounts import SESSIONS
-from pipelines.settings import Settings
+from pipelines.base.settings import Settings
+from pipelines.records.accounts import SESSIONS
 from pipelines.stores.records import MAX_LIMIT, Record, RecordStore
 
 logger = logging.getLogger(__name__)
 
 #: Record collection of the console's shared settings (the cookie's name); the sessions' own is
-#: :data:`pipelines.accounts.SESSIONS`.
+#: :data:`pipelines.records.accounts.SESSIONS`.
 CONSOLE = "admin-console"
 COOKIE_ID_KEY = "cookie-id"
 #: How often one process deletes expired sessions, and how many per pass.

@@ -40,8 +40,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from admin.same_origin import SameOriginGuard
 from admin.security import AUTH_MESSAGE
-from pipelines.accounts import LoginThrottled
-from pipelines.settings import Settings
+from pipelines.base.settings import Settings
+from pipelines.records.accounts import LoginThrottled
 
 logger = logging.getLogger(__name__)
 
@@ -262,4 +262,3 @@ SESSION_ENDED_HEAD = """<script>
   };
 })();
 </script>"""
-

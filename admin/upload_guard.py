@@ -4,7 +4,7 @@ Gradio refuses a whole multi-file selection when one file is over its ``max_file
 in its own units ("200.0 Mb"), so the valid files of that selection were thrown away. This script,
 in the page's ``<head>``, looks at the sizes as soon as files are chosen or dropped on the upload box:
 a file over ``NEEDLE_MAX_UPLOAD_MB`` (which the core would refuse anyway) is taken out of the selection
-and named in a note under the box with its size, in the unit of :mod:`pipelines.sizes`; the others go on
+and named in a note under the box with its size, in the unit of :mod:`pipelines.base.sizes`; the others go on
 as usual. The core still refuses an oversize file sent by the API, per file, and Gradio's ceiling still
 keeps absurd uploads off the disk.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 
-from pipelines.settings import Settings
-from pipelines.sizes import GB, KB, MB, format_size, upload_limit_bytes
+from pipelines.base.settings import Settings
+from pipelines.base.sizes import GB, KB, MB, format_size, upload_limit_bytes
 
 #: The id of the note the script writes (plain text) under the upload box.
 NOTE_ID = "upload-refused"
@@ -25,7 +25,7 @@ _SCRIPT = r"""
   const LIMIT = __LIMIT__;
   const LIMIT_TEXT = __LIMIT_TEXT__;
   const UNITS = __UNITS__;
-  // pipelines.sizes.format_size, the same rule (tests compare the two in a real browser).
+  // pipelines.base.sizes.format_size, the same rule (tests compare the two in a real browser).
   const oneDecimal = (value) => {
     const text = value.toFixed(1);
     return text.endsWith(".0") ? text.slice(0, -2) : text;

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pipelines import server
-from pipelines.logging_setup import configure_logging
-from pipelines.service import NeedleService
-from pipelines.settings import SettingsError, get_settings
+from pipelines.app import server
+from pipelines.base.logging_setup import configure_logging
+from pipelines.base.settings import SettingsError, get_settings
+from pipelines.service.facade import NeedleService
 
 
 def main() -> int:

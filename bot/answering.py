@@ -25,12 +25,12 @@ from bot.features import STREAMING
 from bot.history import thread_history
 from bot.runtime import BotRuntime
 from bot.writers import FinalReply, StreamWriter, UpdateWriter, placeholder
-from pipelines.answers import Answer
-from pipelines.audience import Viewer
-from pipelines.channel_settings import ChannelSettings
-from pipelines.errors import NeedleError, StoreUnavailableError
-from pipelines.followups import FollowupMode
-from pipelines.traces import SlackLocation
+from pipelines.base.errors import NeedleError, StoreUnavailableError
+from pipelines.querying.followups import FollowupMode
+from pipelines.records.answers import Answer
+from pipelines.records.audience import Viewer
+from pipelines.records.channel_settings import ChannelSettings
+from pipelines.stores.traces import SlackLocation
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot.listeners import register_listeners
 from bot.runtime import BotRuntime
-from pipelines.service import NeedleService
-from pipelines.settings import ENV_PREFIX, Settings
+from pipelines.base.settings import ENV_PREFIX, Settings
+from pipelines.service.facade import NeedleService
 
 #: The logger of slack_sdk's ``WebClient`` (and of the clients Bolt makes per request from ours).
 SDK_LOGGER = "slack_sdk.web.base_client"

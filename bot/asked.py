@@ -16,8 +16,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import AskedQuestion
-from pipelines.service import NeedleService
-from pipelines.traces import SlackLocation
+from pipelines.service.facade import NeedleService
+from pipelines.stores.traces import SlackLocation
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from bot import messages
 from bot.mrkdwn import escape, link, split_for_blocks, to_mrkdwn
-from pipelines.answers import Answer, Citation, SourceInfo
-from pipelines.citations import UNCITED_NOTE
-from pipelines.text import counted
+from pipelines.querying.citations import UNCITED_NOTE
+from pipelines.records.answers import Answer, Citation, SourceInfo
+from pipelines.text.basics import counted
 
 Block = dict[str, Any]
 

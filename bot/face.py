@@ -16,10 +16,10 @@ from bot.http import EVENTS_PATH, add_routes
 from bot.runtime import BotRuntime, tune_interpreter
 from bot.socket import socket_mode_handler
 from bot.startup import SlackStart
-from pipelines.links import ADMIN_PATH
-from pipelines.server import add_readiness_check
-from pipelines.service import NeedleService
-from pipelines.settings import ENV_PREFIX, Settings
+from pipelines.app.links import ADMIN_PATH
+from pipelines.app.server import add_readiness_check
+from pipelines.base.settings import ENV_PREFIX, Settings
+from pipelines.service.facade import NeedleService
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.runtime import BotRuntime
-from pipelines.channel_settings import ChannelSettings
+from pipelines.records.channel_settings import ChannelSettings
 
 logger = logging.getLogger(__name__)
 

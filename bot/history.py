@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
-from pipelines.followups import FollowupMode, classify_followup, small_talk
+from pipelines.querying.followups import FollowupMode, classify_followup, small_talk
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ def history_from_replies(
     Only what the bot was asked and answered is history, because the history is what a follow-up is
     searched with: the current question, the bot's placeholders, greeting and small-talk replies, other
     bots' messages, small talk, and every message the bot left alone in the thread (what
-    :func:`~pipelines.followups.classify_followup` decides under the channel's follow-up ``mode``: thanks,
+    :func:`~pipelines.querying.followups.classify_followup` decides under the channel's follow-up ``mode``:
+    thanks,
     talk among colleagues, "haha nice, see you at lunch") are left out. In a DM or an assistant thread
     (``direct``) every message is for the bot, so only small talk is left out. Of a long thread the first
     user turn (the thread's topic) and the last turns are kept, ``MAX_TURNS`` in all.

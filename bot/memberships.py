@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from pipelines.audience import Viewer
+from pipelines.records.audience import Viewer
 
 logger = logging.getLogger(__name__)
 

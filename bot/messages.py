@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.text import counted
+from pipelines.text.basics import counted
 
 PLACEHOLDER = "Searching the handbook..."
 THINKING = "Writing the answer..."
@@ -59,6 +59,7 @@ SUGGESTIONS_TITLE = "Try asking:"
 def sources_phrase(count: int | None) -> str:
     """``15 sources`` / ``1 source``; ``the handbook`` when the count is unknown."""
     return "the handbook" if count is None else counted(count, "source")
+
 
 #: Small talk said to Needle (a greeting, thanks): a short reply, never a search (see ``bot.small_talk``).
 SMALL_TALK_GREETING = (

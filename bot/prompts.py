@@ -8,7 +8,7 @@ starts with ("Your First Week at Acme", "The Travel Policy"), so it is quoted as
 
 from __future__ import annotations
 
-from pipelines.answers import SourceInfo
+from pipelines.records.answers import SourceInfo
 
 MAX_PROMPTS = 4
 #: Slack cuts long prompt titles; the message sent is the full question.

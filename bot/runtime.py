@@ -30,13 +30,13 @@ from bot.asked import WorkspaceUrl
 from bot.features import SlackFeatures
 from bot.memberships import Memberships
 from bot.shared import HANDLED, THREADS, SharedKeys, SharedRateLimiter
-from pipelines.answers import SourceInfo
-from pipelines.audience import Viewer
-from pipelines.audit import AuditLog
-from pipelines.channel_settings import ChannelSettings, ChannelSettingsStore
-from pipelines.links import trace_url
-from pipelines.service import NeedleService
-from pipelines.settings import Settings
+from pipelines.app.links import trace_url
+from pipelines.base.settings import Settings
+from pipelines.records.answers import SourceInfo
+from pipelines.records.audience import Viewer
+from pipelines.records.audit import AuditLog
+from pipelines.records.channel_settings import ChannelSettings, ChannelSettingsStore
+from pipelines.service.facade import NeedleService
 from pipelines.stores.records import RecordStore
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.audience import Viewer, audience_of
+from pipelines.records.audience import Viewer, audience_of
 
 
 def used_sources(trace: Mapping[str, Any]) -> dict[str, tuple[str, list[str]]]:

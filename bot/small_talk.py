@@ -1,7 +1,7 @@
 """Greetings and thanks said to Needle: a short friendly reply, or none, and never a search.
 
 "thanks!" in a DM once got a quote about a thank-you bonus, and "hi" got "I could not find this": a
-message that only greets, thanks or acknowledges (the core's :func:`~pipelines.followups.small_talk`)
+message that only greets, thanks or acknowledges (the core's :func:`~pipelines.querying.followups.small_talk`)
 is not a question. Wherever the bot listens (DMs, assistant threads, mentions, ``/needle``), a greeting
 gets a one-line hello and thanks a "you're welcome"; a plain acknowledgement ("ok great", "got it",
 "bye") gets nothing. In channel threads, people's small talk among themselves is left alone as before.
@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
-from pipelines.followups import SmallTalk
+from pipelines.querying.followups import SmallTalk
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from pipelines.settings import ENV_PREFIX, Settings
+from pipelines.base.settings import ENV_PREFIX, Settings
 
 
 def socket_mode_handler(bolt: App, settings: Settings) -> SocketModeHandler:

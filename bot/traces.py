@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.answers import Answer, Citation
+from pipelines.records.answers import Answer, Citation
 
 
 def answer_from_trace(trace: dict[str, Any] | None) -> Answer | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pipelines.errors import NeedleError
-from pipelines.service import NeedleService
+from pipelines.base.errors import NeedleError
+from pipelines.service.facade import NeedleService
 
 Rating = Literal["up", "down"]
 Outcome = Literal["recorded", "unchanged"]

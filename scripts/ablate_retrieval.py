@@ -43,10 +43,8 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import numpy as np
 from haystack import Document
 
-from pipelines.analysis import analyze
-from pipelines.components.cached_embedder import CachedDocumentEmbedder
-from pipelines.components.rank_fusion import RankFusion
-from pipelines.evaluation import (
+from pipelines.base.settings import get_settings
+from pipelines.lab.evaluation import (
     EVAL_DEPTH,
     _document_run,
     eval_settings,
@@ -56,9 +54,11 @@ from pipelines.evaluation import (
     score_runs,
     write_report,
 )
-from pipelines.service import NeedleService
-from pipelines.settings import get_settings
-from pipelines.text import split_sentences
+from pipelines.querying.components.rank_fusion import RankFusion
+from pipelines.service.facade import NeedleService
+from pipelines.stores.embedding_cache import CachedDocumentEmbedder
+from pipelines.text.analysis import analyze
+from pipelines.text.basics import split_sentences
 
 Lists = tuple[list[Document], list[Document]]  # (bm25, dense) chunk lists for one query
 

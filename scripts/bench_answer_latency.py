@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipelines.base.settings import load_settings
 from pipelines.samples import handbook_dir
-from pipelines.service import NeedleService
-from pipelines.settings import load_settings
+from pipelines.service.facade import NeedleService
 
 
 def main() -> None:

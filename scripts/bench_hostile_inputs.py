@@ -106,8 +106,8 @@ def _rss_mb() -> float:
 
 def child(path: Path, data_dir: Path) -> dict[str, object]:
     """Run in the child process: warm up, ingest ``path``, then check the lane with a small file."""
-    from pipelines.service import NeedleService
-    from pipelines.settings import load_settings
+    from pipelines.base.settings import load_settings
+    from pipelines.service.facade import NeedleService
 
     settings = load_settings(_env_file=None, data_dir=data_dir, max_upload_mb=UPLOAD_LIMIT_MB)
     service = NeedleService(settings)
@@ -183,7 +183,7 @@ def chunker_scaling(sizes_mb: list[int]) -> list[dict[str, object]]:
     """The chunker alone on one line without whitespace (inside a sentence), in this process."""
     from haystack import Document
 
-    from pipelines.components.chunker import SentenceChunker
+    from pipelines.indexing.components.chunker import SentenceChunker
 
     rows = []
     for size in sizes_mb:

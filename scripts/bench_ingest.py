@@ -21,9 +21,9 @@ from pathlib import Path
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from pipelines.evaluation import BeirDataset, index_corpus, load_beir, write_report
-from pipelines.service import NeedleService
-from pipelines.settings import load_settings
+from pipelines.base.settings import load_settings
+from pipelines.lab.evaluation import BeirDataset, index_corpus, load_beir, write_report
+from pipelines.service.facade import NeedleService
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 

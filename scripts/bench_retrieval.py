@@ -28,11 +28,11 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import torch
 from synthetic_corpus import SCIFACT, synthetic_chunks, vocabulary
 
-from pipelines import stage_timer
-from pipelines.evaluation import percentile, write_report
-from pipelines.models import resolve_model
-from pipelines.querying import build_retrieval_pipeline, build_text_embedder
-from pipelines.settings import load_settings
+from pipelines.base import stage_timer
+from pipelines.base.models import resolve_model
+from pipelines.base.settings import load_settings
+from pipelines.lab.evaluation import percentile, write_report
+from pipelines.querying.pipeline import build_retrieval_pipeline, build_text_embedder
 from pipelines.stores import EmbeddedBackend, EmbeddedDocumentStore
 
 

@@ -43,8 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot import messages  # noqa: E402
-from pipelines.evaluation import write_report  # noqa: E402
-from pipelines.settings import Settings  # noqa: E402
+from pipelines.base.settings import Settings  # noqa: E402
+from pipelines.lab.evaluation import write_report  # noqa: E402
 from tests.bot.replies import trace_of  # noqa: E402
 from tests.bot.slack_api import APP_TOKEN, BOT_TOKEN, SlackState, slack_api_server  # noqa: E402
 from tests.bot.slack_requests import SIGNING_SECRET, event_envelope, mention, signed_headers  # noqa: E402
@@ -384,7 +384,7 @@ def main() -> int:
 
 
 def _default_workers() -> int:
-    from pipelines.settings import Settings
+    from pipelines.base.settings import Settings
 
     return Settings.model_fields["slack_workers"].get_default(call_default_factory=True)
 

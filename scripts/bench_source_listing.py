@@ -1,6 +1,7 @@
 """What it costs the Slack bot to know every source's audience on each question (a benchmark, not a test).
 
-A private answer needs the audiences that exist now (``pipelines.source_changes``). This builds a synthetic
+A private answer needs the audiences that exist now (``pipelines.records.source_changes``). This builds a
+synthetic
 embedded store (``synthetic_corpus.py``: SciFact-like text, random vectors, 4 chunks a source) and
 measures, per size:
 
@@ -29,9 +30,9 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 from synthetic_corpus import SCIFACT, batches, vocabulary
 
-from pipelines.audience import ADMIN
-from pipelines.source_changes import SourceChanges, SourceListing
-from pipelines.sources import source_info
+from pipelines.indexing.sources import source_info
+from pipelines.records.audience import ADMIN
+from pipelines.records.source_changes import SourceChanges, SourceListing
 from pipelines.stores import EmbeddedDocumentStore
 from pipelines.stores.backends import EmbeddedBackend
 from pipelines.stores.records import SqliteRecordStore

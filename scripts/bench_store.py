@@ -38,8 +38,8 @@ import numpy as np
 from haystack import Document
 from synthetic_corpus import SCIFACT, batches, vocabulary
 
-from pipelines.evaluation import percentile, write_report
-from pipelines.settings import load_settings
+from pipelines.base.settings import load_settings
+from pipelines.lab.evaluation import percentile, write_report
 from pipelines.stores import EmbeddedDocumentStore
 
 DIMENSION = 384  # MiniLM's

@@ -12,7 +12,7 @@ handbook test set is for reporting.
 A question is a positive example when it is answerable and its gold source was cited (the passages did
 answer it), negative when it is unanswerable; answerable questions whose source was not found are left
 out of the fit (abstaining on them costs nothing) but counted in the figures. Prints the fitted weights
-(to copy into ``pipelines/answerability.py``) and, per threshold, each report's abstention, false
+(to copy into ``pipelines/querying/answerability.py``) and, per threshold, each report's abstention, false
 abstention and accuracy as the gate would leave them.
 
 ``--separability`` prints, per report and language, how well each recorded signal and the gate's score
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import answerability
+from pipelines.querying import answerability
 
 
 def features(evidence: dict) -> tuple[bool, tuple[float, float]]:

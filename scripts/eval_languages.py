@@ -15,10 +15,10 @@ from pathlib import Path
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from pipelines.evaluation import BeirDataset, index_corpus, language_report, load_beir, write_report
+from pipelines.base.settings import get_settings, load_settings
+from pipelines.lab.evaluation import BeirDataset, index_corpus, language_report, load_beir, write_report
 from pipelines.samples import handbook_dir
-from pipelines.service import NeedleService
-from pipelines.settings import get_settings, load_settings
+from pipelines.service.facade import NeedleService
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from synthetic_corpus import SCIFACT
 
-from pipelines.evaluation import replace_settings, run_eval, write_report
-from pipelines.settings import get_settings
+from pipelines.base.settings import get_settings
+from pipelines.lab.evaluation import replace_settings, run_eval, write_report
 from pipelines.stores import memory, partitions
 
 

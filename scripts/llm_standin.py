@@ -70,15 +70,27 @@ class _Handler(BaseHTTPRequestHandler):
         if not body.get("stream"):
             message = {"role": "assistant", "content": text}
             choice = {"index": 0, "message": message, "finish_reason": "stop"}
-            self._json({"id": "standin", "object": "chat.completion", "created": int(time.time()),
-                        "model": model, "choices": [choice]})
+            self._json(
+                {
+                    "id": "standin",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [choice],
+                }
+            )
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
         for delta, finish in (({"role": "assistant", "content": text}, None), ({}, "stop")):
-            chunk = {"id": "standin", "object": "chat.completion.chunk", "created": int(time.time()),
-                     "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            chunk = {
+                "id": "standin",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
 

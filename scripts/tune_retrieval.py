@@ -23,7 +23,8 @@ from pathlib import Path
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from pipelines.evaluation import (
+from pipelines.base.settings import get_settings
+from pipelines.lab.evaluation import (
     EVAL_DEPTH,
     _document_run,
     eval_settings,
@@ -33,8 +34,7 @@ from pipelines.evaluation import (
     score_runs,
     write_report,
 )
-from pipelines.service import NeedleService
-from pipelines.settings import get_settings
+from pipelines.service.facade import NeedleService
 
 BM25_GRID = {"k1": [0.9, 1.2, 1.5], "b": [0.5, 0.75, 0.9], "title_weight": [0, 1, 2]}
 RRF_K = [10, 20, 40, 60]

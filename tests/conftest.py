@@ -15,9 +15,9 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
+from pipelines.base.settings import Settings, load_settings
 from pipelines.samples import handbook_dir
-from pipelines.service import NeedleService
-from pipelines.settings import Settings, load_settings
+from pipelines.service.facade import NeedleService
 from pipelines.stores.records import RecordStore, SqliteRecordStore
 from pipelines.stores.records_es import ElasticsearchRecordStore
 from tests.support.fake_elasticsearch import fake_elasticsearch

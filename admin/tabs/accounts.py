@@ -1,6 +1,6 @@
 """Accounts tab (owners only): who may sign in to the console and with which role.
 
-The rules are the core's (:class:`pipelines.accounts.AccountStore`, the same as ``needle admins``):
+The rules are the core's (:class:`pipelines.records.accounts.AccountStore`, the same as ``needle admins``):
 usernames and password length are checked there, the last owner cannot be removed or demoted, the
 login set in the environment is changed in the environment, and every change is written to the audit
 log with the owner who made it. A new password or a removal also ends that account's sessions; "End
@@ -18,9 +18,9 @@ import gradio as gr
 from admin import render
 from admin.roles import session_may
 from admin.tabs.tables import readonly_table
-from pipelines.accounts import MIN_PASSWORD_CHARS, ROLES, Account
-from pipelines.errors import NeedleError
-from pipelines.service import NeedleService
+from pipelines.base.errors import NeedleError
+from pipelines.records.accounts import MIN_PASSWORD_CHARS, ROLES, Account
+from pipelines.service.facade import NeedleService
 
 ACCOUNT_HEADERS = ["Username", "Role", "Added by", "Added (UTC)", "Note"]
 ACCOUNT_COLUMN_WIDTHS = ["26%", "12%", "18%", "20%", "24%"]
@@ -162,9 +162,7 @@ def build_accounts_tab(service: NeedleService) -> AccountsTab:
             )
             with gr.Row(equal_height=True):
                 username = gr.Textbox(label="Username", max_lines=1, scale=2, elem_id="account-username")
-                role = gr.Dropdown(
-                    list(ROLES), value="viewer", label="Role", scale=1, elem_id="account-role"
-                )
+                role = gr.Dropdown(list(ROLES), value="viewer", label="Role", scale=1, elem_id="account-role")
                 password = gr.Textbox(
                     label=f"Password (new or reset; at least {MIN_PASSWORD_CHARS} characters)",
                     type="password",
@@ -206,9 +204,7 @@ def build_accounts_tab(service: NeedleService) -> AccountsTab:
     sessions_button.click(
         actions.end_sessions, [username], changed, api_name="end_account_sessions", show_progress_on=[status]
     )
-    remove_button.click(
-        actions.ask_remove, [username], [confirm_box, confirm_text], api_visibility="private"
-    )
+    remove_button.click(actions.ask_remove, [username], [confirm_box, confirm_text], api_visibility="private")
     cancel_button.click(actions.cancel_remove, None, [confirm_box], api_visibility="private")
     confirm_button.click(
         actions.remove,

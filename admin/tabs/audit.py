@@ -1,6 +1,6 @@
 """Audit log tab: who changed what and when, newest first, filtered, and exported as CSV.
 
-The log itself is the core's (:mod:`pipelines.audit`), written by every change wherever it was made
+The log itself is the core's (:mod:`pipelines.records.audit`), written by every change wherever it was made
 (console, CLI, bot); this tab only reads it. The CSV holds exactly the rows on screen, with the full
 before and after values, so what an auditor downloads is what the admin looked at.
 """
@@ -18,8 +18,8 @@ import gradio as gr
 from admin import render
 from admin.roles import session_may
 from admin.tabs.tables import readonly_table
-from pipelines.audit import AuditEntry, to_csv
-from pipelines.service import NeedleService
+from pipelines.records.audit import AuditEntry, to_csv
+from pipelines.service.facade import NeedleService
 
 AUDIT_HEADERS = ["Time (UTC)", "Person", "Action", "What", "Change"]
 AUDIT_COLUMN_WIDTHS = ["13%", "10%", "12%", "20%", "45%"]
@@ -172,9 +172,7 @@ def build_audit_tab(service: NeedleService) -> gr.Tab:
     return tab
 
 
-def _audit_panel_and_events(
-    actions: AuditActions, tab: gr.Tab, note: gr.Markdown, panel: gr.Column
-) -> None:
+def _audit_panel_and_events(actions: AuditActions, tab: gr.Tab, note: gr.Markdown, panel: gr.Column) -> None:
     """The filters, the table and their events, inside the panel only editors and owners see."""
     gr.Markdown(
         "Every change made to Needle (sources, audiences, channel settings, retrieval settings, admin "

@@ -1,6 +1,7 @@
 """Channels tab: what Needle does in each Slack channel, changed here without a restart.
 
-The settings live in the core (:mod:`pipelines.channel_settings`); every question reads them afresh, so a
+The settings live in the core (:mod:`pipelines.records.channel_settings`); every question reads them
+afresh, so a
 save here applies to the next question in every bot process. This tab only shows them and sends the
 form to the core, which validates it: an invalid value changes nothing and the form keeps what was typed.
 """
@@ -13,9 +14,9 @@ import gradio as gr
 
 from admin import render
 from admin.tabs.tables import readonly_table
-from pipelines.channel_settings import ChannelChange, ChannelSettings, check_channel_id
-from pipelines.errors import NeedleError
-from pipelines.service import NeedleService
+from pipelines.base.errors import NeedleError
+from pipelines.records.channel_settings import ChannelChange, ChannelSettings, check_channel_id
+from pipelines.service.facade import NeedleService
 
 CHANNEL_HEADERS = [
     "Channel id",

@@ -9,8 +9,8 @@ import gradio as gr
 from admin import render
 from admin.roles import session_view
 from admin.tabs.tables import readonly_table
-from pipelines.errors import NeedleError
-from pipelines.service import NeedleService
+from pipelines.base.errors import NeedleError
+from pipelines.service.facade import NeedleService
 
 
 class ChunksActions:

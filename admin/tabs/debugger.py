@@ -20,19 +20,19 @@ import gradio as gr
 from admin import render
 from admin.roles import session_view
 from admin.tabs.tables import readonly_table
-from pipelines.answering import QueryOptions
-from pipelines.audience import ADMIN, Viewer
-from pipelines.cases import RetrievalCase
-from pipelines.errors import NeedleError
-from pipelines.service import NeedleService
-from pipelines.visibility import ConsoleView
-from pipelines.why import (
+from pipelines.app.visibility import ConsoleView
+from pipelines.base.errors import NeedleError
+from pipelines.lab.why import (
     Explanation,
     Ranked,
     format_explanation,
     fusion_note,
     trace_request,
 )
+from pipelines.querying.answering import QueryOptions
+from pipelines.records.audience import ADMIN, Viewer
+from pipelines.records.cases import RetrievalCase
+from pipelines.service.facade import NeedleService
 
 DEBUGGER_TAB = "debugger"
 NO_RERANKER_NOTE = "no reranker model configured (NEEDLE_RERANKER_MODEL)"
@@ -50,7 +50,7 @@ FIND_HEADERS = [
     "Text",
 ]
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,30}$")
-#: What the "view as" boxes say to an account that may not use them (see ``pipelines.visibility``).
+#: What the "view as" boxes say to an account that may not use them (see ``pipelines.app.visibility``).
 VIEW_AS_REFUSED = "Editors and owners only: your account sees what everyone may see."
 
 
@@ -114,7 +114,7 @@ class DebuggerActions:
         ``view_user``/``view_channel``: answer as this Slack user, or as posted in this channel, would be
         answered (its audience applies); both blank: as an admin, who sees every source. A viewer's
         account answers with the sources for everyone and may not "view as" (see
-        :mod:`pipelines.visibility`).
+        :mod:`pipelines.app.visibility`).
         """
         if fusion not in ("rrf", "weighted"):
             raise gr.Error("Fusion must be 'rrf' or 'weighted'.")

@@ -12,8 +12,8 @@ from admin import render
 from admin.roles import session_view
 from admin.tabs.debugger import DEBUGGER_TAB, DebuggerTab
 from admin.tabs.tables import readonly_table
-from pipelines.escalations import EscalationLog
-from pipelines.service import NeedleService
+from pipelines.records.escalations import EscalationLog
+from pipelines.service.facade import NeedleService
 
 RATINGS = [("All", "all"), ("👍 Helpful", "up"), ("👎 Not helpful", "down")]
 ESCALATION_HEADERS = ["When (UTC)", "Channel", "Asked by", "User group", "Question", "Trace id"]

@@ -1,11 +1,11 @@
 """Background jobs panel (inside the Sources tab): what the ingest workers are doing, cancel and retry.
 
 Uploads made with "Index in the background" become jobs in the core's durable queue
-(:mod:`pipelines.jobs`) and a worker indexes them, in ``needle serve`` or in ``needle worker`` on any
+(:mod:`pipelines.records.jobs`) and a worker indexes them, in ``needle serve`` or in ``needle worker`` on any
 replica. This panel only reads the queue and asks it to cancel or retry; it never indexes. It refreshes
 itself every :data:`POLL_SECONDS` while a job is queued or running and stops polling once none is, so an
 idle console sends no requests. A viewer's account lists only the jobs of sources everyone may see
-(:meth:`pipelines.visibility.ConsoleView.may_see_job`).
+(:meth:`pipelines.app.visibility.ConsoleView.may_see_job`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import gradio as gr
 from admin import render
 from admin.roles import session_view
 from admin.tabs.tables import readonly_table
-from pipelines.errors import NeedleError
-from pipelines.jobs import Job
-from pipelines.service import NeedleService
+from pipelines.base.errors import NeedleError
+from pipelines.records.jobs import Job
+from pipelines.service.facade import NeedleService
 
 #: How often the panel refreshes while a job is queued or running.
 POLL_SECONDS = 2.0

@@ -1,11 +1,12 @@
 """Retrieval lab: test cases from real questions, a candidate configuration against the live one, and
 promotion (with a note, refused when it loses cases unless confirmed), history and rollback.
 
-The handlers are thin: cases are :mod:`pipelines.cases`, comparing and promoting :mod:`pipelines.compare`,
-the live configuration and its history :mod:`pipelines.retrieval_config`. Every change is made as the
+The handlers are thin: cases are :mod:`pipelines.records.cases`, comparing and promoting
+:mod:`pipelines.lab.compare`,
+the live configuration and its history :mod:`pipelines.records.retrieval_config`. Every change is made as the
 console's signed-in user, which the audit log records. A viewer's account lists, exports and compares
 on only the cases whose expected sources (and trace) everyone may see
-(:meth:`pipelines.visibility.ConsoleView.may_see_case`).
+(:meth:`pipelines.app.visibility.ConsoleView.may_see_case`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from admin import render
 from admin.roles import session_view
 from admin.tabs.feedback import FeedbackTab
 from admin.tabs.tables import readonly_table
-from pipelines.cases import RetrievalCase, export_lines
-from pipelines.compare import Comparison, compare_cases, promote
-from pipelines.errors import NeedleError
-from pipelines.retrieval_config import Promotion, effective_values, parse_assignments
-from pipelines.service import NeedleService
+from pipelines.base.errors import NeedleError
+from pipelines.lab.compare import Comparison, compare_cases, promote
+from pipelines.records.cases import RetrievalCase, export_lines
+from pipelines.records.retrieval_config import Promotion, effective_values, parse_assignments
+from pipelines.service.facade import NeedleService
 
 LAB_TAB = "lab"
 CASE_HEADERS = ["Case id", "Question", "Should find", "From", "Added by", "Note", "Trace id"]

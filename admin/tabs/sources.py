@@ -15,15 +15,15 @@ from admin.jobs import INDEXING_QUEUE, IndexingJobs
 from admin.roles import session_view
 from admin.tabs.jobs import JobsPanel, build_jobs_panel
 from admin.tabs.tables import readonly_table
-from pipelines.answers import IngestResult
-from pipelines.audience import describe as describe_audience
-from pipelines.audience import parse_audience
-from pipelines.errors import NeedleError
-from pipelines.file_inspector import SUPPORTED_EXTENSIONS
-from pipelines.service import NeedleService
-from pipelines.sizes import format_size, upload_limit_bytes
-from pipelines.sources import ConflictPolicy
-from pipelines.text import counted
+from pipelines.base.errors import NeedleError
+from pipelines.base.sizes import format_size, upload_limit_bytes
+from pipelines.indexing.file_inspector import SUPPORTED_EXTENSIONS
+from pipelines.indexing.sources import ConflictPolicy
+from pipelines.records.answers import IngestResult
+from pipelines.records.audience import describe as describe_audience
+from pipelines.records.audience import parse_audience
+from pipelines.service.facade import NeedleService
+from pipelines.text.basics import counted
 
 #: The upload form's choice for a file named like an indexed document whose content differs.
 CONFLICT_CHOICES = [
@@ -573,9 +573,7 @@ def build_sources_tab(service: NeedleService, jobs: IndexingJobs, overview: gr.M
     quiet = {"api_visibility": "private", "show_progress": "hidden"}
     upload_button.click(actions.check_upload, [files, title, url, audience], None, **quiet).success(
         actions.announce_upload, [files], [status], **quiet
-    ).success(
-        actions.upload, [files, title, url, tags, on_conflict, audience], api_name="upload", **indexing
-    )
+    ).success(actions.upload, [files, title, url, tags, on_conflict, audience], api_name="upload", **indexing)
     background.change(
         actions.choose_mode, [background], [upload_button, queue_button], api_visibility="private"
     )

@@ -63,16 +63,13 @@ def _narrow_css() -> str:
 
 
 #: Table headers break between words, never inside one (Gradio's default turned "Chunks" into "Ch/un/ks").
-TABLE_CSS = (
-    """
+TABLE_CSS = """
 .gradio-container table th, .gradio-container table th * {
     word-break: normal !important;
     overflow-wrap: normal !important;
     hyphens: none !important;
 }
-"""
-    + _narrow_css()
-)
+""" + _narrow_css()
 
 
 class RowDetail:

@@ -10,7 +10,7 @@ from admin import render
 from admin.roles import session_view
 from admin.tabs.debugger import DEBUGGER_TAB, DebuggerTab
 from admin.tabs.tables import readonly_table
-from pipelines.service import NeedleService
+from pipelines.service.facade import NeedleService
 
 ORIGINS = [
     ("All", "all"),
@@ -29,7 +29,7 @@ class TracesActions:
 
     def recent(self, origin: str, limit: float) -> list[list[Any]]:
         """Newest first; ``origin`` "all" shows every face. A viewer's account lists only answers built
-        from sources for everyone (see :mod:`pipelines.visibility`)."""
+        from sources for everyone (see :mod:`pipelines.app.visibility`)."""
         count = max(1, min(int(limit or 50), 1000))
         view = session_view(self.service)
         return render.trace_rows(view.recent_traces(limit=count, origin=None if origin == "all" else origin))

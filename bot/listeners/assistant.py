@@ -29,8 +29,8 @@ from bot.history import strip_mentions
 from bot.prompts import suggested_prompts, thread_title
 from bot.runtime import BotRuntime
 from bot.small_talk import answer_small_talk
-from pipelines.errors import NeedleError
-from pipelines.followups import small_talk
+from pipelines.base.errors import NeedleError
+from pipelines.querying.followups import small_talk
 
 logger = logging.getLogger(__name__)
 

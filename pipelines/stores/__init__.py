@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.settings import Settings
+from pipelines.base.settings import Settings
 from pipelines.stores.backends import ElasticsearchBackend, EmbeddedBackend, SearchBackend
 from pipelines.stores.memory import EmbeddedDocumentStore
 from pipelines.stores.records import RecordStore

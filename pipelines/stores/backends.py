@@ -16,11 +16,11 @@ from typing import Any, Protocol, runtime_checkable
 from haystack import Document
 from haystack.document_stores.types import DuplicatePolicy
 
-from pipelines.settings import Settings
+from pipelines.base.settings import Settings
 from pipelines.stores.memory import EmbeddedDocumentStore
 from pipelines.stores.originals import FileOriginalStore, OriginalStore, RecordOriginalStore
 from pipelines.stores.records import RecordStore, SqliteRecordStore
-from pipelines.traces import TraceStore
+from pipelines.stores.traces import TraceStore
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class EmbeddedBackend:
         return self.documents.update_by_filter(_of_source(source_id), meta)
 
     def trace_store(self) -> TraceStore:
-        from pipelines.traces import SqliteTraceStore
+        from pipelines.stores.traces import SqliteTraceStore
 
         return SqliteTraceStore(self.settings.data_dir / "traces.sqlite3")
 
@@ -192,7 +192,7 @@ class ElasticsearchBackend:
 
     def trace_store(self) -> TraceStore:
         from pipelines.stores.elasticsearch import make_client
-        from pipelines.traces_es import ElasticsearchTraceStore
+        from pipelines.stores.traces_es import ElasticsearchTraceStore
 
         return ElasticsearchTraceStore(make_client(self.settings), self.settings.elasticsearch_index)
 
@@ -216,7 +216,6 @@ class ElasticsearchBackend:
     ) -> dict[str, Any]:
         """Copy every chunk into a new index, re-embedded with the configured model and re-analysed with
         the current mapping, then move the alias atomically; until then the old index keeps answering."""
-        from pipelines.components.cached_embedder import CachedDocumentEmbedder
         from pipelines.stores.elasticsearch import (
             ensure_index,
             haystack_store,
@@ -225,6 +224,7 @@ class ElasticsearchBackend:
             new_index_name,
             swap_alias_actions,
         )
+        from pipelines.stores.embedding_cache import CachedDocumentEmbedder
 
         say = progress or logger.info
         settings = service.settings

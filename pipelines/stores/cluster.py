@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.errors import NeedleError
+from pipelines.base.errors import NeedleError
 
 #: The oldest Elasticsearch Needle works with, and why.
 MINIMUM_VERSION = (8, 4)

@@ -19,7 +19,7 @@ from typing import Any
 
 from haystack.utils import Secret
 
-from pipelines.settings import Settings
+from pipelines.base.settings import Settings
 
 KEYWORD_META_FIELDS = (
     "source_id",

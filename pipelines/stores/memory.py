@@ -58,8 +58,7 @@ from haystack.document_stores.types import DuplicatePolicy
 from haystack.errors import FilterError
 from haystack.utils.filters import COMPARISON_OPERATORS, document_matches_filter
 
-from pipelines.analysis import analyze
-from pipelines.disk_faults import disk_fault
+from pipelines.base.disk_faults import disk_fault
 from pipelines.stores.partitions import (
     PARTITION_FROM,
     PROBE_FRACTION,
@@ -70,6 +69,7 @@ from pipelines.stores.partitions import (
     partition_count,
 )
 from pipelines.stores.segments import Segment, merge, read_documents, write_atomically
+from pipelines.text.analysis import analyze
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ class EmbeddedDocumentStore(InMemoryDocumentStore):
         A shared lock needs no write: on a filesystem that takes none (mounted read-only, full, another
         user's), ``LOCK`` is opened for reading, or, when it does not exist, reading goes on without it
         (no process can write there either). A write still needs ``LOCK`` opened for appending and fails
-        with the filesystem's error (see :mod:`pipelines.disk_faults`)."""
+        with the filesystem's error (see :mod:`pipelines.base.disk_faults`)."""
         handle = self._open_lock_file(shared)
         if handle is None:
             yield

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pipelines.sqlite import SharedDatabase
+from pipelines.base.sqlite import SharedDatabase
 
 FieldValue = str | int | float | bool | None
 Order = Literal["newest", "oldest"]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.server import build_server
-from pipelines.service import NeedleService
+from pipelines.app.server import build_server
+from pipelines.service.facade import NeedleService
 from tests.conftest import make_settings
 from tests.support.uvicorn_server import RunningServer, start
 

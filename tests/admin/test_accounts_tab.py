@@ -9,9 +9,9 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from admin.app import launch
-from pipelines.accounts import SESSIONS
-from pipelines.service import NeedleService
+from admin.face import launch
+from pipelines.records.accounts import SESSIONS
+from pipelines.service.facade import NeedleService
 
 PASSWORD = "a long enough password"
 

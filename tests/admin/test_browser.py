@@ -14,9 +14,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from admin import render
 from admin.security import max_file_size
 from admin.upload_guard import NOTE_ID
+from pipelines.base.sizes import format_size
+from pipelines.indexing.sources import source_id_for
 from pipelines.samples import handbook_dir
-from pipelines.sizes import format_size
-from pipelines.sources import source_id_for
 from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, ARTIFACTS, Console
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

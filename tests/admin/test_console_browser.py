@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from pipelines.base.sizes import format_size
 from pipelines.samples import handbook_dir
-from pipelines.sizes import format_size
 from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, ARTIFACTS, Console
 from tests.admin.test_browser import browser  # noqa: F401 - the shared Chromium fixture
 

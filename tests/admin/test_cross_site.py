@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from pipelines.accounts import FAILURES, MAX_ADDRESS_FAILURES
+from pipelines.base.settings import SettingsError, load_settings
+from pipelines.records.accounts import FAILURES, MAX_ADDRESS_FAILURES
 from pipelines.samples import handbook_dir
-from pipelines.settings import SettingsError, load_settings
 from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, Console
 
 EVIL = "https://evil.example"
@@ -175,9 +175,13 @@ def test_the_public_base_urls_origin_is_the_consoles_own(console_factory: Callab
         assert "secure" in [part.strip().lower() for part in cookie.split(";")]
     with _http(console, cookies=cookies) as http:
         call = {"data": []}
-        ok = http.post("gradio_api/call/list_sources", json=call, headers={"Origin": "https://needle.example.com"})
+        ok = http.post(
+            "gradio_api/call/list_sources", json=call, headers={"Origin": "https://needle.example.com"}
+        )
         assert ok.status_code == 200
-        other = http.post("gradio_api/call/list_sources", json=call, headers={"Origin": "https://example.com"})
+        other = http.post(
+            "gradio_api/call/list_sources", json=call, headers={"Origin": "https://example.com"}
+        )
         assert other.status_code == 403
 
 

@@ -20,10 +20,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from admin import sessions
-from pipelines.accounts import MAX_FAILURES
+from pipelines.app.server import build_server
+from pipelines.records.accounts import MAX_FAILURES
 from pipelines.samples import handbook_dir
-from pipelines.server import build_server
-from pipelines.service import NeedleService
+from pipelines.service.facade import NeedleService
 from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, ARTIFACTS, Console
 from tests.admin.test_browser import _log_in, browser  # noqa: F401 - the shared Chromium fixture
 from tests.conftest import make_settings
@@ -106,8 +106,24 @@ def https_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]
     folder = tmp_path_factory.mktemp("tls")
     key, certificate = folder / "key.pem", folder / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
         check=True,
         capture_output=True,
     )
@@ -215,4 +231,3 @@ def test_signing_in_being_throttled_the_session_ending_and_signing_out_in_the_br
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     expect(page.get_by_role("tab", name="Sources")).to_have_count(0)
     assert page.request.get(f"{console.url}config").status == 401
-

@@ -16,7 +16,7 @@ from gradio_client.exceptions import AppError
 
 from admin import render
 from admin.tabs.channels import CHANNEL_HEADERS
-from pipelines.audience import Viewer
+from pipelines.records.audience import Viewer
 from pipelines.samples import handbook_dir
 from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, Console
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from admin.tabs.audit import describe_change
 from admin.tabs.channels import CHANNEL_HEADERS, channel_choices, channel_rows
-from pipelines.channel_settings import ChannelSettings
+from pipelines.records.channel_settings import ChannelSettings
 
 
 def test_a_change_lists_only_the_fields_that_differ_in_words() -> None:

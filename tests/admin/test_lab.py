@@ -11,9 +11,9 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from pipelines.audience import ADMIN
-from pipelines.service import NeedleService
-from pipelines.sources import source_id_for
+from pipelines.indexing.sources import source_id_for
+from pipelines.records.audience import ADMIN
+from pipelines.service.facade import NeedleService
 from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, Console
 from tests.conftest import HANDBOOK, make_settings
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from pipelines.audience import ADMIN
-from pipelines.service import NeedleService
+from pipelines.records.audience import ADMIN
+from pipelines.service.facade import NeedleService
 from tests.admin.conftest import ARTIFACTS, Console
 from tests.admin.test_browser import CHROMIUM, CHROMIUM_ARGS, _log_in
 from tests.conftest import HANDBOOK, make_settings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from admin import render
-from pipelines.answers import IngestResult, SourceInfo
+from pipelines.records.answers import IngestResult, SourceInfo
 
 
 def test_markdown_escaping_leaves_no_live_html_or_links() -> None:
@@ -74,7 +74,7 @@ def _source(size_bytes: int, title: str = "Doc") -> SourceInfo:
 def test_the_sources_table_holds_bytes_and_shows_readable_sizes() -> None:
     table = render.source_table([_source(1946), _source(61), _source(55_012_345)])
     assert [row[4] for row in table["data"]] == [1946, 61, 55_012_345]  # what the table sorts by
-    # MB and KB are decimal, as on the upload form and in a refusal (one helper: pipelines.sizes).
+    # MB and KB are decimal, as on the upload form and in a refusal (one helper: pipelines.base.sizes).
     assert [row[4] for row in table["metadata"]["display_value"]] == ["1.9 KB", "61 B", "55 MB"]
     assert len(table["headers"]) == len(render.SOURCE_COLUMN_WIDTHS) == len(render.SOURCE_DATATYPES)
 

@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from admin.app import build_admin, launch
+from admin.app import build_admin
+from admin.face import launch
 from admin.roles import EDITOR_HANDLERS, OWNER_HANDLERS, VIEWER_HANDLERS, enforce_roles
-from pipelines.service import NeedleService
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 
 PASSWORD = "a long enough password"
@@ -76,7 +77,7 @@ def test_escalations_are_listed_for_admins(service_factory: Callable[..., Needle
     """ "Ask a person" in Slack records an escalation; the Feedback tab lists it with its trace id."""
     from gradio_client import Client
 
-    from pipelines.escalations import Escalation, EscalationLog
+    from pipelines.records.escalations import Escalation, EscalationLog
 
     service = service_factory()
     log = EscalationLog(service.records)
@@ -104,8 +105,8 @@ def test_a_viewer_sees_what_everyone_may_see_and_an_editor_sees_everything(
     editor keeps the whole view."""
     from gradio_client import Client
 
-    from pipelines.audience import Viewer
-    from pipelines.escalations import Escalation, EscalationLog
+    from pipelines.records.audience import Viewer
+    from pipelines.records.escalations import Escalation, EscalationLog
     from tests.core.test_audiences import RESTRICTED
 
     service = service_factory()

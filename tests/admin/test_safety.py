@@ -11,8 +11,8 @@ from admin.app import build_admin
 from admin.face import mount
 from admin.jobs import INDEXING_QUEUE, IndexingJobs
 from admin.security import AdminConfigError, admin_auth, check_exposure
-from pipelines.service import NeedleService
-from pipelines.settings import Settings
+from pipelines.base.settings import Settings
+from pipelines.service.facade import NeedleService
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_standalone_launch_requires_the_login_and_serves_the_console(
 ) -> None:
     from gradio_client import Client
 
-    from admin.app import launch
+    from admin.face import launch
 
     with pytest.raises(AdminConfigError, match="NEEDLE_ADMIN_PASSWORD"):
         launch(service_factory(), host="0.0.0.0")  # noqa: S104 - the case under test
@@ -113,7 +113,7 @@ def test_admin_accounts_sign_in_and_a_guesser_is_throttled(
     the account is refused for a while even with the right one; no password is in the login page."""
     from gradio_client import Client
 
-    from admin.app import launch
+    from admin.face import launch
     from admin.security import AUTH_MESSAGE
 
     service = service_factory()
@@ -139,7 +139,7 @@ def test_signing_out_ends_the_session(service_factory: Callable[..., NeedleServi
     works. A GET changes nothing (a link or an image elsewhere cannot sign anyone out)."""
     import httpx
 
-    from admin.app import launch
+    from admin.face import launch
 
     service = service_factory(admin_password="s3cret-password")
     blocks = launch(service, port=None)
@@ -203,7 +203,7 @@ def test_a_session_ends_after_the_configured_hours_like_a_signed_out_one(
 def test_the_session_length_is_a_setting(
     settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipelines.settings import SettingsError
+    from pipelines.base.settings import SettingsError
 
     assert settings_factory().admin_session_hours == 12
     monkeypatch.setenv("NEEDLE_ADMIN_SESSION_HOURS", "1.5")

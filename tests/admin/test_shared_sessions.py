@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from admin import sessions
-from pipelines.accounts import FAILURES, MAX_ADDRESS_FAILURES, MAX_FAILURES
-from pipelines.service import NeedleService
+from pipelines.records.accounts import FAILURES, MAX_ADDRESS_FAILURES, MAX_FAILURES
+from pipelines.service.facade import NeedleService
 from pipelines.stores.records import RecordStore
 from tests.admin.conftest import Console, serve
 

@@ -7,16 +7,14 @@ from collections.abc import Callable
 
 from admin.app import build_admin
 from admin.tabs.tables import NARROW_COLUMNS, TABLE_CSS
-from pipelines.service import NeedleService
+from pipelines.service.facade import NeedleService
 
 
 def test_every_narrow_layout_is_a_table_of_the_console_and_fits(
     service_factory: Callable[..., NeedleService],
 ) -> None:
     blocks = build_admin(service_factory())
-    tables = {
-        block.elem_id: block for block in blocks.blocks.values() if type(block).__name__ == "Dataframe"
-    }
+    tables = {block.elem_id: block for block in blocks.blocks.values() if type(block).__name__ == "Dataframe"}
     for elem_id, shown in NARROW_COLUMNS.items():
         assert elem_id in tables, elem_id
         columns = len(tables[elem_id].headers)

@@ -8,7 +8,7 @@ from typing import Any
 
 from admin.jobs import IndexingJobs
 from admin.tabs.sources import SourcesActions
-from pipelines.service import NeedleService
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 
 

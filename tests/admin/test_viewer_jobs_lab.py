@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 from gradio_client import Client
 
-from admin.app import launch
+from admin.face import launch
 from admin.jobs import IndexingJobs
-from pipelines.audience import Viewer
-from pipelines.cases import RetrievalCase
-from pipelines.service import NeedleService
-from pipelines.visibility import ConsoleView, console_viewer
+from pipelines.app.visibility import ConsoleView, console_viewer
+from pipelines.records.audience import Viewer
+from pipelines.records.cases import RetrievalCase
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 from tests.core.test_audiences import RESTRICTED
 

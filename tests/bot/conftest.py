@@ -23,8 +23,8 @@ from fastapi import FastAPI
 from bot.app import build_app
 from bot.http import EVENTS_PATH, add_routes
 from bot.runtime import BotRuntime
-from pipelines.service import NeedleService
-from pipelines.settings import Settings
+from pipelines.base.settings import Settings
+from pipelines.service.facade import NeedleService
 from pipelines.stores.records import RecordStore, SqliteRecordStore
 from tests.bot.slack_api import APP_TOKEN, BOT_TOKEN, SlackState, slack_api_server
 from tests.bot.slack_requests import SIGNING_SECRET, SlackSender

@@ -11,7 +11,7 @@ from bot.http import malformed, signed
 from bot.mrkdwn import safe_markdown
 from bot.prompts import suggested_prompts, thread_title
 from bot.votes import parse_feedback_value
-from pipelines.answers import SourceInfo
+from pipelines.records.answers import SourceInfo
 from pipelines.stores.records import SqliteRecordStore
 
 

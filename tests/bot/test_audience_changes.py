@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipelines.service import NeedleService
+from pipelines.service.facade import NeedleService
 from tests.bot.replies import finished_answers, trace_of, wait_answers
 from tests.bot.slack_requests import event_envelope, mention, message
 from tests.conftest import HANDBOOK, make_settings

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from bot import blocks, messages
-from pipelines.audit import AuditLog
-from pipelines.channel_settings import ChannelChange, ChannelSettingsStore
-from pipelines.escalations import EscalationLog
+from pipelines.records.audit import AuditLog
+from pipelines.records.channel_settings import ChannelChange, ChannelSettingsStore
+from pipelines.records.escalations import EscalationLog
 from pipelines.stores.records import SqliteRecordStore
 from tests.bot.replies import finished_answers, text_of, trace_of, wait_answers
 from tests.bot.test_mentions import VACATION, mention, message

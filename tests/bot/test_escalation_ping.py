@@ -1,4 +1,4 @@
-""""Ask a person" pings the channel's helpers with the question, the first lines of Needle's answer and
+""" "Ask a person" pings the channel's helpers with the question, the first lines of Needle's answer and
 its sources, so the person called in sees what Needle said without scrolling up the thread.
 
 The real Bolt app over signed HTTP, the channel's escalation group set as the console sets it (another
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from bot import blocks
 from bot.mrkdwn import to_mrkdwn
-from pipelines.answers import Answer, Citation
-from pipelines.audience import Viewer
-from pipelines.audit import AuditLog
-from pipelines.channel_settings import ChannelChange, ChannelSettingsStore
+from pipelines.records.answers import Answer, Citation
+from pipelines.records.audience import Viewer
+from pipelines.records.audit import AuditLog
+from pipelines.records.channel_settings import ChannelChange, ChannelSettingsStore
 from pipelines.stores.records import SqliteRecordStore
 from tests.bot.replies import trace_of, wait_answers
 from tests.bot.slack_requests import mention

@@ -8,7 +8,7 @@ import time
 from fastapi.testclient import TestClient
 
 from bot import messages
-from pipelines.server import create_app
+from pipelines.app.server import create_app
 from tests.bot.conftest import ingest_bot_files, slack_overrides
 from tests.bot.slack_api import BOT_TOKEN
 from tests.bot.slack_requests import event_envelope, signed_headers

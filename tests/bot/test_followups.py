@@ -58,9 +58,7 @@ def left_alone(bot, caplog: pytest.LogCaptureFixture, ts: str) -> str:
 
 def answers(bot) -> list[dict]:
     """The finished answers (updates carrying the feedback buttons), in order."""
-    return [
-        call.args for call in bot.slack.of("chat.update") if call.args["blocks"][-1]["type"] == "actions"
-    ]
+    return [call.args for call in bot.slack.of("chat.update") if call.args["blocks"][-1]["type"] == "actions"]
 
 
 def trace_of(service, answer: dict) -> dict:
@@ -235,13 +233,19 @@ def test_history_leaves_out_thanks_and_talk_among_colleagues_and_keeps_the_first
         return {"type": "message", "subtype": "bot_message", "bot_id": "BBOT", "text": text, "ts": f"{ts}.0"}
 
     replies = [
-        user(f"<@UBOT> {VACATION}", 1), bot("25 days [1]", 2),
-        user("thanks, that helps!", 3), user("<@U0DAVE> are you taking yours in August?", 4),
+        user(f"<@UBOT> {VACATION}", 1),
+        bot("25 days [1]", 2),
+        user("thanks, that helps!", 3),
+        user("<@U0DAVE> are you taking yours in August?", 4),
         user("haha nice, see you at lunch", 5),
-        user("by when do I have to use them?", 6), bot("By 31 March [1]", 7),
-        user("what about part-timers?", 8), bot("Pro rata [1]", 9),
-        user("and contractors?", 10), bot("Their own agreement [1]", 11),
-        user("<@UBOT> thanks", 12), bot(messages.SMALL_TALK_THANKS, 13),
+        user("by when do I have to use them?", 6),
+        bot("By 31 March [1]", 7),
+        user("what about part-timers?", 8),
+        bot("Pro rata [1]", 9),
+        user("and contractors?", 10),
+        bot("Their own agreement [1]", 11),
+        user("<@UBOT> thanks", 12),
+        bot(messages.SMALL_TALK_THANKS, 13),
         user("and in Paris", 14),
     ]
     history = history_from_replies(replies, current_ts="14.0", bot_user_id="UBOT", bot_id="BBOT")
@@ -249,7 +253,10 @@ def test_history_leaves_out_thanks_and_talk_among_colleagues_and_keeps_the_first
     assert history[0] == {"role": "user", "text": VACATION}  # the thread's topic survives the cut
     # "<@UBOT> thanks" was said to the bot, but it is small talk: neither it nor the reply is history.
     assert [turn["text"] for turn in history[1:]] == [
-        "By 31 March [1]", "what about part-timers?", "Pro rata [1]", "and contractors?",
+        "By 31 March [1]",
+        "what about part-timers?",
+        "Pro rata [1]",
+        "and contractors?",
         "Their own agreement [1]",
     ]
 
@@ -260,12 +267,16 @@ def test_history_leaves_out_thanks_and_talk_among_colleagues_and_keeps_the_first
         return [turn["text"] for turn in found if turn["role"] == "user"]
 
     assert asked() == [
-        VACATION, "by when do I have to use them?", "what about part-timers?"
+        VACATION,
+        "by when do I have to use them?",
+        "what about part-timers?",
     ]  # no thanks, nothing said to Dave, no chatter the bot left alone
     # The channel's follow-up mode decides what the bot answered, so what is history: with "all" the
     # chatter was answered; with "mention-only" only the mentions were.
     assert asked(7, mode="all") == [
-        VACATION, "are you taking yours in August?", "haha nice, see you at lunch",
+        VACATION,
+        "are you taking yours in August?",
+        "haha nice, see you at lunch",
         "by when do I have to use them?",
     ]
     assert asked(mode="mention-only") == [VACATION]

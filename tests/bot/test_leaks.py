@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from bot import blocks
-from pipelines.audience import ADMIN
-from pipelines.channel_settings import ChannelChange
-from pipelines.service import NeedleService
+from pipelines.records.audience import ADMIN
+from pipelines.records.channel_settings import ChannelChange
+from pipelines.service.facade import NeedleService
 from tests.bot.conftest import running_bot
 from tests.bot.replies import trace_of
 from tests.bot.slack_api import SlackState

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
-from pipelines.cases import RetrievalCase
-from pipelines.service import NeedleService
-from pipelines.settings import get_settings
-from pipelines.sources import source_id_for
+from pipelines.base.settings import get_settings
+from pipelines.indexing.sources import source_id_for
+from pipelines.records.cases import RetrievalCase
+from pipelines.service.facade import NeedleService
 from tests.bot.conftest import BotHarness, ingest_bot_files, running_bot
 from tests.bot.replies import trace_of, wait_answers
 from tests.bot.slack_api import SlackState

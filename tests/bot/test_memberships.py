@@ -7,7 +7,7 @@ from slack_sdk import WebClient
 
 from bot.memberships import Memberships
 from bot.sharing import not_shareable, used_sources
-from pipelines.audience import Viewer
+from pipelines.records.audience import Viewer
 from tests.bot.slack_api import BOT_TOKEN
 
 

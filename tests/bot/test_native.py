@@ -283,7 +283,7 @@ def test_app_home_lists_the_sources_and_the_users_last_questions(start_ai_bot, b
 
 def test_socket_mode_streams_a_mention(service_factory):
     from bot.face import mount
-    from pipelines.server import create_app
+    from pipelines.app.server import create_app
 
     with (
         socket_mode_server() as socket,

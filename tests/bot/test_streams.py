@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 from bot.features import STREAMING, SlackFeatures
 from bot.mrkdwn import StreamedMarkdown, link, quoted_link, safe_markdown, shown_label, to_mrkdwn
 from bot.writers import FinalReply, StreamWriter
-from pipelines.service import NeedleService
+from pipelines.service.facade import NeedleService
 from pipelines.stores.records import SqliteRecordStore
 from tests.bot.conftest import ingest_bot_files
 from tests.bot.replies import text_of, wait_answers
@@ -94,7 +94,9 @@ def test_every_split_point_of_a_special_sequence_is_defused_in_the_streamed_mess
 
 
 def test_one_character_at_a_time_gives_the_same_safe_text():
-    text = "Notify " + " and ".join(SPECIAL) + f" and see {DISGUISED}, [1] and [the page](https://x.example/a)."
+    text = (
+        "Notify " + " and ".join(SPECIAL) + f" and see {DISGUISED}, [1] and [the page](https://x.example/a)."
+    )
     streamed = StreamedMarkdown()
     sent = "".join(streamed.add(char) for char in text) + streamed.finish()
     assert sent == safe_markdown(text) and not live(sent)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.blocks import answer_blocks
 from bot.traces import answer_from_trace
-from pipelines.answers import Answer, Citation
-from pipelines.citations import UNCITED_NOTE
+from pipelines.querying.citations import UNCITED_NOTE
+from pipelines.records.answers import Answer, Citation
 
 
 def _related() -> Citation:

@@ -15,9 +15,9 @@ from bot import blocks, messages, runtime
 from bot.app import SDK_LOGGER, quiet_sdk_debug
 from bot.history import history_from_replies
 from bot.mrkdwn import escape, split_for_blocks, to_mrkdwn
-from pipelines.answers import Answer, Citation, SourceInfo
-from pipelines.audience import Viewer
-from pipelines.source_changes import SourceChanges, SourceListing
+from pipelines.records.answers import Answer, Citation, SourceInfo
+from pipelines.records.audience import Viewer
+from pipelines.records.source_changes import SourceChanges, SourceListing
 from pipelines.stores.records import SqliteRecordStore
 
 
@@ -296,10 +296,18 @@ def test_the_status_counts_what_each_viewer_may_see_from_one_listing_until_a_cha
             Viewer(user_id="U2", private=True, usergroups=frozenset({"SHR"})),
         ]
         expected = {  # (viewer, channel) -> what it may see there, counted by hand
-            (0, "C1"): 2, (0, "CHR"): 1, (0, "CBOARD"): 2,
-            (1, "C1"): 3, (1, "CHR"): 1, (1, "CBOARD"): 3,
-            (2, "C1"): 3, (2, "CHR"): 2, (2, "CBOARD"): 3,
-            (3, "C1"): 3, (3, "CHR"): 2, (3, "CBOARD"): 3,
+            (0, "C1"): 2,
+            (0, "CHR"): 1,
+            (0, "CBOARD"): 2,
+            (1, "C1"): 3,
+            (1, "CHR"): 1,
+            (1, "CBOARD"): 3,
+            (2, "C1"): 3,
+            (2, "CHR"): 2,
+            (2, "CBOARD"): 3,
+            (3, "C1"): 3,
+            (3, "CHR"): 2,
+            (3, "CBOARD"): 3,
         }
         for (number, channel), count in expected.items():
             viewer, tags = viewers[number], bot.channel_tags(channel)

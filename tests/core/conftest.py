@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.service import NeedleService
-from pipelines.settings import get_settings
+from pipelines.base.settings import get_settings
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 from tests.support.fake_tgi import FakeTGIState, fake_tgi_server
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.accounts import MAX_ADDRESS_FAILURES, MAX_FAILURES, AccountStore, LoginThrottled
-from pipelines.audit import AuditLog
+from pipelines.base.errors import NeedleError
+from pipelines.base.settings import load_settings
 from pipelines.cli import main
-from pipelines.errors import NeedleError
-from pipelines.settings import load_settings
+from pipelines.records.accounts import MAX_ADDRESS_FAILURES, MAX_FAILURES, AccountStore, LoginThrottled
+from pipelines.records.audit import AuditLog
 from pipelines.stores.records import RecordStore
 
 PASSWORD = "correct horse battery"

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.answer_eval import (
+from pipelines.base.errors import NeedleError
+from pipelines.cli import main
+from pipelines.lab.answer_eval import (
     AnswerCase,
     contains_gold,
     load_answer_dataset,
@@ -20,8 +22,6 @@ from pipelines.answer_eval import (
     run_answer_eval,
     sample_cases,
 )
-from pipelines.cli import main
-from pipelines.errors import NeedleError
 from tests.conftest import HANDBOOK, make_settings
 
 DATA = Path(__file__).parents[1] / "data"
@@ -107,8 +107,11 @@ def test_eval_answers_scores_a_small_set_end_to_end(tmp_path: Path, data_dir: Pa
         "\n".join(
             json.dumps(record, ensure_ascii=False)
             for record in [
-                {"question": "How many vacation days do full-time employees get?", "gold": ["25"],
-                 "source": "leave-policy.md"},
+                {
+                    "question": "How many vacation days do full-time employees get?",
+                    "gold": ["25"],
+                    "source": "leave-policy.md",
+                },
                 {"question": "How do stock options vest?", "unanswerable": True},
             ]
         ),

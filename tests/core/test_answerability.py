@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from pipelines.answers import Passage
-from pipelines.citations import number_sources, related_sources
 from pipelines.cli import main
-from pipelines.components.answer_generator import says_not_found
-from pipelines.service import NeedleService
+from pipelines.querying.citations import number_sources, related_sources
+from pipelines.querying.components.answer_generator import says_not_found
+from pipelines.records.answers import Passage
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK, make_settings
 from tests.support.fake_tgi import FakeTGIState, fake_tgi_server
 

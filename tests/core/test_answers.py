@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.answering import QueryOptions
-from pipelines.components.extractive_answerer import EXTRACT_INTRO_EN, EXTRACT_INTRO_ZH
-from pipelines.errors import NeedleError
-from pipelines.service import NeedleService
+from pipelines.base.errors import NeedleError
+from pipelines.querying.answering import QueryOptions
+from pipelines.querying.components.extractive_answerer import EXTRACT_INTRO_EN, EXTRACT_INTRO_ZH
+from pipelines.service.facade import NeedleService
 
 QUESTIONS = json.loads((Path(__file__).parents[1] / "data" / "handbook_questions.json").read_text())
 
@@ -48,7 +48,7 @@ def test_chinese_question_gets_a_chinese_extract(handbook_service: NeedleService
 def test_a_sentence_shared_by_overlapping_chunks_is_quoted_once() -> None:
     from haystack import Document
 
-    from pipelines.components.extractive_answerer import ExtractiveAnswerer
+    from pipelines.querying.components.extractive_answerer import ExtractiveAnswerer
 
     shared = "After eight years of service you have 28 vacation days in total."
     passages = [
@@ -67,7 +67,7 @@ def test_an_answer_that_does_not_repeat_the_question_is_found_through_its_contex
     FAQ heading and the sentence referred back to make them findable, and they are quoted, not those."""
     from haystack import Document
 
-    from pipelines.components.extractive_answerer import ExtractiveAnswerer
+    from pipelines.querying.components.extractive_answerer import ExtractiveAnswerer
 
     passages = [
         Document(

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.audience import ADMIN, PUBLIC, Viewer, audience_filter, parse_audience
-from pipelines.errors import NeedleError
-from pipelines.service import NeedleService
+from pipelines.base.errors import NeedleError
+from pipelines.records.audience import ADMIN, PUBLIC, Viewer, audience_filter, parse_audience
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK, make_settings
 
 RESTRICTED = Path(__file__).parent.parent / "data" / "restricted"
@@ -242,7 +242,7 @@ def test_the_console_debugger_as_a_viewer_leaks_nothing(service: NeedleService) 
     document: its chunks and "find in every list" are refused as if it did not exist."""
     from gradio_client import Client
 
-    from admin.app import launch
+    from admin.face import launch
 
     password = "a long enough password"
     if service.accounts.get("vera") is None:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.audit import AuditLog, to_csv
-from pipelines.channel_settings import ChannelChange, ChannelSettingsStore
+from pipelines.base.errors import NeedleError
+from pipelines.base.settings import Settings, load_settings
 from pipelines.cli import main
-from pipelines.errors import NeedleError
-from pipelines.settings import Settings, load_settings
+from pipelines.records.audit import AuditLog, to_csv
+from pipelines.records.channel_settings import ChannelChange, ChannelSettingsStore
 from pipelines.stores.records import RecordStore, SqliteRecordStore
 
 

@@ -5,8 +5,8 @@ import time
 
 from haystack import Document
 
-from pipelines.components.chunker import MAX_TOKEN_CHARS, SentenceChunker, _break_long_tokens
-from pipelines.text import word_count
+from pipelines.indexing.components.chunker import MAX_TOKEN_CHARS, SentenceChunker, _break_long_tokens
+from pipelines.text.basics import word_count
 
 
 def _sentences(n: int, words: int = 10) -> str:

@@ -10,10 +10,10 @@ import docx
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from pipelines.components.source_dates import DATE_META_KEY, SourceDateReader
-from pipelines.conversion.dates import document_date, normalize_date
-from pipelines.file_inspector import MIME_TYPES
-from pipelines.service import NeedleService
+from pipelines.indexing.components.source_dates import DATE_META_KEY, SourceDateReader
+from pipelines.indexing.conversion.dates import document_date, normalize_date
+from pipelines.indexing.file_inspector import MIME_TYPES
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 
 SAMPLE_DATE = "2026-11-02T09:00:00+00:00"  # what scripts/make_samples.py writes into the PDFs and DOCX files

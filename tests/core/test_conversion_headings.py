@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from pipelines.components.pdf_converter import LayoutPdfToDocument
-from pipelines.text import is_heading, is_list_item
+from pipelines.indexing.components.pdf_converter import LayoutPdfToDocument
+from pipelines.text.basics import is_heading, is_list_item
 from tests.conftest import HANDBOOK
 
 MARKDOWN_FILES = ["leave-policy.md", "leave-policy-zh.md", "it-setup-guide.md"]

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from pypdf import PageObject
 
-from pipelines.components.page_furniture import PageFurnitureRemover
-from pipelines.components.pdf_converter import LayoutPdfToDocument
-from pipelines.conversion.furniture import is_page_number, remove_page_furniture
-from pipelines.errors import RejectedFileError
-from pipelines.service import NeedleService
-from pipelines.text import split_sentences
+from pipelines.base.errors import RejectedFileError
+from pipelines.indexing.components.page_furniture import PageFurnitureRemover
+from pipelines.indexing.components.pdf_converter import LayoutPdfToDocument
+from pipelines.indexing.conversion.furniture import is_page_number, remove_page_furniture
+from pipelines.service.facade import NeedleService
+from pipelines.text.basics import split_sentences
 from tests.conftest import HANDBOOK
 
 TRAVEL = HANDBOOK / "travel-and-expenses-policy.pdf"

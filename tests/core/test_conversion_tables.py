@@ -8,8 +8,12 @@ import docx
 import pytest
 from pypdf import PdfReader
 
-from pipelines.conversion.tables import linearize_aligned_tables, linearize_pipe_tables, linearize_row
-from pipelines.service import NeedleService
+from pipelines.indexing.conversion.tables import (
+    linearize_aligned_tables,
+    linearize_pipe_tables,
+    linearize_row,
+)
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from pipelines.doctor import Report, manifest_scopes, run_doctor
-from pipelines.errors import NeedleError
-from pipelines.settings import load_settings
+from pipelines.app.doctor import Report, manifest_scopes, run_doctor
+from pipelines.base.errors import NeedleError
+from pipelines.base.settings import load_settings
 from pipelines.stores.cluster import ClusterTooOld, check_version
 from tests.support.fake_elasticsearch import fake_elasticsearch
 from tests.support.fake_tgi import fake_tgi_server

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
 
-from pipelines.settings import load_settings
+from pipelines.base.settings import load_settings
 from pipelines.stores import ElasticsearchBackend, EmbeddedBackend, SearchBackend, build_backend
 from pipelines.stores.elasticsearch import client_kwargs, index_definition
 
@@ -112,7 +112,7 @@ def test_alias_swap_is_one_atomic_request() -> None:
 
 
 def test_trace_documents_and_queries() -> None:
-    from pipelines.traces_es import TRACES_MAPPING, feedback_query, recent_query, trace_document
+    from pipelines.stores.traces_es import TRACES_MAPPING, feedback_query, recent_query, trace_document
 
     trace = {
         "trace_id": "t1",
@@ -136,7 +136,7 @@ def test_trace_documents_and_queries() -> None:
 @pytest.mark.elasticsearch
 @pytest.mark.skipif(not LIVE_URL, reason="set NEEDLE_ELASTICSEARCH_URL to run against a live Elasticsearch")
 def test_live_reindex_swaps_the_alias_and_keeps_answering(service_factory) -> None:
-    from pipelines.reindex import reindex
+    from pipelines.service.reindex import reindex
     from tests.conftest import HANDBOOK
 
     alias = f"needle-test-{uuid.uuid4().hex[:8]}"
@@ -155,7 +155,7 @@ def test_live_reindex_swaps_the_alias_and_keeps_answering(service_factory) -> No
 
 def test_listing_sources_pages_an_aggregation_and_never_reads_text_or_vectors() -> None:
     """The real client against a local server speaking Elasticsearch's protocol (see its docstring)."""
-    from pipelines.settings import load_settings
+    from pipelines.base.settings import load_settings
     from pipelines.stores.elasticsearch import haystack_store
     from tests.support.fake_elasticsearch import fake_elasticsearch
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.audience import Viewer
+from pipelines.records.audience import Viewer
 from pipelines.stores.elasticsearch import index_definition
 from tests.support.elasticsearch_spec import Specification
 from tests.support.fake_elasticsearch import fake_elasticsearch
@@ -149,7 +149,7 @@ def test_a_whole_needle_run_sends_only_specified_requests_and_every_kind_is_chec
         assert len(service.list_sources()) == 3
         service.delete_source(next(r.source_id for r in results if "office" in r.source_id), actor="t")
         service.reindex_source(travel, actor="test")
-        from pipelines.reindex import reindex
+        from pipelines.service.reindex import reindex
 
         reindex(service, keep_old=False)
         assert len(service.list_sources()) == 2

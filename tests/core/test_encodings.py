@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
-from pipelines.answers import IngestResult
-from pipelines.errors import RejectedFileError
-from pipelines.file_inspector import inspect_file
-from pipelines.service import NeedleService
+from pipelines.base.errors import RejectedFileError
+from pipelines.indexing.file_inspector import inspect_file
+from pipelines.records.answers import IngestResult
+from pipelines.service.facade import NeedleService
 from tests.conftest import make_settings
 
 ENCODED = Path(__file__).resolve().parents[1] / "data" / "encodings"

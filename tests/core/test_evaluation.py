@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
-from pipelines.errors import NeedleError
-from pipelines.evaluation import load_beir, score_runs
+from pipelines.base.errors import NeedleError
+from pipelines.lab.evaluation import load_beir, score_runs
 
 # A miniature BEIR dataset: empty titles, a Chinese document and Chinese question, a header in the qrels.
 CORPUS = [

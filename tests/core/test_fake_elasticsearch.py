@@ -22,7 +22,7 @@ from haystack_integrations.components.retrievers.elasticsearch import (
     ElasticsearchEmbeddingRetriever,
 )
 
-from pipelines.settings import load_settings
+from pipelines.base.settings import load_settings
 from pipelines.stores.elasticsearch import ensure_index, haystack_store, make_client, swap_alias_actions
 from tests.support.fake_elasticsearch import FakeElasticsearchState, fake_elasticsearch
 

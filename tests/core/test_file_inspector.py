@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.errors import RejectedFileError
-from pipelines.file_inspector import guess_title, inspect_file, safe_file_name
+from pipelines.base.errors import RejectedFileError
+from pipelines.indexing.file_inspector import guess_title, inspect_file, safe_file_name
 from tests.core.bad_files import HANDBOOK, bad_files, real_pdf
 
 LIMIT = 1_000_000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from pipelines.file_inspector import safe_file_name
-from pipelines.sources import source_id_for
+from pipelines.indexing.file_inspector import safe_file_name
+from pipelines.indexing.sources import source_id_for
 
 
 def test_bidirectional_controls_are_stripped_so_a_name_reads_as_it_is() -> None:

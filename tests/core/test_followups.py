@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.followups import (
+from pipelines.querying.followups import (
     MAX_REWRITE_CHARS,
     REWRITE_SYSTEM_PROMPT,
     FollowupDecision,
@@ -25,8 +25,8 @@ from pipelines.followups import (
     rewriter_for,
     small_talk,
 )
-from pipelines.llm import build_chat_generator
-from pipelines.service import NeedleService
+from pipelines.querying.llm import build_chat_generator
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 from tests.support.fake_tgi import FakeTGIState, fake_tgi_server
 
@@ -339,7 +339,7 @@ def test_followups_setting_and_its_older_boolean(monkeypatch, settings_factory, 
 
 
 def test_followups_setting_rejects_other_values(monkeypatch, settings_factory) -> None:
-    from pipelines.settings import SettingsError
+    from pipelines.base.settings import SettingsError
 
     monkeypatch.setenv("NEEDLE_SLACK_FOLLOWUPS", "sometimes")
     with pytest.raises(SettingsError, match="NEEDLE_SLACK_FOLLOWUPS"):

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipelines.citations import UNCITED_NOTE
 from pipelines.cli import _format_answer
-from pipelines.service import NeedleService
+from pipelines.querying.citations import UNCITED_NOTE
+from pipelines.service.facade import NeedleService
 
 QUESTION = "How many vacation days do I get?"
 

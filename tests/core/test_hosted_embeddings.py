@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from pipelines.embedders import EmbeddingServiceError
-from pipelines.errors import NeedleError
-from pipelines.service import NeedleService
+from pipelines.base.errors import NeedleError
+from pipelines.service.embedders import EmbeddingServiceError
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 from tests.support.fake_tei import FakeTEIState, fake_tei_server
 

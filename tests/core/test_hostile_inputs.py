@@ -16,14 +16,15 @@ from haystack import Document
 from haystack.dataclasses import ByteStream
 from pypdf import apply_configuration
 
-from pipelines import cli, file_inspector
-from pipelines.components import pdf_converter
-from pipelines.components.chunker import SentenceChunker
-from pipelines.components.html_converter import NeedleHtmlToDocument
-from pipelines.components.pdf_converter import LayoutPdfToDocument
-from pipelines.errors import RejectedFileError
-from pipelines.file_inspector import inspect_file
-from pipelines.service import NeedleService
+from pipelines import cli
+from pipelines.base.errors import RejectedFileError
+from pipelines.indexing import file_inspector
+from pipelines.indexing.components import pdf_converter
+from pipelines.indexing.components.chunker import SentenceChunker
+from pipelines.indexing.components.html_converter import NeedleHtmlToDocument
+from pipelines.indexing.components.pdf_converter import LayoutPdfToDocument
+from pipelines.indexing.file_inspector import inspect_file
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 from tests.support import hostile_files as hostile
 
@@ -222,7 +223,7 @@ def test_a_refusal_inside_the_pipeline_records_the_upload_by_its_size(
     byte (1.3 GB for a 44 MB file)."""
     from haystack.core.errors import PipelineRuntimeError
 
-    from pipelines.indexing import UploadStream
+    from pipelines.indexing.pipeline import UploadStream
 
     service = service_factory(max_file_chars=2000)
     data = (HANDBOOK / "travel-and-expenses-policy.pdf").read_bytes()

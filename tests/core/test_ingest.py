@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.errors import SourceNotFoundError
-from pipelines.service import NeedleService
-from pipelines.sizes import upload_limit_bytes
+from pipelines.base.errors import SourceNotFoundError
+from pipelines.base.sizes import upload_limit_bytes
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 from tests.core.bad_files import bad_files
 
@@ -79,7 +79,7 @@ def test_html_boilerplate_and_scripts_are_not_indexed(empty_service: NeedleServi
 
 
 def test_chunks_are_about_150_to_250_words(handbook_service: NeedleService) -> None:
-    from pipelines.text import word_count
+    from pipelines.text.basics import word_count
 
     sizes = [
         word_count(p.content)
@@ -181,7 +181,7 @@ def test_a_new_conversion_version_reindexes_unchanged_files(service_factory, mon
     first = service_factory()
     assert first.ingest_file(HANDBOOK / "leave-policy.md").status == "indexed"
     assert first.ingest_file(HANDBOOK / "leave-policy.md").status == "unchanged"
-    monkeypatch.setattr("pipelines.service.CONVERSION_VERSION", 99)
+    monkeypatch.setattr("pipelines.service.facade.CONVERSION_VERSION", 99)
     upgraded = service_factory()
     assert upgraded.ingest_file(HANDBOOK / "leave-policy.md").status == "indexed"
     assert upgraded.ingest_file(HANDBOOK / "leave-policy.md").status == "unchanged"

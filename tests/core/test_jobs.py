@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
-from pipelines.errors import NeedleError
-from pipelines.jobs import MAX_ATTEMPTS, STALE_SECONDS, JobQueue, Worker
-from pipelines.service import NeedleService
+from pipelines.base.errors import NeedleError
+from pipelines.records.jobs import MAX_ATTEMPTS, STALE_SECONDS, JobQueue, Worker
+from pipelines.service.facade import NeedleService
 from pipelines.stores.records import RecordStore
 from tests.conftest import HANDBOOK
 
@@ -139,7 +139,7 @@ def test_the_command_line_queues_lists_and_works_jobs(
 
 
 def test_cancel_and_retry_are_audited(records: RecordStore) -> None:
-    from pipelines.audit import AuditLog
+    from pipelines.records.audit import AuditLog
 
     queue = JobQueue(records, AuditLog(records))
     job = queue.submit("a.txt", b"x", submitted_by="ann")

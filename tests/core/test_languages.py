@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipelines.evaluation import language_report
-from pipelines.service import NeedleService
+from pipelines.lab.evaluation import language_report
+from pipelines.service.facade import NeedleService
 
 DATA = Path(__file__).parents[1] / "data"
 

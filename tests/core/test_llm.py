@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.citations import number_sources
-from pipelines.service import NeedleService
+from pipelines.querying.citations import number_sources
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 
 

@@ -19,8 +19,8 @@ import pytest
 from haystack.dataclasses import ChatMessage
 
 from pipelines.cli import main
-from pipelines.llm import LLMConfigurationError, build_chat_generator
-from pipelines.service import NeedleService
+from pipelines.querying.llm import LLMConfigurationError, build_chat_generator
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 from tests.support.fake_openai import FakeOpenAIState, fake_openai_server
 from tests.support.fake_tgi import fake_tgi_server
@@ -245,11 +245,11 @@ def test_needle_serve_says_at_start_when_the_endpoint_is_misconfigured(
         "NEEDLE_LLM_API_KEY": "sk-local",
     }.items():
         monkeypatch.setenv(name, value)
-    import pipelines.logging_setup
-    import pipelines.server
+    import pipelines.app.server
+    import pipelines.base.logging_setup
 
-    monkeypatch.setattr(pipelines.logging_setup, "configure_logging", lambda *args, **kwargs: None)
-    monkeypatch.setattr(pipelines.server, "run", lambda service, app: None)
+    monkeypatch.setattr(pipelines.base.logging_setup, "configure_logging", lambda *args, **kwargs: None)
+    monkeypatch.setattr(pipelines.app.server, "run", lambda service, app: None)
     assert main(["serve", "--faces", "none"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
@@ -295,6 +295,10 @@ def test_an_air_gapped_process_answers_from_its_own_server_and_refuses_serverles
             text=True,
         )
     assert refused.returncode == 1
-    assert refused.stderr.strip().splitlines()[-1].startswith(
-        "needle: NEEDLE_LLM_API=serverless calls the Hugging Face Hub, which HF_HUB_OFFLINE forbids"
+    assert (
+        refused.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "needle: NEEDLE_LLM_API=serverless calls the Hugging Face Hub, which HF_HUB_OFFLINE forbids"
+        )
     )

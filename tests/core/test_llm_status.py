@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.service import NeedleService
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 
 

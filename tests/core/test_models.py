@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.models import ModelNotFoundError, bundled_minilm_path, resolve_model
-from pipelines.settings import BUNDLED_EMBEDDING_MODEL
+from pipelines.base.models import ModelNotFoundError, bundled_minilm_path, resolve_model
+from pipelines.base.settings import BUNDLED_EMBEDDING_MODEL
 from tests.conftest import HANDBOOK
 
 
@@ -53,7 +53,7 @@ def test_configured_reranker_reranks_and_is_traced(service_factory, stand_in_cro
 
 
 def test_reranker_can_be_switched_off_per_question(service_factory, stand_in_cross_encoder: Path) -> None:
-    from pipelines.answering import QueryOptions
+    from pipelines.querying.answering import QueryOptions
 
     service = service_factory(reranker_model=str(stand_in_cross_encoder), reranker_top_k=8, top_k=3)
     service.ingest_file(HANDBOOK / "leave-policy.md")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
-from pipelines.service import NeedleService
-from pipelines.sources import source_id_for
+from pipelines.indexing.sources import source_id_for
+from pipelines.service.facade import NeedleService
 
 NAME = "remote-work-policy.md"
 OURS = "# Remote Work Policy\n\nEngineering staff may work remotely three days a week.\n"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from haystack import Document
 
-from pipelines.components.rank_fusion import RankFusion
+from pipelines.querying.components.rank_fusion import RankFusion
 
 
 def _docs(ids: list[str], scores: list[float]) -> list[Document]:

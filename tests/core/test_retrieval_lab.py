@@ -9,17 +9,18 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
-from pipelines.audience import ADMIN
-from pipelines.audit import AuditLog
-from pipelines.cases import CaseStore, RetrievalCase
-from pipelines.compare import compare_cases, compare_dataset, promote
-from pipelines.errors import NeedleError
-from pipelines.retrieval_config import ConfigStore, parse_assignments
-from pipelines.service import NeedleService
-from pipelines.settings import load_settings
-from pipelines.sources import source_id_for
+from pipelines.base.errors import NeedleError
+from pipelines.base.settings import load_settings
+from pipelines.cli import common
+from pipelines.indexing.sources import source_id_for
+from pipelines.lab.compare import compare_cases, compare_dataset, promote
+from pipelines.lab.why import explain_trace, trace_request
+from pipelines.records.audience import ADMIN
+from pipelines.records.audit import AuditLog
+from pipelines.records.cases import CaseStore, RetrievalCase
+from pipelines.records.retrieval_config import ConfigStore, parse_assignments
+from pipelines.service.facade import NeedleService
 from pipelines.stores.records import RecordStore
-from pipelines.why import explain_trace, trace_request
 from tests.conftest import HANDBOOK
 from tests.core.test_evaluation import write_beir
 
@@ -182,7 +183,7 @@ def test_a_gate_threshold_that_stops_answers_loses_the_cases_it_answered(
         promote(service, {"answerability_threshold": 1.0}, "ann", "stricter gate")
     assert service.configs.live() is None
 
-    monkeypatch.setattr(cli, "_service", lambda: service)  # the command, on this service
+    monkeypatch.setattr(common, "service", lambda: service)  # the command, on this service
     capsys.readouterr()
     assert cli.main(["compare", "--candidate", "answerability_threshold=1"]) == cli.EXIT_ERROR
     printed = capsys.readouterr().out

@@ -7,8 +7,8 @@ import logging
 
 import httpx
 
-from pipelines.logging_setup import JsonFormatter, RedactingFilter
-from pipelines.server import build_server
+from pipelines.app.server import build_server
+from pipelines.base.logging_setup import JsonFormatter, RedactingFilter
 from tests.conftest import HANDBOOK
 from tests.support.fake_tgi import fake_tgi_server
 from tests.support.uvicorn_server import running

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import BUNDLED_EMBEDDING_MODEL, SettingsError, load_settings
+from pipelines.base.settings import BUNDLED_EMBEDDING_MODEL, SettingsError, load_settings
 
 
 def test_defaults_are_the_embedded_offline_setup(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.errors import RejectedFileError
-from pipelines.file_inspector import inspect_file
-from pipelines.sizes import format_size, upload_limit_bytes
+from pipelines.base.errors import RejectedFileError
+from pipelines.base.sizes import format_size, upload_limit_bytes
+from pipelines.indexing.file_inspector import inspect_file
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from pipelines.answers import SourceInfo
-from pipelines.audience import Viewer
-from pipelines.errors import StoreUnavailableError
-from pipelines.service import NeedleService
-from pipelines.source_changes import SourceChanges, SourceListing
+from pipelines.base.errors import StoreUnavailableError
+from pipelines.records.answers import SourceInfo
+from pipelines.records.audience import Viewer
+from pipelines.records.source_changes import SourceChanges, SourceListing
+from pipelines.service.facade import NeedleService
 from pipelines.stores.records import SqliteRecordStore
 from tests.conftest import HANDBOOK
 

@@ -18,9 +18,9 @@ import pytest
 from haystack import Document
 from haystack.document_stores.types import DuplicatePolicy
 
-from pipelines.analysis import analyze
 from pipelines.stores import EmbeddedDocumentStore
 from pipelines.stores.memory import MERGE_FACTOR, REWRITE_DEAD_ROWS
+from pipelines.text.analysis import analyze
 
 WORDS = [
     "vacation",

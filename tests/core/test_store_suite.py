@@ -30,7 +30,7 @@ from haystack.testing.document_store import (
     GetMetadataFieldUniqueValuesTest,
 )
 
-from pipelines.settings import Settings
+from pipelines.base.settings import Settings
 from pipelines.stores import EmbeddedDocumentStore, build_document_store
 from tests.core.test_store import _doc
 

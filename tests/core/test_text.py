@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from pipelines.analysis import content_terms
-from pipelines.text import is_mostly_cjk, split_sentences, word_count
+from pipelines.text.analysis import content_terms
+from pipelines.text.basics import is_mostly_cjk, split_sentences, word_count
 
 
 def test_english_sentences_split_on_punctuation_but_not_abbreviations() -> None:
@@ -40,9 +40,8 @@ def test_content_terms_keep_the_topic_and_drop_question_words() -> None:
     assert content_terms("我每年有多少天年假？") == ("每年", "年假")
 
 
-
 def test_negations_and_measure_questions_are_not_topics() -> None:
-    """"doesn't" is "does" (a question word), "how long" asks for a duration: neither names a topic, and
+    """ "doesn't" is "does" (a question word), "how long" asks for a duration: neither names a topic, and
     as terms ("doesn", "long") they made answerable questions look uncovered."""
     assert content_terms("The password doesn't work anymore. How long was it valid?") == (
         "password",
@@ -63,7 +62,7 @@ def test_word_count_weights_cjk_characters() -> None:
 
 
 def test_headings_are_context_never_quotable_sentences() -> None:
-    from pipelines.text import quotable_sentences
+    from pipelines.text.basics import quotable_sentences
 
     chunk = (
         "2.3 Sick pay\nYou get full pay for 10 days. Then half pay.\n- Laptop and charger\n"
@@ -79,7 +78,7 @@ def test_headings_are_context_never_quotable_sentences() -> None:
 
 
 def test_a_sentence_carries_the_faq_question_the_list_lead_in_and_what_it_refers_back_to() -> None:
-    from pipelines.text import QuotableSentence, contextual_sentences
+    from pipelines.text.basics import QuotableSentence, contextual_sentences
 
     chunk = (
         "1. Our values\nWe keep learning.\n"
@@ -106,7 +105,7 @@ def test_a_sentence_carries_the_faq_question_the_list_lead_in_and_what_it_refers
 
 
 def test_a_colon_ended_sentence_that_states_a_fact_stays_quotable() -> None:
-    from pipelines.text import QuotableSentence, contextual_sentences
+    from pipelines.text.basics import QuotableSentence, contextual_sentences
 
     lead_in = "In May 2012 the board approved one more class, of these four kinds:"
     assert contextual_sentences(f"{lead_in}\n- General classes.") == [

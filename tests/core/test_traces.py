@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.errors import NeedleError
-from pipelines.service import NeedleService
-from pipelines.traces import SlackLocation, SqliteTraceStore, Trace, TraceStore
-from pipelines.traces_es import ElasticsearchTraceStore, recent_query
+from pipelines.base.errors import NeedleError
+from pipelines.service.facade import NeedleService
+from pipelines.stores.traces import SlackLocation, SqliteTraceStore, Trace, TraceStore
+from pipelines.stores.traces_es import ElasticsearchTraceStore, recent_query
 from tests.support.fake_elasticsearch import fake_elasticsearch
 
 

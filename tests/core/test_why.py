@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
-from pipelines.audience import ADMIN, Viewer
-from pipelines.errors import NeedleError
-from pipelines.evaluation import EVAL_DEPTH, retrieve_all
-from pipelines.service import NeedleService
-from pipelines.sources import source_id_for
-from pipelines.why import explain, format_explanation
+from pipelines.base.errors import NeedleError
+from pipelines.indexing.sources import source_id_for
+from pipelines.lab.evaluation import EVAL_DEPTH, retrieve_all
+from pipelines.lab.why import explain, format_explanation
+from pipelines.records.audience import ADMIN, Viewer
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK
 from tests.core.test_retrieval_lab import handbook_cases
 

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from bot.http import EVENTS_PATH
-from pipelines.server import build_server
-from pipelines.service import NeedleService
+from pipelines.app.server import build_server
+from pipelines.service.facade import NeedleService
 from tests.bot.conftest import slack_overrides
 from tests.bot.slack_api import SlackState, slack_api_server
 from tests.bot.slack_requests import SIGNING_SECRET, event_envelope, mention, signed_headers
@@ -265,7 +265,7 @@ def test_console_in_the_deployed_app_refuses_anonymous_wrong_password_and_forged
     )
 
 
-@pytest.mark.parametrize("path", ["/etc/passwd", "../../../../etc/passwd", "pipelines/settings.py"])
+@pytest.mark.parametrize("path", ["/etc/passwd", "../../../../etc/passwd", "pipelines/base/settings.py"])
 def test_gradio_file_route_serves_no_file_to_strangers_or_admins(deployed: Deployed, path: str) -> None:
     with httpx.Client(base_url=deployed.admin, timeout=10) as http:
         assert http.get(f"gradio_api/file={path}").status_code in (401, 403, 404)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.service import NeedleService
-from pipelines.sizes import MB
+from pipelines.base.sizes import MB
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK, make_settings
 from tests.hardening.bad_corpus import MAX_CHUNK_CHARS, BadUpload, corpus
 

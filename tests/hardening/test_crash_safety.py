@@ -18,8 +18,8 @@ from typing import IO, Any
 
 import pytest
 
-from pipelines.errors import NeedleError
-from pipelines.service import NeedleService
+from pipelines.base.errors import NeedleError
+from pipelines.service.facade import NeedleService
 from tests.conftest import HANDBOOK, make_settings
 from tests.hardening.crash_corpus import write_corpus
 from tests.support.processes import needle_environment

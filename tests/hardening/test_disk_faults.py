@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from haystack import Document
 
-from pipelines.disk_faults import DataDirectoryError, disk_fault
-from pipelines.service import NeedleService
+from pipelines.base.disk_faults import DataDirectoryError, disk_fault
+from pipelines.service.facade import NeedleService
 from pipelines.stores.memory import EmbeddedDocumentStore
 from pipelines.stores.records import SqliteRecordStore
 from tests.conftest import HANDBOOK

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import ENV_PREFIX, Settings, load_settings
+from pipelines.base.settings import ENV_PREFIX, Settings, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 #: Lines whose value is an example, or a default computed on the machine (CPU count), not a constant.

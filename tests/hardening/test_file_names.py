@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.service import NeedleService
+from pipelines.service.facade import NeedleService
 from tests.support.processes import needle_environment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_a_file_whose_original_cannot_be_kept_is_reported_and_the_rest_go_on(
     service_factory: Callable[..., NeedleService], tmp_path: Path
 ) -> None:
     """A real on-disk obstacle (a file where the source's originals folder belongs), not a mock."""
-    from pipelines.sources import source_id_for
+    from pipelines.indexing.sources import source_id_for
 
     service = service_factory()
     folder = write_folder(tmp_path / "docs")

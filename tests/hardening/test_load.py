@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.answers import Answer
-from pipelines.service import NeedleService
+from pipelines.records.answers import Answer
+from pipelines.service.facade import NeedleService
 from tests.bot.slack_api import BOT_ID, SlackState, slack_api_server
 from tests.bot.slack_requests import mention
 from tests.conftest import HANDBOOK

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from bot import messages
-from pipelines.service import NeedleService
+from pipelines.service.facade import NeedleService
 from tests.bot.slack_api import SlackState, slack_api_server
 from tests.conftest import HANDBOOK
 from tests.hardening.slack_bot import TECHNICAL, ask_by_mention, running_bot

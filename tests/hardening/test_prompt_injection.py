@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from pipelines.components.extractive_answerer import EXTRACT_INTRO_EN, NOT_FOUND_EN
-from pipelines.prompt import SYSTEM_PROMPT
-from pipelines.service import NeedleService
+from pipelines.querying.components.extractive_answerer import EXTRACT_INTRO_EN, NOT_FOUND_EN
+from pipelines.querying.prompt import SYSTEM_PROMPT
+from pipelines.service.facade import NeedleService
 from tests.support.fake_tgi import FakeTGIState, fake_tgi_server
 
 HOSTILE: dict[str, tuple[bytes, str | None]] = {

@@ -18,7 +18,7 @@ import traceback
 
 
 def serve() -> None:
-    import pipelines.service  # noqa: F401  (the heavy imports, before the first command arrives)
+    import pipelines.service.facade  # noqa: F401  (the heavy imports, before the first command arrives)
     from pipelines.cli import main
 
     reply = sys.stdout

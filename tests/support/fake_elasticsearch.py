@@ -32,7 +32,7 @@ How it approximates Elasticsearch:
 * BM25 is Lucene's (k1 1.2, b 0.75, idf ``ln(1 + (N - n + 0.5) / (n + 0.5))``, no ``k1 + 1`` factor),
   per field, summed over the fields of a ``most_fields`` query with their boosts, over exact statistics:
   Lucene stores field lengths lossily and counts deleted documents until a merge. Analysers follow the
-  index mapping: ``english`` is :func:`pipelines.analysis.analyze` (Snowball stemming where Elasticsearch
+  index mapping: ``english`` is :func:`pipelines.text.analysis.analyze` (Snowball stemming where Elasticsearch
   uses Porter; both drop Lucene's English stop words and possessives) on the non-CJK text plus each CJK
   character alone, as the standard tokeniser splits ideographs; ``cjk`` is lower-cased words without
   stemming, stop words removed, and overlapping CJK bigrams; ``standard`` lower-cases and splits.
@@ -60,8 +60,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from pipelines.analysis import ENGLISH_STOP_WORDS, analyze
-from pipelines.text import CJK_CHAR
+from pipelines.text.analysis import ENGLISH_STOP_WORDS, analyze
+from pipelines.text.basics import CJK_CHAR
 from tests.support.elasticsearch_spec import Specification
 
 #: Lucene's BM25 defaults, which Elasticsearch uses unless an index configures a similarity.

@@ -24,7 +24,7 @@ from typing import Any
 def _model() -> Any:
     from sentence_transformers import SentenceTransformer
 
-    from pipelines.models import bundled_minilm_path
+    from pipelines.base.models import bundled_minilm_path
 
     return SentenceTransformer(str(bundled_minilm_path()), device="cpu")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import uvicorn
 
-from pipelines.server import uvicorn_config
+from pipelines.app.server import uvicorn_config
 
 
 @dataclass

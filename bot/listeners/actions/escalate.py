@@ -22,7 +22,7 @@ from bot import blocks, messages
 from bot.gate import tell
 from bot.runtime import BotRuntime
 from bot.traces import answer_from_trace
-from pipelines.escalations import Escalation, EscalationLog
+from pipelines.records.escalations import Escalation, EscalationLog
 
 logger = logging.getLogger(__name__)
 

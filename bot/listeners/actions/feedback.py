@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from bot import blocks, messages
 from bot.runtime import BotRuntime
 from bot.votes import Rating, parse_feedback_value, record_vote
-from pipelines.errors import NeedleError
+from pipelines.base.errors import NeedleError
 
 logger = logging.getLogger(__name__)
 

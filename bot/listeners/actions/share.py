@@ -18,8 +18,8 @@ from bot import blocks, messages
 from bot.runtime import BotRuntime
 from bot.sharing import not_shareable
 from bot.traces import answer_from_trace
-from pipelines.audience import ADMIN
-from pipelines.text import counted
+from pipelines.records.audience import ADMIN
+from pipelines.text.basics import counted
 
 logger = logging.getLogger(__name__)
 

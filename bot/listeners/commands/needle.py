@@ -19,8 +19,8 @@ from bot import blocks, messages
 from bot.answering import answer_privately
 from bot.runtime import BotRuntime
 from bot.small_talk import reply_for
-from pipelines.followups import small_talk
-from pipelines.text import counted
+from pipelines.querying.followups import small_talk
+from pipelines.text.basics import counted
 
 logger = logging.getLogger(__name__)
 

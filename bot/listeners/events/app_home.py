@@ -13,8 +13,8 @@ from slack_sdk.errors import SlackApiError
 from bot.asked import last_questions
 from bot.blocks import AskedQuestion, home_view
 from bot.runtime import BotRuntime
-from pipelines.answers import SourceInfo
-from pipelines.errors import NeedleError
+from pipelines.base.errors import NeedleError
+from pipelines.records.answers import SourceInfo
 
 logger = logging.getLogger(__name__)
 

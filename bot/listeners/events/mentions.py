@@ -14,7 +14,7 @@ from bot.gate import admit, tell
 from bot.history import strip_mentions
 from bot.runtime import BotRuntime
 from bot.small_talk import answer_small_talk
-from pipelines.followups import small_talk
+from pipelines.querying.followups import small_talk
 
 
 def register(app: App, runtime: BotRuntime) -> None:

@@ -2,7 +2,8 @@
 
 Channel messages that mention the bot are left to the ``app_mention`` listener (Slack sends both events
 for one message); edits, deletions and bot messages are ignored. In a thread, only follow-ups meant for
-the bot are answered (``NEEDLE_SLACK_FOLLOWUPS``): the core's :func:`~pipelines.followups.classify_followup`
+the bot are answered (``NEEDLE_SLACK_FOLLOWUPS``): the core's
+:func:`~pipelines.querying.followups.classify_followup`
 decides, and why a message was left alone is logged at debug level. Greetings and thanks in a DM get a
 short reply and no search (:mod:`bot.small_talk`); in a channel thread they are left alone.
 """
@@ -20,7 +21,7 @@ from bot.gate import admit
 from bot.history import mentions_bot, mentions_someone_else, strip_mentions
 from bot.runtime import BotRuntime
 from bot.small_talk import answer_small_talk
-from pipelines.followups import classify_followup, small_talk
+from pipelines.querying.followups import classify_followup, small_talk
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from slack_bolt import Ack, App
 from bot import blocks
 from bot.runtime import BotRuntime
 from bot.votes import record_vote
-from pipelines.errors import NeedleError
+from pipelines.base.errors import NeedleError
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The indexing side's own Haystack components: converters, furniture, dates, tables, chunks, writing."""
