@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipelines.cli import _format_answer
+from pipelines.cli.asking import _format_answer
 from pipelines.querying.citations import UNCITED_NOTE
 from pipelines.service.facade import NeedleService
 
