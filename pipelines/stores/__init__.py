@@ -1,7 +1,10 @@
 """Document stores behind one ``SearchBackend``, chosen by ``NEEDLE_STORE`` in :func:`build_backend`.
 
 This is the one place that reads which store is configured; the pipelines, the service and the faces
-receive a backend and never ask which one it is.
+receive a backend and never ask which one it is. Beside the document stores live the other things Needle
+persists: the record store (SQLite or Elasticsearch), answer traces, kept originals and the embedding cache.
+
+May import only the text helpers and the base: what is stored is decided above, how it is stored here.
 """
 
 from __future__ import annotations
