@@ -60,6 +60,18 @@ class NotModified:
     ref: DocumentRef
 
 
+@dataclass(frozen=True)
+class Gone:
+    """The source says the listed document no longer exists (an HTTP 404 or 410 on fetch, say).
+
+    The engine counts it as missing from this listing: it is pruned once it has been missing for
+    :attr:`Connector.missing_syncs_before_removal` syncs in a row, never on a single failure.
+    """
+
+    ref: DocumentRef
+    reason: str = "gone at the source"
+
+
 class ConnectorError(Exception):
     """A connector call failed; ``reason`` is fit to show an admin, with no credential in it.
 
@@ -115,8 +127,19 @@ class Connector(ABC):
     kind: ClassVar[str]
     #: The settings ``--set`` accepts, with a one-line description each (shown by ``--help`` and errors).
     settings: ClassVar[Mapping[str, str]] = {}
+    #: The settings that must be given.
+    required_settings: ClassVar[tuple[str, ...]] = ()
     #: How often a sync is due unless the admin says otherwise (seconds).
     default_interval: ClassVar[int] = 3600
+    #: The credentials it reads (key -> description), from ``NEEDLE_CONNECTOR_<NAME>_<KEY>`` or the secrets
+    #: file (see :mod:`pipelines.connectors.secrets`); shown as set or missing, never their values.
+    secret_settings: ClassVar[Mapping[str, str]] = {}
+    #: How many syncs in a row a document must be missing (not listed, or :class:`Gone`) before it is
+    #: removed from the index. Crawlers that may miss a page once (web: 2) raise it.
+    missing_syncs_before_removal: ClassVar[int] = 1
+    #: True when the listing's titles are only names (file names): the document's own title (its first
+    #: heading, its <title>) is used instead.
+    titles_from_documents: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -134,12 +157,33 @@ class Connector(ABC):
         a partial listing must never look like a complete one."""
 
     @abstractmethod
-    def fetch(self, ref: DocumentRef, previous_version: str | None = None) -> FetchedDocument | NotModified:
-        """One document's bytes; ``NotModified`` when the source confirms ``previous_version`` is current."""
+    def fetch(
+        self, ref: DocumentRef, previous_version: str | None = None
+    ) -> FetchedDocument | NotModified | Gone:
+        """One document's bytes; ``NotModified`` when the source confirms ``previous_version`` is current;
+        ``Gone`` when it no longer exists. Raise :class:`ConnectorError` with ``document_id`` when only
+        this document failed (the sync records why and goes on), without it when the whole sync must stop
+        (an expired token): nothing is pruned then."""
 
     def current_ids(self) -> set[str]:
         """Every id that exists at the source, for pruning; connectors with a cheaper call override it."""
         return {ref.id for ref in self.list_documents()}
+
+    def check_config(self) -> None:
+        """Refuse settings that cannot work, with :class:`ConnectorError` naming the setting; called when
+        a connector is added, before anything is stored. The default checks the required ``settings``
+        only when the class lists them in ``required_settings``."""
+        missing = [key for key in self.required_settings if not str(self.config.get(key) or "").strip()]
+        if missing:
+            raise ConnectorError(
+                f"{self.kind} connectors need --set {missing[0]}=... ({self.settings.get(missing[0], '')})"
+            )
+        unknown = sorted(set(self.config) - set(self.settings))
+        if unknown and self.settings:
+            known = ", ".join(sorted(self.settings))
+            raise ConnectorError(
+                f"{self.kind} connectors have no setting {unknown[0]!r} (they have: {known})"
+            )
 
 
 _REGISTRY: dict[str, type[Connector]] = {}

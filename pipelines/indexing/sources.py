@@ -119,6 +119,22 @@ def _rejection_in(error: BaseException) -> RejectedFileError | None:
     return None
 
 
+class _SyncedByConnector(Exception):
+    """A file named like a source a connector keeps in sync: an upload would fork that document."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        super().__init__(meta.get("source_id"))
+        self.meta = meta
+
+    def reason(self) -> str:
+        where = f" at {self.meta['url']}" if self.meta.get("url") else ""
+        return (
+            f"“{self.meta.get('title')}” (source {self.meta.get('source_id')}) is kept in sync by the "
+            f"connector {self.meta.get('connector')!r}; change the document at its source{where}, or "
+            "rename this file to index it as another document"
+        )
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -200,6 +216,8 @@ class SourceLibrary:
         actor: str | None = None,
         on_conflict: ConflictPolicy = "replace",
         progress: Callable[[int, int], None] | None = None,
+        connector: str | None = None,
+        source_modified: str | None = None,
     ) -> IngestResult:
         """Index one file as one source, replacing the source's earlier version.
 
@@ -216,6 +234,9 @@ class SourceLibrary:
 
         Rejections (unreadable, empty, unsupported, too large) come back as a result with a reason and
         leave the store exactly as it was; a store failure raises :class:`StoreUnavailableError`.
+
+        A file named like a source made by a connector is refused (it would fork the synced document); a
+        connector's own sync names the ``source_id``, its ``connector`` and the ``source_modified`` time.
         """
         name = safe_file_name(file_name)
         members = None if audience is None else parse_audience(audience)  # a bad audience: NeedleError
@@ -230,7 +251,10 @@ class SourceLibrary:
         sid = source_id or source_id_for(name)
         with self._ingest_lock:
             if source_id is None:
-                sid, conflict = self._pick_source_id(sid, name, inspected.sha256, on_conflict)
+                try:
+                    sid, conflict = self._pick_source_id(sid, name, inspected.sha256, on_conflict)
+                except _SyncedByConnector as synced:
+                    return IngestResult(name, "rejected", str(synced.meta.get("source_id")), synced.reason())
                 if conflict is not None:
                     reason = _conflict_reason(conflict)
                     return IngestResult(name, "conflict", conflict.source_id, reason=reason)
@@ -255,6 +279,9 @@ class SourceLibrary:
                 "index_config": self._index_config,
                 "embedder": self._embedder,
             }
+            for key, value in (("connector", connector), ("source_modified", source_modified)):
+                if value or previous.get(key):  # a synced source stays synced, through a re-index too
+                    meta[key] = value or previous.get(key)
             unchanged = existing and all(existing[0].meta.get(key) == meta[key] for key in _IDENTITY_KEYS)
             if unchanged and not force:
                 # A crash between the store's write and the original's can leave the original missing.
@@ -330,6 +357,9 @@ class SourceLibrary:
         found: dict[str, dict[str, Any]] = {}
         for doc in self._filter({"operator": "OR", "conditions": either}):
             found.setdefault(str(doc.meta.get("source_id")), doc.meta)
+        for meta in found.values():
+            if meta.get("connector") and meta.get("file_name") == file_name:
+                raise _SyncedByConnector(meta)
         same_name = sorted(
             (source_info(meta) for meta in found.values() if source_id_for(meta["file_name"]) == base_id),
             key=lambda source: source.indexed_at,

@@ -22,12 +22,17 @@ from typing import Any
 from pipelines.base.errors import NeedleError
 
 EVERYONE = "everyone"
+#: An audience no viewer's principals ever include: a source for no one (a connector whose source
+#: restricts a document to people none of whom could be mapped). Never an empty list, which would read
+#: as "no audience recorded", that is everyone.
+NO_ONE = "no-one"
 AUDIENCE_FIELD = "meta.audience"
 _MEMBER = re.compile(r"^(channel:[CG][A-Z0-9]{2,30}|usergroup:S[A-Z0-9]{2,30}|user:[UW][A-Z0-9]{2,30})$")
 
 
 def parse_audience(raw: str | Iterable[str] | None) -> list[str]:
-    """``"channel:C123, usergroup:S456"`` -> a sorted list; blank or ``everyone`` -> ``["everyone"]``.
+    """``"channel:C123, usergroup:S456"`` -> a sorted list; blank or ``everyone`` -> ``["everyone"]``;
+    ``no-one`` -> ``["no-one"]`` (visible to admins only).
 
     :raises NeedleError: a member that is not ``channel:<id>``, ``usergroup:<id>`` or ``user:<id>``.
     """
@@ -35,8 +40,12 @@ def parse_audience(raw: str | Iterable[str] | None) -> list[str]:
     members = {item.strip() for item in items if item and item.strip()}
     if not members or members == {EVERYONE}:
         return [EVERYONE]
-    if EVERYONE in members:
-        raise NeedleError("an audience is either 'everyone' or a list of channels, user groups and users")
+    if members == {NO_ONE}:
+        return [NO_ONE]
+    if EVERYONE in members or NO_ONE in members:
+        raise NeedleError(
+            "an audience is either 'everyone', 'no-one' or a list of channels, user groups and users"
+        )
     bad = sorted(member for member in members if not _MEMBER.match(member))
     if bad:
         raise NeedleError(
@@ -53,6 +62,8 @@ def audience_of(meta: Mapping[str, Any]) -> list[str]:
 
 def describe(audience: Iterable[str]) -> str:
     members = list(audience)
+    if members == [NO_ONE]:
+        return "no one"
     return "everyone" if members == [EVERYONE] else ", ".join(members)
 
 
