@@ -254,7 +254,9 @@ class SourceLibrary:
                 try:
                     sid, conflict = self._pick_source_id(sid, name, inspected.sha256, on_conflict)
                 except _SyncedByConnector as synced:
-                    return IngestResult(name, "rejected", str(synced.meta.get("source_id")), synced.reason())
+                    return IngestResult(
+                        name, "rejected", str(synced.meta.get("source_id")), reason=synced.reason()
+                    )
                 if conflict is not None:
                     reason = _conflict_reason(conflict)
                     return IngestResult(name, "conflict", conflict.source_id, reason=reason)
