@@ -114,7 +114,7 @@ class ScriptedConnector(Connector):
         doc = self.docs[ref.id]
         if doc.gone:
             return Gone(ref)
-        if previous_version == doc.version and self.script.get("conditional"):
+        if previous_version is not None and ref.id in self.script.get("not_modified", ()):  # a 304
             return NotModified(ref)
         return FetchedDocument(ref, doc.text.encode(), f"{ref.id}.md")
 
