@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from pipelines.audience import NO_ONE, Viewer, audience_filter
+from pipelines.audience import NO_ONE, Viewer, audience_filter, describe, parse_audience
 from pipelines.connectors.base import ConnectorError
 from pipelines.connectors.sync import connector_source_id
 from pipelines.errors import NeedleError
@@ -251,3 +251,24 @@ def test_bad_configurations_are_refused_with_the_reason(service: NeedleService, 
     assert (created.interval, created.audience) == (3600, ["everyone"])
     with pytest.raises(NeedleError, match="exists already"):
         service.connectors.create("folder", "share", {"path": str(tmp_path)})
+
+
+def test_no_one_is_an_audience_of_its_own() -> None:
+    assert parse_audience("no-one") == [NO_ONE]
+    assert describe([NO_ONE]) == "no one"
+    with pytest.raises(NeedleError, match="'no-one'"):
+        parse_audience("no-one, user:U0ALICE")
+
+
+def test_a_synced_source_stays_synced_through_a_reindex(
+    service: NeedleService, scripted: type[ScriptedConnector]
+) -> None:
+    _setup(service, scripted, count=1)
+    service.connectors.sync("wiki")
+    source_id = connector_source_id("wiki", "page-0")
+    assert service.reindex_source(source_id).status == "indexed"
+    meta = service.store.filter_documents({"field": "meta.source_id", "operator": "==", "value": source_id})[
+        0
+    ].meta
+    assert (meta["connector"], meta["url"]) == ("wiki", "https://wiki.example.com/page-0")
+    assert service.ingest_bytes("page-0.md", b"# Mine\n\nA fork.\n").status == "rejected"
