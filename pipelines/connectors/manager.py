@@ -183,6 +183,7 @@ class ConnectorManager:
                     count += bool(
                         self.library.backend.update_source_meta(state.source_id, {"connector": None})
                     )
+                self.library.changes.touch()
             self.records.delete(name)
         finally:
             self.leases.release(lease)

@@ -50,6 +50,7 @@ from pipelines.connectors.state import (
 from pipelines.disk_faults import DataDirectoryError
 from pipelines.errors import NeedleError, SourceNotFoundError, StoreUnavailableError
 from pipelines.sources import SourceLibrary
+from pipelines.store_access import store_read
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ class _Sync:
         error: str | None = None
         listed = 0
         try:
+            self._forget_sources_gone_from_the_index(documents)
             refs = self._listing()
             listed = len(refs)
             gone = self._update(refs, documents)
@@ -219,6 +221,32 @@ class _Sync:
                 logger.warning("listing of connector %s failed", self.config.name, exc_info=error)
             raise _Abort(f"the listing failed: {_why(error)}") from error
         return list(refs.values())
+
+    def _forget_sources_gone_from_the_index(self, documents: dict[str, DocumentState]) -> None:
+        """A source deleted by hand, or an index restored from an older copy: those documents are
+        fetched again as new, so the index always ends up holding what the source holds."""
+        if not documents:
+            return
+        try:
+            with store_read():
+                chunks = self.library.store.filter_documents(
+                    {"field": "meta.connector", "operator": "==", "value": self.config.name}
+                )
+        except Exception as error:
+            raise _Abort(f"the index could not be read ({type(error).__name__})") from error
+        indexed = {str(chunk.meta.get("source_id")) for chunk in chunks}
+        for doc_id in [doc_id for doc_id, doc in documents.items() if doc.source_id not in indexed]:
+            del documents[doc_id]
+
+    def _keep_lease(self, _done: int = 0, _total: int = 0) -> None:
+        """Renew the lease while one long document is embedded (a chunk-progress callback: never raises;
+        a lost lease stops the sync at the next document)."""
+        if time.time() - self.renewed >= RENEW_SECONDS:
+            try:
+                self.lease = self.engine.leases.renew(self.lease)
+                self.renewed = time.time()
+            except Exception:
+                logger.warning("sync of %s: the lease could not be renewed", self.config.name)
 
     def _tick(self) -> None:
         """Between documents: stop if cancelled, and keep the lease alive."""
@@ -311,6 +339,7 @@ class _Sync:
             "source_modified": ref.modified,
             "uploaded_by": self.actor,
             "actor": self.actor,
+            "progress": self._keep_lease,
         }
         result = self.library.ingest_bytes(fetched.file_name, fetched.data, **options)
         if result.status not in ("indexed", "unchanged"):

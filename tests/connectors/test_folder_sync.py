@@ -170,3 +170,12 @@ def test_remove_with_its_sources_deletes_them_and_its_records(service: NeedleSer
     assert service.connectors.list() == []
     actions = [entry.action for entry in service.audit.entries(limit=50)]
     assert "connector.add" in actions and "connector.remove" in actions
+
+
+def test_a_source_deleted_by_hand_comes_back_at_the_next_sync(service: NeedleService, share: Path) -> None:
+    _add(service, share)
+    service.connectors.sync("share")
+    service.delete_source(connector_source_id("share", "it/vpn.txt"))
+    run = service.connectors.sync("share")
+    assert (run.added, run.unchanged) == (1, 1)
+    assert "Tunnelblick" in _text(service, "it/vpn.txt")
