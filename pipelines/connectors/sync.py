@@ -59,6 +59,9 @@ SHRINK_GUARD = 0.5
 #: Failed documents a run keeps with their reasons (the counts stay exact).
 MAX_FAILURES_KEPT = 200
 
+#: How often the ``cancelled`` check is asked, at most.
+CANCEL_CHECK_SECONDS = 0.5
+
 Progress = Callable[[int, int], None]
 
 
@@ -147,6 +150,7 @@ class _Sync:
         self.connector = connector
         self.lease = lease
         self.renewed = time.time()
+        self.checked = 0.0
         self.progress = progress
         self.cancelled = cancelled
         self.actor = f"connector:{config.name}"
@@ -250,8 +254,11 @@ class _Sync:
 
     def _tick(self) -> None:
         """Between documents: stop if cancelled, and keep the lease alive."""
-        if self.cancelled is not None and self.cancelled():
-            raise SyncCancelled(self.config.name)
+        now = time.time()
+        if self.cancelled is not None and now - self.checked >= CANCEL_CHECK_SECONDS:
+            self.checked = now  # a cancel check may read the record store: not on every document
+            if self.cancelled():
+                raise SyncCancelled(self.config.name)
         if time.time() - self.renewed >= RENEW_SECONDS:
             try:
                 self.lease = self.engine.leases.renew(self.lease)
