@@ -12,6 +12,15 @@ import pytest
 from pipelines.connectors.base import ConnectorError
 from pipelines.connectors.lease import LeaseHeld, SyncLeases
 from pipelines.connectors.secrets import connector_secrets, variable_prefix
+from pipelines.connectors.state import (
+    Confirmation,
+    ConnectorConfig,
+    ConnectorRecords,
+    DocumentState,
+    FailedDocument,
+    SyncRun,
+    SyncState,
+)
 from pipelines.stores.records import RecordStore
 from tests.connectors.conftest import ScriptedConnector
 
@@ -126,3 +135,30 @@ def test_every_connector_module_is_found_without_being_named(
         registry.FAILED_IMPORTS.pop("zz_broken", None)
         for name in ("zz_probe", "zz_broken"):
             sys.modules.pop(f"pipelines.connectors.{name}", None)
+
+
+def test_configurations_state_and_history_round_trip_on_both_record_stores(records: RecordStore) -> None:
+    store = ConnectorRecords(records)
+    config = ConnectorConfig(
+        "hr-share", "folder", {"path": "/mnt/hr"}, 7200, ["usergroup:S0HR"], owner="alice"
+    )
+    assert store.create(config) and not store.create(config)
+    assert store.get("hr-share") == config and store.all() == [config]
+    state = SyncState(
+        "hr-share",
+        {"a/b.md": DocumentState("hr-share-b-md-1", "1-2", "ab" * 32, "B", None, None, ["no-one"], 1)},
+        last_good_count=5,
+        needs_confirmation=Confirmation("run-1", 1, 5, ["a/b.md"]),
+    )
+    store.put_state(state)
+    assert store.state("hr-share") == state
+    first = SyncRun(
+        "hr-share:1", "hr-share", 100.0, "partial", 101.0, 3, failures=[FailedDocument("x", "X", "why")]
+    )
+    second = SyncRun("hr-share:2", "hr-share", 200.0, "succeeded", 201.0, 3)
+    store.put_run(first)
+    store.put_run(second)
+    assert store.runs("hr-share") == [second, first]
+    store.delete("hr-share")
+    assert store.get("hr-share") is None and store.runs("hr-share") == []
+    assert store.state("hr-share") == SyncState("hr-share")
