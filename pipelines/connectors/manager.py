@@ -10,6 +10,7 @@ runs at a time across replicas (:mod:`pipelines.connectors.lease`).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,9 @@ class ConnectorStatus:
     secrets: dict[str, bool] = field(default_factory=dict)
     runs: list[SyncRun] = field(default_factory=list)
     running: str | None = None
+    #: Principals at the source (emails, groups) that could not be mapped to Slack users, with how many
+    #: documents name them: they grant nothing until an admin fixes them.
+    unmapped: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -318,6 +322,7 @@ class ConnectorManager:
             secrets=present,
             runs=runs,
             running=lease.holder if lease else None,
+            unmapped=dict(Counter(p for doc in state.documents.values() for p in doc.unmapped)),
         )
 
     def _save(

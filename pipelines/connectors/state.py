@@ -74,6 +74,8 @@ class DocumentState:
     modified: str | None = None
     audience: list[str] = field(default_factory=list)
     missing: int = 0
+    #: The source's principals that could not be mapped to Slack users (they grant nothing).
+    unmapped: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -315,7 +315,9 @@ class _Sync:
 
     def _same_content(self, previous: DocumentState, ref: DocumentRef, audience: list[str]) -> DocumentState:
         """An unchanged document: no store write, unless its audience changed (then in place)."""
-        current = replace(previous, version=ref.version, missing=0, url=ref.url or previous.url)
+        current = replace(
+            previous, version=ref.version, missing=0, url=ref.url or previous.url, unmapped=list(ref.unmapped)
+        )
         if audience != previous.audience:
             self.library.set_source_audience(previous.source_id, audience, actor=self.actor)
             self.counts["changed"] += 1
@@ -361,6 +363,7 @@ class _Sync:
             url=ref.url,
             modified=ref.modified,
             audience=audience,
+            unmapped=list(ref.unmapped),
         )
         return False
 

@@ -77,6 +77,7 @@ class Doc:
     version: str = "1"
     audience: tuple[str, ...] | None = None
     gone: bool = False
+    unmapped: tuple[str, ...] = ()
 
 
 class ScriptedConnector(Connector):
@@ -102,6 +103,7 @@ class ScriptedConnector(Connector):
                 url=f"https://wiki.example.com/{doc_id}",
                 modified="2026-12-01T10:00:00+00:00",
                 audience=doc.audience,
+                unmapped=doc.unmapped,
             )
 
     def fetch(

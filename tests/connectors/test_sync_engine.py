@@ -151,7 +151,9 @@ def test_audiences_from_the_source_and_an_empty_one_means_no_one(
     scripted.docs = {
         "public": Doc("# Public\n\nThe canteen opens at eight.\n"),
         "alice-only": Doc("# Review\n\nAlice's review is next Tuesday.\n", audience=("user:U0ALICE",)),
-        "unmapped": Doc("# Board\n\nThe merger closes in March.\n", audience=()),
+        "unmapped": Doc(
+            "# Board\n\nThe merger closes in March.\n", audience=(), unmapped=("ceo@example.com",)
+        ),
     }
     service.connectors.create("scripted", "wiki", {"site": "x"}, audience="channel:C0GENERAL")
     service.connectors.sync("wiki")
@@ -161,6 +163,7 @@ def test_audiences_from_the_source_and_an_empty_one_means_no_one(
     audiences = {s.source_id: s.audience for s in service.list_sources()}
     assert audiences == {public: ["channel:C0GENERAL"], alice: ["user:U0ALICE"], nobody: [NO_ONE]}
     assert _visible(service, ALICE) == {alice}
+    assert service.connectors.show("wiki").unmapped == {"ceo@example.com": 1}
     assert _visible(service, BOB) == set()
     assert _visible(service, Viewer(channel_id="C0GENERAL")) == {public}
     everyone_everywhere = Viewer(
