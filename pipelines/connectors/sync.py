@@ -188,6 +188,14 @@ class _Sync:
         except _Abort as abort:
             status, error = "failed", f"{abort.reason}; nothing was removed"
             state = replace(before, documents=documents)
+        except Exception as unexpected:  # a bug or a store fault while pruning: record it, keep the rest
+            logger.exception("sync of %s stopped", self.config.name)
+            status, error = "failed", f"{_why(unexpected)}; the sync stopped"
+            state = replace(before, documents=documents)
+        except BaseException:  # Ctrl-C in a foreground sync: say so in the history, then stop
+            records.put_state(replace(before, documents=documents))
+            records.put_run(replace(self.run_record, status="cancelled", finished=time.time(), **self.counts))
+            raise
         if state != before:
             records.put_state(state)
         finished = replace(
@@ -395,10 +403,11 @@ def remove_documents(
     """Remove these documents' sources (and originals) from the index and from ``documents``."""
     removed = 0
     for doc_id in ids:
-        state = documents.pop(doc_id, None)
+        state = documents.get(doc_id)
         if state is None:
             continue
         with contextlib.suppress(SourceNotFoundError):  # removed by hand already: the goal is reached
             library.delete_source(state.source_id, actor=actor)
+        del documents[doc_id]  # only once it is gone: a store fault leaves it for the next sync
         removed += 1
     return removed

@@ -9,7 +9,7 @@ import pytest
 from pipelines.audience import NO_ONE, Viewer, audience_filter, describe, parse_audience
 from pipelines.connectors.base import ConnectorError
 from pipelines.connectors.sync import connector_source_id
-from pipelines.errors import NeedleError
+from pipelines.errors import NeedleError, StoreUnavailableError
 from pipelines.service import NeedleService
 from tests.connectors.conftest import Doc, ScriptedConnector, StoreWrites
 
@@ -275,3 +275,23 @@ def test_a_synced_source_stays_synced_through_a_reindex(
     ].meta
     assert (meta["connector"], meta["url"]) == ("wiki", "https://wiki.example.com/page-0")
     assert service.ingest_bytes("page-0.md", b"# Mine\n\nA fork.\n").status == "rejected"
+
+
+def test_a_store_fault_while_pruning_is_recorded_and_the_next_sync_finishes_the_job(
+    service: NeedleService, scripted: type[ScriptedConnector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _setup(service, scripted, count=3)
+    service.connectors.sync("wiki")
+    del scripted.docs["page-2"]
+
+    def down(*_args: object, **_kwargs: object) -> int:
+        raise StoreUnavailableError("The document store could not be reached")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(service.sources, "delete_source", down)
+        run = service.connectors.sync("wiki")
+    assert run.status == "failed" and "could not be reached" in (run.error or "")
+    assert len(service.list_sources()) == 3
+    run = service.connectors.sync("wiki")
+    assert (run.status, run.removed) == ("succeeded", 1)
+    assert len(service.list_sources()) == 2
