@@ -284,6 +284,17 @@ class ConnectorManager:
                 due.append((next_run, config.name))
         return [name for _, name in sorted(due)]
 
+    def sync_due(self, now: float | None = None, actor: str | None = None) -> list[SyncRun]:
+        """Run every due sync, one after another, in this thread (what a worker calls in its loop).
+        A connector another replica is syncing is skipped; each run's outcome is in its record."""
+        finished = []
+        for name in self.due(now):
+            try:
+                finished.append(self.sync(name, actor=actor))
+            except NeedleError:  # paused or removed since, or syncing elsewhere: its next turn will come
+                continue
+        return finished
+
     # ------------------------------------------------------------------------------------------------
     def _lease(self, name: str) -> Lease:
         self.get(name)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from pipelines.connectors.base import ConnectorError
+from pipelines.connectors.base import ConnectorError, DocumentRef
 from pipelines.connectors.lease import LeaseHeld, SyncLeases
 from pipelines.connectors.secrets import connector_secrets, variable_prefix
 from pipelines.connectors.state import (
@@ -21,6 +22,7 @@ from pipelines.connectors.state import (
     SyncRun,
     SyncState,
 )
+from pipelines.service import NeedleService
 from pipelines.stores.records import RecordStore
 from tests.connectors.conftest import ScriptedConnector
 
@@ -80,14 +82,17 @@ def test_secrets_come_from_the_environment_and_the_file_never_from_the_config(tm
 
 
 def test_credentials_reach_the_connector_and_nothing_else(
-    service_factory, scripted: type[ScriptedConnector], monkeypatch: pytest.MonkeyPatch, caplog
+    service_factory: Callable[..., NeedleService],
+    scripted: type[ScriptedConnector],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     token = "xoxp-secret-7d1f0c2a"
     seen: list[dict[str, str]] = []
     monkeypatch.setattr(ScriptedConnector, "secret_settings", {"api_token": "the wiki's API token"})
     original = ScriptedConnector.list_documents
 
-    def listing(self: ScriptedConnector):
+    def listing(self: ScriptedConnector) -> Iterator[DocumentRef]:
         seen.append(dict(self.secrets))
         raise ConnectorError("the wiki refused the token (401)")
         yield from original(self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -237,7 +238,7 @@ def test_paused_connectors_are_not_due_and_refuse_a_sync(
     assert service.connectors.due(now=status.next_run) == ["wiki"]
 
 
-def test_bad_configurations_are_refused_with_the_reason(service: NeedleService, tmp_path) -> None:
+def test_bad_configurations_are_refused_with_the_reason(service: NeedleService, tmp_path: Path) -> None:
     with pytest.raises(NeedleError, match="no connector of kind 'ftp'"):
         service.connectors.create("ftp", "x", {})
     with pytest.raises(NeedleError, match="need --set path"):
@@ -295,3 +296,17 @@ def test_a_store_fault_while_pruning_is_recorded_and_the_next_sync_finishes_the_
     run = service.connectors.sync("wiki")
     assert (run.status, run.removed) == ("succeeded", 1)
     assert len(service.list_sources()) == 2
+
+
+def test_sync_due_runs_what_is_due_and_skips_what_runs_elsewhere(
+    service: NeedleService, scripted: type[ScriptedConnector], share: Path
+) -> None:
+    _setup(service, scripted, count=1)
+    service.connectors.create("folder", "share", {"path": str(share)})
+    held = service.connectors.leases.acquire("share", "replica-b")
+    runs = service.connectors.sync_due()
+    assert [run.connector for run in runs] == ["wiki"]
+    assert service.connectors.due() == ["share"]
+    service.connectors.leases.release(held)
+    assert [run.connector for run in service.connectors.sync_due()] == ["share"]
+    assert service.connectors.sync_due() == []
