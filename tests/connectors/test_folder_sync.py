@@ -162,6 +162,7 @@ def test_a_synced_source_refuses_an_upload_of_the_same_name(service: NeedleServi
     assert result.status == "indexed"
 
 
+@pytest.mark.slow  # kept out of the default suite for its time budget (about 0.6 s of CPU)
 def test_remove_with_its_sources_deletes_them_and_its_records(service: NeedleService, share: Path) -> None:
     _add(service, share)
     service.connectors.sync("share")
@@ -172,6 +173,7 @@ def test_remove_with_its_sources_deletes_them_and_its_records(service: NeedleSer
     assert "connector.add" in actions and "connector.remove" in actions
 
 
+@pytest.mark.slow  # kept out of the default suite for its time budget (about 0.6 s of CPU)
 def test_a_source_deleted_by_hand_comes_back_at_the_next_sync(service: NeedleService, share: Path) -> None:
     _add(service, share)
     service.connectors.sync("share")

@@ -122,6 +122,7 @@ def test_a_shrunken_listing_needs_confirmation_and_dismiss_keeps_everything(
     assert len(service.list_sources()) == 4
 
 
+@pytest.mark.slow  # kept out of the default suite for its time budget (about 0.6 s of CPU)
 def test_a_small_shrink_prunes_without_asking(
     service: NeedleService, scripted: type[ScriptedConnector]
 ) -> None:
@@ -264,6 +265,7 @@ def test_no_one_is_an_audience_of_its_own() -> None:
         parse_audience("no-one, user:U0ALICE")
 
 
+@pytest.mark.slow  # kept out of the default suite for its time budget (about 0.6 s of CPU)
 def test_a_synced_source_stays_synced_through_a_reindex(
     service: NeedleService, scripted: type[ScriptedConnector]
 ) -> None:
@@ -278,6 +280,7 @@ def test_a_synced_source_stays_synced_through_a_reindex(
     assert service.ingest_bytes("page-0.md", b"# Mine\n\nA fork.\n").status == "rejected"
 
 
+@pytest.mark.slow  # kept out of the default suite for its time budget (about 0.6 s of CPU)
 def test_a_store_fault_while_pruning_is_recorded_and_the_next_sync_finishes_the_job(
     service: NeedleService, scripted: type[ScriptedConnector], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -298,6 +301,7 @@ def test_a_store_fault_while_pruning_is_recorded_and_the_next_sync_finishes_the_
     assert len(service.list_sources()) == 2
 
 
+@pytest.mark.slow  # kept out of the default suite for its time budget (about 0.6 s of CPU)
 def test_sync_due_runs_what_is_due_and_skips_what_runs_elsewhere(
     service: NeedleService, scripted: type[ScriptedConnector], share: Path
 ) -> None:
