@@ -26,7 +26,7 @@ from pipelines.connectors.base import (
     NotModified,
     register,
 )
-from pipelines.file_inspector import SUPPORTED_EXTENSIONS
+from pipelines.indexing.file_inspector import SUPPORTED_EXTENSIONS
 
 
 @register

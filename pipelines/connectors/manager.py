@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipelines.audience import parse_audience
-from pipelines.audit import AuditLog
+from pipelines.base.errors import NeedleError
 from pipelines.connectors.base import Connector, ConnectorError, PeopleDirectory
 from pipelines.connectors.lease import Lease, LeaseHeld, SyncLeases
 from pipelines.connectors.registry import connector_class, connector_kinds
@@ -30,9 +29,10 @@ from pipelines.connectors.state import (
     check_name,
 )
 from pipelines.connectors.sync import Progress, SyncEngine, remove_documents
-from pipelines.errors import NeedleError
-from pipelines.jobs import worker_name
-from pipelines.sources import SourceLibrary
+from pipelines.indexing.sources import SourceLibrary
+from pipelines.records.audience import parse_audience
+from pipelines.records.audit import AuditLog
+from pipelines.records.jobs import worker_name
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-from pipelines.errors import NeedleError
+from pipelines.base.errors import NeedleError
 from pipelines.stores.records import Record, RecordStore
 
 CONFIGS = "connectors"

@@ -28,7 +28,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from pipelines.audience import NO_ONE, parse_audience
+from pipelines.base.disk_faults import DataDirectoryError
+from pipelines.base.errors import NeedleError, SourceNotFoundError, StoreUnavailableError
 from pipelines.connectors.base import (
     Connector,
     ConnectorError,
@@ -47,10 +48,9 @@ from pipelines.connectors.state import (
     SyncRun,
     SyncState,
 )
-from pipelines.disk_faults import DataDirectoryError
-from pipelines.errors import NeedleError, SourceNotFoundError, StoreUnavailableError
-from pipelines.sources import SourceLibrary
-from pipelines.store_access import store_read
+from pipelines.indexing.sources import SourceLibrary
+from pipelines.records.audience import NO_ONE, parse_audience
+from pipelines.stores.access import store_read
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.base.errors import NeedleError
 from pipelines.connectors.sync import connector_source_id
-from pipelines.errors import NeedleError
 from pipelines.service import NeedleService
 from tests.connectors.conftest import StoreWrites
 

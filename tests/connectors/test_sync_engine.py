@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.audience import NO_ONE, Viewer, audience_filter, describe, parse_audience
+from pipelines.base.errors import NeedleError, StoreUnavailableError
 from pipelines.connectors.base import ConnectorError
 from pipelines.connectors.sync import connector_source_id
-from pipelines.errors import NeedleError, StoreUnavailableError
+from pipelines.records.audience import NO_ONE, Viewer, audience_filter, describe, parse_audience
 from pipelines.service import NeedleService
 from tests.connectors.conftest import Doc, ScriptedConnector, StoreWrites
 
