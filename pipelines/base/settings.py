@@ -22,8 +22,14 @@ BUNDLED_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
 
 
 def _default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/needle``, else ``~/.local/share/needle``."""
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "needle"
+
+
+def _default_slack_workers() -> int:
+    """The CPU count, at most 4."""
+    return min(4, os.cpu_count() or 1)
 
 
 def _proxy_addresses(value: object) -> object:
@@ -54,22 +60,39 @@ class Settings(BaseSettings):
 
     # --- where state lives -------------------------------------------------------------------------
     data_dir: Path = Field(default_factory=_default_data_dir, description="Embedded store, traces, caches.")
-    store: Literal["memory", "elasticsearch"] = "memory"
+    store: Literal["memory", "elasticsearch"] = Field(
+        default="memory",
+        description="memory (the embedded store, persisted under the data directory) or elasticsearch.",
+    )
 
-    elasticsearch_url: str | None = None
-    elasticsearch_username: str | None = None
-    elasticsearch_password: SecretStr | None = None
-    elasticsearch_api_key: SecretStr | None = None
-    elasticsearch_index: str = Field(default="needle", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
-    elasticsearch_verify_certs: bool = True
-    elasticsearch_ca_certs: Path | None = None
+    elasticsearch_url: str | None = Field(
+        default=None, description="Elasticsearch URL (required when NEEDLE_STORE=elasticsearch)."
+    )
+    elasticsearch_username: str | None = Field(default=None, description="Elasticsearch user.")
+    elasticsearch_password: SecretStr | None = Field(default=None, description="Elasticsearch password.")
+    elasticsearch_api_key: SecretStr | None = Field(
+        default=None, description="Elasticsearch API key, instead of user and password."
+    )
+    elasticsearch_index: str = Field(
+        default="needle",
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        description="Index name (lower case, digits, _ . -).",
+    )
+    elasticsearch_verify_certs: bool = Field(
+        default=True, description="Verify the cluster's TLS certificate."
+    )
+    elasticsearch_ca_certs: Path | None = Field(
+        default=None, description="CA bundle for a cluster with a private certificate authority."
+    )
 
     # --- indexing ----------------------------------------------------------------------------------
     embedding_model: str = Field(
         default=BUNDLED_EMBEDDING_MODEL,
         description="A Hugging Face model id, a local folder, or the bundled all-MiniLM-L6-v2.",
     )
-    embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    embedding_batch_size: int = Field(
+        default=32, ge=1, le=1024, description="Chunks embedded per batch while indexing."
+    )
     embedding_api: Literal["local", "tei", "inference_endpoint", "serverless"] = Field(
         default="local",
         description="Where chunks and questions are embedded: the local model, or a Hugging Face-hosted "
@@ -79,8 +102,20 @@ class Settings(BaseSettings):
         default=None, description="URL of the embedding server (tei, inference_endpoint)."
     )
     chunk_words: int = Field(default=200, ge=30, le=2000, description="Target words per chunk.")
-    chunk_overlap_words: int = Field(default=40, ge=0, le=1000)
-    max_upload_mb: float = Field(default=50.0, gt=0, le=10_000)
+    chunk_overlap_words: int = Field(
+        default=40,
+        ge=0,
+        le=1000,
+        description="Overlap between neighbouring chunks, in words "
+        "(must be smaller than NEEDLE_CHUNK_WORDS).",
+    )
+    max_upload_mb: float = Field(
+        default=50.0,
+        gt=0,
+        le=10_000,
+        description="Largest file accepted, in MB of 10^6 bytes (the unit every size is shown in); the "
+        "console's browser takes bigger files out of a selection before they are sent.",
+    )
     max_file_chars: int = Field(
         default=3_000_000,
         ge=1000,
@@ -113,13 +148,19 @@ class Settings(BaseSettings):
         default_factory=lambda: ["en"],
         description="Languages the embedder understands; other languages are retrieved by BM25 alone.",
     )
-    bm25_top_k: int = Field(default=200, ge=1, le=1000)
-    dense_top_k: int = Field(default=200, ge=1, le=1000)
+    bm25_top_k: int = Field(default=200, ge=1, le=1000, description="Candidates from the BM25 retriever.")
+    dense_top_k: int = Field(
+        default=200, ge=1, le=1000, description="Candidates from the embedding retriever."
+    )
     top_k: int = Field(default=5, ge=1, le=50, description="Passages given to the answerer.")
-    fusion: Literal["rrf", "weighted"] = "weighted"
-    rrf_k: int = Field(default=60, ge=1, le=1000)
-    bm25_weight: float = Field(default=1.0, ge=0)
-    dense_weight: float = Field(default=0.75, ge=0)
+    fusion: Literal["rrf", "weighted"] = Field(
+        default="weighted",
+        description="rrf (reciprocal rank fusion) or weighted (min-max normalised scores, "
+        "tuned on SciFact train).",
+    )
+    rrf_k: int = Field(default=60, ge=1, le=1000, description="The k of reciprocal rank fusion.")
+    bm25_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 list in fusion.")
+    dense_weight: float = Field(default=0.75, ge=0, description="Weight of the embedding list in fusion.")
     reranker_model: str | None = Field(
         default=None, description="A cross-encoder id or folder; off if unset."
     )
@@ -140,16 +181,29 @@ class Settings(BaseSettings):
         description="The endpoint: a TGI server's or Inference Endpoint's root, or an OpenAI-compatible "
         "base URL (http://vllm:8000/v1).",
     )
-    llm_provider: str | None = None
+    llm_provider: str | None = Field(
+        default=None, description="Inference provider for the serverless API (optional)."
+    )
     llm_api_key: SecretStr | None = Field(
         default=None, description="Key sent to an OpenAI-compatible server (NEEDLE_LLM_API=openai)."
     )
     hf_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("NEEDLE_HF_TOKEN", "HF_TOKEN", "HF_API_TOKEN")
+        default=None,
+        validation_alias=AliasChoices("NEEDLE_HF_TOKEN", "HF_TOKEN", "HF_API_TOKEN"),
+        description="Hugging Face token (serverless, tgi, Inference Endpoint, and Hugging Face-hosted "
+        "embedders).",
     )
-    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    llm_max_tokens: int = Field(default=512, ge=16, le=8192)
-    llm_temperature: float = Field(default=0.1, ge=0, le=2)
+    llm_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Whole-answer deadline; past it the employee gets the extract and one sentence "
+        "saying why.",
+    )
+    llm_max_tokens: int = Field(
+        default=512, ge=16, le=8192, description="Longest generated answer, in tokens."
+    )
+    llm_temperature: float = Field(default=0.1, ge=0, le=2, description="Sampling temperature.")
     answerability_threshold: float = Field(
         default=0.25,
         ge=0,
@@ -163,8 +217,12 @@ class Settings(BaseSettings):
     )
 
     # --- server (needle serve) -------------------------------------------------------------------
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    host: str = Field(
+        default="127.0.0.1",
+        description="Listen address of `needle serve` (on any other than loopback the console needs "
+        "NEEDLE_ADMIN_PASSWORD).",
+    )
+    port: int = Field(default=8080, ge=1, le=65535, description="Listen port of `needle serve`.")
     public_base_url: str | None = Field(
         default=None, description="URL where people reach this server, for links such as 'Debug this answer'."
     )
@@ -176,22 +234,48 @@ class Settings(BaseSettings):
 
     # --- Slack bot ---------------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("NEEDLE_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN")
+        default=None,
+        validation_alias=AliasChoices("NEEDLE_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"),
+        description="Slack bot token (xoxb-...); turns the Slack bot on.",
     )
     slack_app_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("NEEDLE_SLACK_APP_TOKEN", "SLACK_APP_TOKEN")
+        default=None,
+        validation_alias=AliasChoices("NEEDLE_SLACK_APP_TOKEN", "SLACK_APP_TOKEN"),
+        description="Slack app-level token (xapp-..., scope connections:write), needed in Socket Mode only.",
     )
     slack_signing_secret: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("NEEDLE_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET")
+        default=None,
+        validation_alias=AliasChoices("NEEDLE_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"),
+        description="Slack signing secret (HTTP mode): verifies that requests to /slack/events come "
+        "from Slack.",
     )
-    slack_mode: Literal["socket", "http"] = "socket"
+    slack_mode: Literal["socket", "http"] = Field(
+        default="socket",
+        description="socket (no public URL needed) or http (Slack posts to <public URL>/slack/events).",
+    )
     slack_api_url: str | None = Field(
         default=None, description="Override of Slack's Web API base URL (tests)."
     )
-    slack_command: str = Field(default="/needle", pattern=r"^/[a-z0-9_-]{1,31}$")
-    slack_admin_user_ids: list[str] = Field(default_factory=list)
-    slack_allowed_channels: list[str] = Field(default_factory=list, description="Empty: every channel.")
-    slack_channel_tags: dict[str, list[str]] = Field(default_factory=dict)
+    slack_command: str = Field(
+        default="/needle",
+        pattern=r"^/[a-z0-9_-]{1,31}$",
+        description="The slash command configured in the Slack app (the manifest's).",
+    )
+    slack_admin_user_ids: list[str] = Field(
+        default_factory=list,
+        description='Slack user ids who get a "Debug this answer" link (or the trace id), '
+        'e.g. ["U012ABCDEF"].',
+    )
+    slack_allowed_channels: list[str] = Field(
+        default_factory=list,
+        description="Channels where the bot answers; empty: every channel it is in (DMs always). The default "
+        "for channels without their own settings.",
+    )
+    slack_channel_tags: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Tags each channel answers from, e.g. {"C0HR": ["hr"]}; the default for channels '
+        "without their own settings.",
+    )
     slack_followups: Annotated[
         Literal["questions", "all", "mention-only"],
         # The older boolean NEEDLE_SLACK_THREAD_FOLLOWUPS still works: true is "questions", false
@@ -210,9 +294,14 @@ class Settings(BaseSettings):
         ),
         description="Later messages answered in a thread Needle answered: questions, all, or mention-only.",
     )
-    slack_rate_limit_per_minute: int = Field(default=10, ge=1, le=1000)
+    slack_rate_limit_per_minute: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Questions per user per minute; beyond it the user gets a friendly notice.",
+    )
     slack_workers: int = Field(
-        default_factory=lambda: min(4, os.cpu_count() or 1),
+        default_factory=_default_slack_workers,
         ge=1,
         le=256,
         description="Questions answered at once (default: the CPU count, at most 4); the rest queue.",
@@ -252,8 +341,12 @@ class Settings(BaseSettings):
     )
 
     # --- admin console -----------------------------------------------------------------------------
-    admin_username: str = "admin"
-    admin_password: SecretStr | None = None
+    admin_username: str = Field(default="admin", description="Login name of the admin console.")
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the admin console; required whenever the console is reachable beyond "
+        "127.0.0.1. Put it in the environment or .env, never in a file you commit.",
+    )
     admin_session_hours: float = Field(
         default=12.0,
         gt=0,
@@ -263,8 +356,15 @@ class Settings(BaseSettings):
     )
 
     # --- process -----------------------------------------------------------------------------------
-    torch_threads: int | None = Field(default=None, ge=1, le=256)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="CPU threads for the embedding model (unset: torch's default).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of the server."
+    )
     log_format: Literal["json", "text"] = Field(default="json", description="Log format of `needle serve`.")
 
     @model_validator(mode="after")
