@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     embedding_url: str | None = Field(
         default=None, description="URL of the embedding server (tei, inference_endpoint)."
     )
-    chunk_words: int = Field(default=200, ge=30, le=2000, description="Target words per chunk.")
+    chunk_words: int = Field(
+        default=200, ge=30, le=2000, description="Target words per chunk (a CJK character counts 0.6)."
+    )
     chunk_overlap_words: int = Field(
         default=40,
         ge=0,
@@ -213,7 +215,12 @@ class Settings(BaseSettings):
         "off in both modes.",
     )
     llm_rewrite_timeout_seconds: float = Field(
-        default=5.0, gt=0, le=600, description="Deadline of the call that rewrites a thread follow-up."
+        default=5.0,
+        gt=0,
+        le=600,
+        description='Deadline of the short call that rewrites a thread follow-up ("what about part-timers?") '
+        "into a standalone question for search; past it, or without an LLM, the thread's first and previous "
+        "questions are searched with the follow-up.",
     )
 
     # --- server (needle serve) -------------------------------------------------------------------
