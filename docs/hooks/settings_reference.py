@@ -128,7 +128,12 @@ def default_text(field: Any) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for a table cell: ``|`` would end the cell, and outside code spans ``<``/``>`` would be read as
+    HTML (``<public URL>`` would vanish from the page)."""
+    pieces = text.replace("\n", " ").split("`")
+    for index in range(0, len(pieces), 2):  # even pieces are outside code spans
+        pieces[index] = pieces[index].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(pieces).replace("|", "\\|")
 
 
 def reference(which: str | None = None) -> str:

@@ -9,6 +9,7 @@ or secret ends up on the page.
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import re
 import typing
@@ -62,7 +63,7 @@ def test_the_configuration_page_lists_every_setting_with_its_default() -> None:
         for variable in variables:
             assert variable in rows, f"{variable} ({name}) is missing from the reference"
         row = rows[variables[0]]
-        assert field.description in row
+        assert field.description in html.unescape(row)
         if field.default_factory is None:
             default = field.default
             expected = (
@@ -152,6 +153,7 @@ def test_no_secret_from_the_environment_reaches_the_page(monkeypatch: pytest.Mon
 def test_a_marker_may_ask_for_one_group_or_some_variables() -> None:
     slack = hook.on_page_markdown("before\n<!-- settings-reference: Slack bot -->\nafter")
     assert "NEEDLE_SLACK_MODE" in slack and "NEEDLE_TOP_K" not in slack and "settings-reference" not in slack
+    assert "Slack posts to &lt;public URL&gt;/slack/events" in slack  # shown as text, not read as a tag
     some = hook.reference("NEEDLE_PORT, NEEDLE_HOST")
     assert list(_rows(some)) == ["NEEDLE_PORT", "NEEDLE_HOST"]
 
