@@ -6,7 +6,7 @@ to acknowledge the next request.
 
 Answering is CPU-bound Python (embedding, BM25, sentence scoring) in the same interpreter as the code that
 acknowledges Slack, so the two compete for the GIL and the cores. Three things keep acks prompt (measured
-in the README's Slack bot section): few answer threads (more do not add throughput on a small machine, only
+in docs/benchmarks.md): few answer threads (more do not add throughput on a small machine, only
 contention); answer threads at a lower OS priority (``nice``), so a core is handed to the ack path first;
 and a shorter interpreter switch interval, so a thread waiting for the GIL gets it within about a
 millisecond instead of five. Answers wait in the executor's queue, which costs nothing: Slack only needs

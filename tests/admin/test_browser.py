@@ -104,7 +104,7 @@ def test_admin_uploads_a_file_and_explains_an_answer_in_the_browser(
     trace_id = page.locator("#debug-trace-id textarea, #debug-trace-id input").first.input_value()
     assert len(trace_id) == 32
     page.screenshot(path=str(ARTIFACTS / "admin-debugger.png"), full_page=True)
-    # The README's picture is refreshed on request only, so a test run leaves the working tree as it was.
+    # The docs' picture is refreshed on request only, so a test run leaves the working tree as it was.
     docs_view = (
         DOCS_SCREENSHOT if os.environ.get("NEEDLE_UPDATE_DOCS_SCREENSHOT") else ARTIFACTS / "admin-view.png"
     )

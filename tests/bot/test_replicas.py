@@ -39,7 +39,7 @@ def test_a_retry_landing_on_the_other_replica_is_not_answered_twice(start_bot, t
 def test_the_rate_limit_counts_questions_on_every_replica(start_bot, tmp_path):
     bots = [start_bot(records_dir=tmp_path, slack_rate_limit_per_minute=2) for _ in range(2)]
     # The limit counts per calendar minute: three questions straddling a minute's end would be two
-    # windows (as the README says), so start in a minute with time left for all three.
+    # windows (as docs/slack.md says), so start in a minute with time left for all three.
     into_minute = time.time() % 60
     if into_minute > 40:
         time.sleep(60.5 - into_minute)

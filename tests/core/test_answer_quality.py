@@ -1,6 +1,6 @@
 """The answer an employee reads, measured: the harness itself, and the handbook set against its goals.
 
-The handbook set (``tests/data/handbook_answers.jsonl``) is the held-out set the README reports; the gate
+The handbook set (``tests/data/handbook_answers.jsonl``) is the held-out set the docs report; the gate
 was calibrated on ``handbook_answers_dev.jsonl`` (115 other questions over the same documents) and the
 shared development data, never on it.
 """
@@ -27,7 +27,7 @@ from tests.conftest import HANDBOOK, make_settings
 DATA = Path(__file__).parents[1] / "data"
 
 #: The goals of the issue "answers employees can trust", per language, in extract mode. Not reached yet
-#: (see the README's "Answer quality"): the strict xfail below turns green, and fails, once they are.
+#: (see docs/answer-quality.md): the strict xfail below turns green, and fails, once they are.
 GOALS = {"accuracy": 0.95, "citation_rate": 0.98, "abstention": 0.90, "false_abstention": 0.05}
 #: What the default reaches today on the held-out handbook set, less a small margin: a regression guard.
 FLOORS = {
@@ -153,7 +153,7 @@ def test_the_handbook_set_stays_above_todays_figures(handbook_report: dict) -> N
             assert not worse, (language, name, figures, _misses(handbook_report))
 
 
-@pytest.mark.xfail(strict=True, reason="the issue's goals are not reached yet; see the README")
+@pytest.mark.xfail(strict=True, reason="the issue's goals are not reached yet; see docs/answer-quality.md")
 @pytest.mark.slow
 def test_the_handbook_set_meets_the_issues_goals(handbook_report: dict) -> None:
     for language, figures in handbook_report["languages"].items():

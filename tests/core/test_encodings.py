@@ -1,7 +1,7 @@
 """Text files in every encoding desktops save: read through the real ingest path, indexed and retrievable.
 
 The files in ``tests/data/encodings`` are real bytes in GBK, GB18030, Big5, Shift-JIS and Windows-1252, and
-a UTF-8 file with one stray byte (see the README there).
+a UTF-8 file with one stray byte (see docs/indexing.md, "Encodings").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each test records what it measured with ``record_figure(area, name, value)``; the figures are printed at
 the end of the run (``Hardening figures``) and written as JSON to ``$NEEDLE_HARDENING_FIGURES`` when that
-variable names a file, which is how the README's "Hardening figures" table was filled.
+variable names a file, which is how the "Hardening figures" table (docs/hardening.md) was filled.
 """
 
 from __future__ import annotations
