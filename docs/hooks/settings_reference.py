@@ -36,7 +36,7 @@ def _settings_module() -> types.ModuleType:
     """The module that defines ``Settings``, importable from this repository whoever runs MkDocs."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    return importlib.import_module("pipelines.settings")
+    return importlib.import_module("pipelines.base.settings")
 
 
 def groups(settings_class: type | None = None) -> dict[str, list[str]]:

@@ -39,7 +39,7 @@ def cmd_channels(args: argparse.Namespace) -> int:
         if args.json:
             common.print_json([c.to_dict() for c in listed])
         elif not listed:
-            print("No channel has its own settings; every channel follows the defaults (see the README).")
+            print("No channel has its own settings; every channel follows the defaults (see docs/slack.md).")
         else:
             _print_channels(listed)
         return EXIT_OK

@@ -41,19 +41,20 @@ EXAMINED_PASSAGES = 3
 #: Candidates of each retriever that make up the IDF pool: enough to tell common from rare terms.
 POOL_PER_RETRIEVER = 50
 
-#: Logistic weights (intercept, coverage, sentence similarity) and (intercept, coverage, character
-#: coverage) for languages the embedder does not read; fitted by scripts/calibrate_answerability.py, see
-#: the README for the figures. The terms-only intercept was then moved from -16.3 by +1.85 (logit 0.25
-#: minus logit 0.05), so the default threshold 0.25 decides as 0.05 did: on the Chinese development data
-#: (CMRC 2018 trial and the handbook's Chinese development questions, pooled) that costs 1.9 points of
-#: accuracy against the ungated answer and refuses 73% of unanswerable questions, where 0.25 cost 6.1
-#: points (17 on a held-out Chinese set) for 82%.
+#: Logistic weights (intercept, coverage, sentence similarity) and (intercept, coverage, character coverage)
+#: for languages the embedder does not read; fitted by scripts/calibrate_answerability.py (the figures are in
+#: docs/answer-quality.md). The terms-only intercept was then moved from -16.3 by +1.85 (logit 0.25 minus
+#: logit 0.05), so the default threshold 0.25 decides as 0.05 did: on the Chinese development data (CMRC 2018
+#: trial and the handbook's Chinese development questions, pooled) that costs 1.9 points of accuracy against
+#: the ungated answer and refuses 73% of unanswerable questions, where 0.25 cost 6.1 points (17 on a held-out
+#: Chinese set) for 82%.
 WEIGHTS_WITH_MEANING = (-7.85, 7.46, 6.43)
 WEIGHTS_TERMS_ONLY = (-14.45, 4.0, 18.43)
 
 #: With an LLM, the passages relate to the question (and reach the model) when any signal reaches its floor.
 #: Chosen on the development data (handbook development questions, COVID-QA, CMRC 2018 trial gate-off
-#: reports) as the strictest round values that let every answerable question through; see the README.
+#: reports) as the strictest round values that let every answerable question through; see
+#: docs/answer-quality.md.
 RELATED_COVERAGE = 0.2
 RELATED_SIMILARITY = 0.35
 RELATED_CHARACTERS = 0.3

@@ -18,7 +18,7 @@ from types import ModuleType
 
 import pytest
 
-from pipelines.settings import Settings
+from pipelines.base.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOK = ROOT / "docs" / "hooks" / "settings_reference.py"
