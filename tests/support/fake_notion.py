@@ -318,6 +318,10 @@ class FakeNotionState:
             ],
         }
 
+    def reset(self) -> None:
+        """Back to an empty workspace with the default behaviour (one server can serve many tests)."""
+        self.__dict__.update(FakeNotionState().__dict__)
+
     def visible_page(self, page_id: str) -> bool:
         return page_id not in self.gone and not self.pages[page_id]["in_trash"]
 
