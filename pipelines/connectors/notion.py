@@ -14,7 +14,8 @@ Notion's API (version 2025-09-03, the one notion-client 3 speaks) is read with t
   ``child_database`` blocks that search missed (``GET /v1/databases/{id}`` names a child database's data
   sources); it costs at least one request per page per sync, so it is off by default.
 
-A page's ``last_edited_time`` is its version: the engine fetches only pages whose time changed. A page in
+A page's ``last_edited_time`` is its version: the engine fetches only pages whose time changed (a time
+in the last few minutes is marked as settling, see :func:`_version`). A page in
 the trash (``in_trash``/``archived``) or gone (404 ``object_not_found``) is left out of the listing, so the
 engine prunes it. Notion's API does not say who a page is shared with, so every reference has
 ``audience=None``: the audience configured on the connector applies to all of it.
@@ -31,6 +32,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -58,6 +60,8 @@ PAGE_SIZE = 100
 DEFAULT_DELAY = 0.34
 #: Deeper block nesting than this is not followed (Notion's own editor rarely nests past a dozen levels).
 MAX_BLOCK_DEPTH = 30
+#: How long after an edit a page's minute-rounded ``last_edited_time`` may still hide a later edit.
+SETTLING_SECONDS = 180
 #: Errors that pass on their own: the sync is retried later.
 _RETRYABLE_CODES = {
     "rate_limited",
@@ -319,7 +323,7 @@ class NotionConnector(Connector):
         return DocumentRef(
             id=str(page["id"]),
             title=page_title(page) or "Untitled",
-            version=str(page.get("last_edited_time") or ""),
+            version=_version(str(page.get("last_edited_time") or "")),
             url=str(page.get("url") or "") or None,
             modified=str(page.get("last_edited_time") or "") or None,
             audience=None,  # Notion's API does not expose sharing: the connector's audience applies
@@ -375,6 +379,22 @@ class NotionConnector(Connector):
             except _Gone:
                 block["children"] = []  # deleted while the page was read: the rest of the page stands
         return blocks
+
+
+def _version(last_edited: str, now: datetime | None = None) -> str:
+    """The page's ``last_edited_time``, marked while it is recent.
+
+    Notion rounds ``last_edited_time`` to the minute, so an edit made in the same minute as a sync, after
+    it, leaves the time unchanged and would never be fetched. While the time is within
+    ``SETTLING_SECONDS`` of now the version carries a mark; the first sync after that sees the plain time
+    as a new version and fetches the page once more (unchanged bytes are then skipped by their hash).
+    """
+    try:
+        edited = datetime.fromisoformat(last_edited.replace("Z", "+00:00"))
+    except ValueError:
+        return last_edited
+    now = now or datetime.now(UTC)
+    return f"{last_edited}+settling" if (now - edited).total_seconds() < SETTLING_SECONDS else last_edited
 
 
 @functools.cache

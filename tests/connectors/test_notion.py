@@ -24,11 +24,12 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pipelines.connectors.base import ConnectorError, FetchedDocument, NotModified, connector_class
-from pipelines.connectors.notion import NotionConnector
+from pipelines.connectors.notion import NotionConnector, _version
 from pipelines.connectors.notion_markdown import blocks_markdown
 from pipelines.conversion.tables import linearize_pipe_tables
 from tests.support.fake_notion import (
@@ -391,3 +392,18 @@ def test_the_connector_is_registered_and_checks_its_settings():
         NotionConnector({"space": "ENG"}, {"token": "ntn_x"})
     with pytest.raises(ConnectorError, match="not a number"):
         NotionConnector({"delay": "soon"}, {"token": "ntn_x"})
+
+
+def test_an_edit_in_the_minute_of_a_sync_is_fetched_by_the_next_sync(notion):
+    """Notion rounds last_edited_time to the minute: a recent time is a version that settles later."""
+    url, state = notion
+    page = state.add_page("Status", [paragraph("All systems normal.")])
+    this_minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    state.pages[page]["last_edited_time"] = this_minute.strftime("%Y-%m-%dT%H:%M:00.000Z")
+    first = next(iter(connect(url, state).list_documents()))
+    # Edited again within the same minute: Notion reports the same time.
+    state.edit(page, [paragraph("The VPN is down.")])
+    state.pages[page]["last_edited_time"] = first.modified
+    later = _version(first.modified, now=this_minute + timedelta(minutes=10))
+    assert first.version != later == first.modified  # the sync after the window fetches it again
+    assert _version("2026-11-02T09:01:00.000Z") == "2026-11-02T09:01:00.000Z"
