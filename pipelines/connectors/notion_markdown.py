@@ -236,13 +236,15 @@ def _yaml_string(value: str) -> str:
 
 
 def page_markdown(page: Mapping[str, Any], blocks: Sequence[Block], *, title: str | None = None) -> str:
-    """A whole page: front matter (title, URL, last edit, which the indexer reads as the page's date),
-    the title as a heading, a database row's properties, then the blocks."""
+    """A whole page: front matter with its last edit (which the indexer reads as the page's date), the
+    title as a heading, a database row's properties, then the blocks.
+
+    The front matter holds nothing else: its keys become the chunks' metadata, where a ``title`` or
+    ``url`` would compete with the ones the sync engine sets from the reference.
+    """
     title = title if title is not None else page_title(page)
     front = [
         "---",
-        f"title: {_yaml_string(title or 'Untitled')}",
-        f"url: {_yaml_string(str(page.get('url') or ''))}",
         f"last_modified: {_yaml_string(str(page.get('last_edited_time') or ''))}",
         "---",
         "",

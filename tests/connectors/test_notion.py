@@ -30,7 +30,8 @@ import pytest
 
 from pipelines.connectors.base import ConnectorError, FetchedDocument, NotModified, connector_class
 from pipelines.connectors.notion import NotionConnector, _version
-from pipelines.connectors.notion_markdown import blocks_markdown
+from pipelines.connectors.notion_markdown import blocks_markdown, page_markdown
+from pipelines.conversion.dates import markdown_date
 from pipelines.conversion.tables import linearize_pipe_tables
 from tests.support.fake_notion import (
     FakeNotionState,
@@ -114,7 +115,7 @@ def test_a_page_renders_its_headings_lists_table_quotes_and_code(notion):
     )
     text = fetch(connect(url, state), page)
 
-    assert text.startswith('---\ntitle: "Office handbook"\n')
+    assert text.startswith('---\nlast_modified: "2026-11-02T09:01:00.000Z"\n---\n')
     assert "\n# Office handbook\n" in text
     assert "\n## Wi-Fi and badges\n" in text and "\n#### Small print" in text  # one level under the title
     # Nested lists keep their nesting (children under has_children were read).
@@ -407,3 +408,8 @@ def test_an_edit_in_the_minute_of_a_sync_is_fetched_by_the_next_sync(notion):
     later = _version(first.modified, now=this_minute + timedelta(minutes=10))
     assert first.version != later == first.modified  # the sync after the window fetches it again
     assert _version("2026-11-02T09:01:00.000Z") == "2026-11-02T09:01:00.000Z"
+
+
+def test_the_last_edit_is_the_date_the_indexer_reads():
+    page = {"last_edited_time": "2026-11-02T09:01:00.000Z", "properties": {}}
+    assert markdown_date(page_markdown(page, [], title="T").encode()) == "2026-11-02T09:01:00+00:00"
