@@ -10,6 +10,8 @@ Notion's API (version 2025-09-03, the one notion-client 3 speaks) is read with t
   not guaranteed to return every row, so the rows are also listed where they live.
 * ``GET /v1/pages/{id}`` then ``GET /v1/blocks/{id}/children`` (recursively for ``has_children``) fetch
   one page's content, rendered by :mod:`pipelines.connectors.notion_markdown`.
+* With ``pages=URL,...`` only those pages and what lies under them are listed, by walking down from them
+  through their blocks (no search).
 * With ``crawl=true`` the listing also walks every page's blocks for ``child_page`` and
   ``child_database`` blocks that search missed (``GET /v1/databases/{id}`` names a child database's data
   sources); it costs at least one request per page per sync, so it is off by default.
@@ -29,8 +31,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import ssl
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -87,6 +91,8 @@ class NotionConnector(Connector):
 
     kind: ClassVar[str] = "notion"
     settings: ClassVar[Mapping[str, str]] = {
+        "pages": "only these pages and everything under them (page URLs or ids, comma-separated; "
+        "default: every page shared with the integration)",
         "crawl": "also walk every page's blocks for child pages and databases search missed "
         "(true/false, default false; one request per page per sync)",
         "delay": f"seconds between requests (default {DEFAULT_DELAY}: Notion allows about 3 per second)",
@@ -120,6 +126,9 @@ class NotionConnector(Connector):
         if self.delay < 0 or self.retries < 0 or self.timeout <= 0:
             raise ConnectorError("delay and retries must be 0 or more, and timeout more than 0")
         self.crawl = _truthy(self.config.get("crawl"))
+        self.roots = [
+            _page_id(item) for item in str(self.config.get("pages") or "").split(",") if item.strip()
+        ]
         self.base_url = str(self.config.get("base_url") or "https://api.notion.com").rstrip("/")
         if urlsplit(self.base_url).scheme not in ("http", "https"):
             raise ConnectorError(f"base_url must be an http(s) address, not {self.base_url!r}")
@@ -233,34 +242,45 @@ class NotionConnector(Connector):
                 seen.add(page["id"])
                 pages.append(page)
 
-        for page in self._paginate(
-            "listing the pages shared with the integration",
-            api.search,
-            filter={"property": "object", "value": "page"},
-        ):
-            keep(page)
-        data_sources = [
-            source
-            for source in self._paginate(
-                "listing the databases shared with the integration",
-                api.search,
-                filter={"property": "object", "value": "data_source"},
-            )
-            if source.get("object") == "data_source" and _live(source)
-        ]
         done_sources: set[str] = set()
-        while data_sources:
-            source = data_sources.pop(0)
-            if source["id"] in done_sources:
-                continue
-            done_sources.add(source["id"])
-            title = data_source_title(source) or source["id"]
-            for row in self._rows(source["id"], title):
-                if row.get("object") == "data_source":  # a wiki's nested data source
-                    data_sources.append(row)
-                else:
-                    keep(row)
-        if self.crawl:
+        if self.roots:
+            # Only the trees under the chosen pages: read each root, then walk down through the blocks.
+            for root in self.roots:
+                try:
+                    keep(self._call(f"reading the page {root}", api.pages.retrieve, page_id=root))
+                except _Gone:
+                    raise ConnectorError(
+                        f"the page {root} (setting 'pages') does not exist or is not shared with the "
+                        "integration: share it, or remove it from 'pages'"
+                    ) from None
+        else:
+            for page in self._paginate(
+                "listing the pages shared with the integration",
+                api.search,
+                filter={"property": "object", "value": "page"},
+            ):
+                keep(page)
+            data_sources = [
+                source
+                for source in self._paginate(
+                    "listing the databases shared with the integration",
+                    api.search,
+                    filter={"property": "object", "value": "data_source"},
+                )
+                if source.get("object") == "data_source" and _live(source)
+            ]
+            while data_sources:
+                source = data_sources.pop(0)
+                if source["id"] in done_sources:
+                    continue
+                done_sources.add(source["id"])
+                title = data_source_title(source) or source["id"]
+                for row in self._rows(source["id"], title):
+                    if row.get("object") == "data_source":  # a wiki's nested data source
+                        data_sources.append(row)
+                    else:
+                        keep(row)
+        if self.crawl or self.roots:
             queue = list(pages)
             while queue:
                 for found in self._children_of(queue.pop(0), done_sources):
@@ -402,6 +422,19 @@ def _tls_context() -> ssl.SSLContext:
     """The certificate store httpx would load (certifi's), loaded once per process rather than once per
     connector: building it costs a tenth of a second or more."""
     return httpx.create_ssl_context()
+
+
+_HEX_ID = re.compile(r"([0-9a-fA-F]{32})(?![0-9a-fA-F])")
+
+
+def _page_id(text: str) -> str:
+    """A page id from an id (with or without dashes) or a page URL (``…/Title-<32 hex digits>?v=…``)."""
+    text = text.strip()
+    compact = text.replace("-", "") if "/" not in text else text
+    match = _HEX_ID.findall(urlsplit(compact).path if "/" in compact else compact)
+    if not match:
+        raise ConnectorError(f"{text!r} in 'pages' is not a Notion page URL or id")
+    return str(uuid.UUID(match[-1]))
 
 
 def _live(obj: Mapping[str, Any]) -> bool:

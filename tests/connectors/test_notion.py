@@ -413,3 +413,22 @@ def test_an_edit_in_the_minute_of_a_sync_is_fetched_by_the_next_sync(notion):
 def test_the_last_edit_is_the_date_the_indexer_reads():
     page = {"last_edited_time": "2026-11-02T09:01:00.000Z", "properties": {}}
     assert markdown_date(page_markdown(page, [], title="T").encode()) == "2026-11-02T09:01:00+00:00"
+
+
+def test_pages_setting_lists_only_the_trees_under_those_pages(notion):
+    url, state = notion
+    wiki = state.add_page("Engineering wiki", [paragraph("Start here.")])
+    runbook = state.add_page("Runbooks", [paragraph("Pager rota.")], parent=wiki)
+    source = state.add_database("Services", parent=runbook)
+    row = state.add_page("Billing API", [paragraph("Owned by payments.")], parent=source)
+    state.add_page("Marketing plan", [paragraph("Launch in May.")])  # shared, but not under the wiki
+    page_url = state.page_object(wiki)["url"] + "?pvs=4"
+    listed = {ref.id for ref in connect(url, state, pages=page_url).list_documents()}
+    assert listed == {wiki, runbook, row}
+    assert not any(r["path"] == SEARCH for r in state.requests)  # walked from the root, not searched
+    assert ("GET", f"/v1/databases/{state.data_sources[source]['database_id']}") in paths(state)
+
+    state.delete(wiki)
+    with pytest.raises(ConnectorError) as caught:
+        list(connect(url, state, pages=page_url).list_documents())
+    assert not caught.value.retryable and "setting 'pages'" in caught.value.reason
