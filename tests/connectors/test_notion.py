@@ -31,8 +31,8 @@ import pytest
 from pipelines.connectors.base import ConnectorError, FetchedDocument, NotModified, connector_class
 from pipelines.connectors.notion import NotionConnector, _version
 from pipelines.connectors.notion_markdown import blocks_markdown, page_markdown
-from pipelines.conversion.dates import markdown_date
-from pipelines.conversion.tables import linearize_pipe_tables
+from pipelines.indexing.conversion.dates import markdown_date
+from pipelines.indexing.conversion.tables import linearize_pipe_tables
 from tests.support.fake_notion import (
     FakeNotionState,
     bullet,
