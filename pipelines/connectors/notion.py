@@ -50,6 +50,7 @@ from pipelines.connectors.base import (
     ConnectorError,
     DocumentRef,
     FetchedDocument,
+    Gone,
     NotModified,
     PeopleDirectory,
     register,
@@ -101,8 +102,9 @@ class NotionConnector(Connector):
         "timeout": "seconds to wait for one response (default 60)",
         "base_url": "the API's address (default https://api.notion.com)",
     }
-    #: The secret the connector needs: an internal integration secret ("ntn_..." or "secret_...").
-    secret_names: ClassVar[tuple[str, ...]] = ("token",)
+    secret_settings: ClassVar[Mapping[str, str]] = {
+        "token": "the internal integration secret (ntn_...) of an integration with 'Read content'",
+    }
 
     def __init__(
         self,
@@ -111,12 +113,6 @@ class NotionConnector(Connector):
         people: PeopleDirectory | None = None,
     ) -> None:
         super().__init__(config, secrets, people)
-        unknown = sorted(set(self.config) - set(self.settings))
-        if unknown:
-            raise ConnectorError(
-                f"the notion connector has no setting {', '.join(unknown)} "
-                f"(settings: {', '.join(self.settings)})"
-            )
         try:
             self.delay = float(self.config.get("delay", DEFAULT_DELAY))
             self.retries = int(self.config.get("retries", 5))
@@ -142,8 +138,9 @@ class NotionConnector(Connector):
             token = (self.secrets.get("token") or "").strip()
             if not token:
                 raise ConnectorError(
-                    "the notion connector has no integration token: set the secret 'token' to the internal "
-                    "integration secret from notion.so/profile/integrations"
+                    "the notion connector has no integration token: set NEEDLE_CONNECTOR_<NAME>_TOKEN "
+                    "(in the environment or the secrets file) to the integration's secret from "
+                    "notion.so/profile/integrations"
                 )
             options = ClientOptions(
                 auth=token,
@@ -355,9 +352,12 @@ class NotionConnector(Connector):
 
     # Fetching ----------------------------------------------------------------------------------------------
 
-    def fetch(self, ref: DocumentRef, previous_version: str | None = None) -> FetchedDocument | NotModified:
+    def fetch(
+        self, ref: DocumentRef, previous_version: str | None = None
+    ) -> FetchedDocument | NotModified | Gone:
         """The page as Markdown; :class:`NotModified` when its ``last_edited_time`` still equals
-        ``previous_version`` (one request instead of a walk through its blocks)."""
+        ``previous_version`` (one request instead of a walk through its blocks); :class:`Gone` when it
+        was moved to the trash, deleted or unshared since the listing."""
         api = self._api()
         what = f"reading the page {ref.title!r}"
         try:
@@ -369,10 +369,7 @@ class NotionConnector(Connector):
                 return NotModified(current)
             blocks = self._block_tree(ref.id)
         except _Gone:
-            raise ConnectorError(
-                f"the page {ref.title!r} was deleted in Notion or is no longer shared with the integration",
-                document_id=ref.id,
-            ) from None
+            return Gone(ref, "deleted in Notion, in its trash, or no longer shared with the integration")
         text = page_markdown(page, blocks, title=current.title)
         return FetchedDocument(
             ref=current,

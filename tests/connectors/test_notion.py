@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipelines.connectors.base import ConnectorError, FetchedDocument, NotModified, connector_class
+from pipelines.connectors.base import ConnectorError, FetchedDocument, Gone, NotModified, connector_class
 from pipelines.connectors.notion import NotionConnector, _version
 from pipelines.connectors.notion_markdown import blocks_markdown, page_markdown
 from pipelines.indexing.conversion.dates import markdown_date
@@ -293,7 +293,7 @@ def test_last_edited_time_is_the_version_and_only_edited_pages_change(notion):
 # Faults ------------------------------------------------------------------------------------------------
 
 
-def test_a_page_trashed_between_syncs_is_not_listed_and_cannot_be_fetched(notion):
+def test_a_page_trashed_between_syncs_is_not_listed_and_fetches_as_gone(notion):
     url, state = notion
     keep = state.add_page("Onboarding", [paragraph("Day one.")])
     trashed = state.add_page("Old VPN guide", [paragraph("Use the old VPN.")])
@@ -301,14 +301,13 @@ def test_a_page_trashed_between_syncs_is_not_listed_and_cannot_be_fetched(notion
     first = {ref.id: ref for ref in connector.list_documents()}
     state.trash(trashed)
     second = {ref.id for ref in connector.list_documents()}
-    with pytest.raises(ConnectorError) as caught:
-        connector.fetch(first[trashed])
+    outcome = connector.fetch(first[trashed])
     assert second == {keep}
-    assert caught.value.document_id == trashed and not caught.value.retryable
-    assert "deleted in Notion" in caught.value.reason
+    assert isinstance(outcome, Gone) and outcome.ref.id == trashed
+    assert "trash" in outcome.reason
 
 
-def test_a_page_deleted_for_good_answers_404_and_fails_alone(notion):
+def test_a_page_deleted_for_good_answers_404_and_fetches_as_gone(notion):
     url, state = notion
     state.add_page("Onboarding", [paragraph("Day one.")])
     gone = state.add_page("Old VPN guide", [paragraph("Use the old VPN.")])
@@ -316,11 +315,9 @@ def test_a_page_deleted_for_good_answers_404_and_fails_alone(notion):
     ref = next(ref for ref in connector.list_documents() if ref.id == gone)
     state.delete(gone)
     assert gone not in {r.id for r in connector.list_documents()}
-    with pytest.raises(ConnectorError) as caught:
-        connector.fetch(ref)
+    outcome = connector.fetch(ref)
     assert ("GET", f"/v1/pages/{gone}") in paths(state)
-    assert caught.value.document_id == gone and not caught.value.retryable
-    assert "no longer shared" in caught.value.reason
+    assert isinstance(outcome, Gone) and "no longer shared" in outcome.reason
 
 
 def test_an_invalid_or_expired_token_is_a_plain_error_that_needs_a_person(notion):
@@ -389,8 +386,11 @@ def test_an_unreachable_server_is_retryable():
 
 def test_the_connector_is_registered_and_checks_its_settings():
     assert connector_class("notion") is NotionConnector
-    with pytest.raises(ConnectorError, match="no setting space"):
-        NotionConnector({"space": "ENG"}, {"token": "ntn_x"})
+    NotionConnector({"pages": "https://www.notion.so/Wiki-1f2e3d4c5b6a79880f1e2d3c4b5a6978"}).check_config()
+    with pytest.raises(ConnectorError, match="no setting 'space'"):
+        NotionConnector({"space": "ENG"}, {"token": "ntn_x"}).check_config()
+    with pytest.raises(ConnectorError, match="not a Notion page URL"):
+        NotionConnector({"pages": "Engineering wiki"})
     with pytest.raises(ConnectorError, match="not a number"):
         NotionConnector({"delay": "soon"}, {"token": "ntn_x"})
 
