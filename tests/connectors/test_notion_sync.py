@@ -88,6 +88,13 @@ def test_a_synced_workspace_answers_from_a_table_keeps_its_audience_and_forgets_
         assert "sardine" not in leaked and "Office handbook" not in leaked and handbook_url not in leaked
         assert outsider["citations"] == [] and outsider["passages"] == []
 
+        # A revoked token fails the sync in plain words and removes nothing.
+        monkeypatch.setenv("NEEDLE_CONNECTOR_WIKI_TOKEN", "ntn_revoked_0000")
+        failed = service.connectors.sync("wiki", actor="test")
+        assert failed.status == "failed" and "401 unauthorized" in (failed.error or "")
+        assert "ntn_revoked_0000" not in (failed.error or "") and len(service.list_sources()) == 2
+        monkeypatch.setenv("NEEDLE_CONNECTOR_WIKI_TOKEN", state.token)
+
         # A page moved to the trash in Notion is pruned on the next sync.
         vpn = "How do I connect to the legacy VPN?"
         assert "vpn-legacy.acme.example" in ask(capsys, vpn)["answer"]
