@@ -64,7 +64,9 @@ READERS: dict[str, tuple[str | None, str]] = {
 }
 FILE_FIELDS = "id, name, mimeType, modifiedTime, version, webViewLink, parents, driveId, trashed, size"
 LIST_FIELDS = f"nextPageToken, files({FILE_FIELDS})"
-CHANGE_FIELDS = f"nextPageToken, newStartPageToken, changes(changeType, removed, fileId, driveId, file({FILE_FIELDS}))"
+CHANGE_FIELDS = (
+    f"nextPageToken, newStartPageToken, changes(changeType, removed, fileId, driveId, file({FILE_FIELDS}))"
+)
 USER_CORPUS = "user"
 DEFAULT_MAX_FILE_MB = 50
 
@@ -112,7 +114,8 @@ class GoogleDriveConnector(Connector):
         "drives": "shared drive ids to sync whole (ID1,ID2); the service account must be a member",
         "domain": "your Google Workspace domain: files shared with it are for everyone in Needle",
         "subject": "a user to act as, with domain-wide delegation (else the service account itself)",
-        "admin_email": "an admin to act as to read Google Groups' members (Admin SDK); unset: groups grant nothing",
+        "admin_email": "an admin to act as to read Google Groups' members (Admin SDK); unset: groups "
+        "grant nothing",
         "max_file_mb": f"files larger than this are skipped (default {DEFAULT_MAX_FILE_MB})",
         "api_root": "another root for Google's APIs (a private endpoint); default Google's own",
     }
@@ -128,16 +131,24 @@ class GoogleDriveConnector(Connector):
         super().__init__(config, secrets, people)
         unknown = sorted(set(self.config) - set(self.settings))
         if unknown:
-            raise ConnectorError(f"unknown gdrive setting(s): {', '.join(unknown)}; known: {', '.join(self.settings)}")
+            raise ConnectorError(
+                f"unknown gdrive setting(s): {', '.join(unknown)}; known: {', '.join(self.settings)}"
+            )
         self.folders = _split(self.config.get("folders"))
         self.drives = _split(self.config.get("drives"))
         if not self.folders and not self.drives:
-            raise ConnectorError("a gdrive connector needs folders=ID1,ID2 or drives=SHARED_DRIVE_ID (or both)")
+            raise ConnectorError(
+                "a gdrive connector needs folders=ID1,ID2 or drives=SHARED_DRIVE_ID (or both)"
+            )
         self.subject = self.config.get("subject") or self.secrets.get("subject") or None
         self.admin_email = self.config.get("admin_email") or None
-        self.domain = (self.config.get("domain") or _domain_of(self.subject or self.admin_email) or "").lower()
+        self.domain = (
+            self.config.get("domain") or _domain_of(self.subject or self.admin_email) or ""
+        ).lower()
         try:
-            self.max_file_bytes = int(float(self.config.get("max_file_mb") or DEFAULT_MAX_FILE_MB) * 1_000_000)
+            self.max_file_bytes = int(
+                float(self.config.get("max_file_mb") or DEFAULT_MAX_FILE_MB) * 1_000_000
+            )
         except ValueError:
             raise ConnectorError("max_file_mb must be a number of MB") from None
         self._listing = DriveListing.load(state)
@@ -203,7 +214,11 @@ class GoogleDriveConnector(Connector):
             )
             if root.get("mimeType") != FOLDER or root.get("trashed"):
                 raise ConnectorError(f"{folder_id} ({root.get('name', '?')}) is not a folder in Drive")
-            listing.folders[folder_id] = {"parents": [], "root": True, "sharing": self._sharing(folder_id, root)}
+            listing.folders[folder_id] = {
+                "parents": [],
+                "root": True,
+                "sharing": self._sharing(folder_id, root),
+            }
             self._list_folder_tree(listing, folder_id, groups)
         for drive_id in self.drives:
             self._list_drive(listing, drive_id, groups)
@@ -213,8 +228,12 @@ class GoogleDriveConnector(Connector):
         token: str | None = None
         while True:
             request = self.apis.drive.files().list(
-                supportsAllDrives=True, includeItemsFromAllDrives=True, pageSize=1000, fields=LIST_FIELDS,
-                pageToken=token, **params,
+                supportsAllDrives=True,
+                includeItemsFromAllDrives=True,
+                pageSize=1000,
+                fields=LIST_FIELDS,
+                pageToken=token,
+                **params,
             )
             reply = self.apis.run(request, what=what)
             yield from reply.get("files", [])
@@ -226,7 +245,9 @@ class GoogleDriveConnector(Connector):
         pending = [folder_id]
         while pending:
             current = pending.pop()
-            for item in self._pages(f"listing the folder {current}", q=f"'{current}' in parents and trashed = false"):
+            for item in self._pages(
+                f"listing the folder {current}", q=f"'{current}' in parents and trashed = false"
+            ):
                 if item.get("mimeType") == FOLDER:
                     if item["id"] not in listing.folders:
                         listing.folders[item["id"]] = {
@@ -240,7 +261,9 @@ class GoogleDriveConnector(Connector):
 
     def _list_drive(self, listing: DriveListing, drive_id: str, groups: GroupDirectory) -> None:
         items = list(
-            self._pages(f"listing the shared drive {drive_id}", corpora="drive", driveId=drive_id, q="trashed = false")
+            self._pages(
+                f"listing the shared drive {drive_id}", corpora="drive", driveId=drive_id, q="trashed = false"
+            )
         )
         for item in items:
             if item.get("mimeType") == FOLDER:
@@ -257,7 +280,12 @@ class GoogleDriveConnector(Connector):
         """A fingerprint of a folder's permissions, to notice when its sharing changes."""
         permissions = file_permissions(self.apis, item_id, str(item.get("name", item_id)))
         keys = sorted(
-            (str(p.get("type")), str(p.get("emailAddress", "")).lower(), str(p.get("domain", "")).lower(), str(p.get("role")))
+            (
+                str(p.get("type")),
+                str(p.get("emailAddress", "")).lower(),
+                str(p.get("domain", "")).lower(),
+                str(p.get("role")),
+            )
             for p in permissions
             if not p.get("deleted")
         )
@@ -268,7 +296,9 @@ class GoogleDriveConnector(Connector):
             listing.files.pop(item["id"], None)
             return
         name = str(item.get("name") or item["id"])
-        access = map_permissions(file_permissions(self.apis, item["id"], name), self.people, groups, self.domain or None)
+        access = map_permissions(
+            file_permissions(self.apis, item["id"], name), self.people, groups, self.domain or None
+        )
         listing.files[item["id"]] = {
             "name": name,
             "mime_type": item["mimeType"],
@@ -293,8 +323,13 @@ class GoogleDriveConnector(Connector):
             while True:
                 params: dict[str, Any] = {"driveId": drive_id} if drive_id else {}
                 request = self.apis.drive.changes().list(
-                    pageToken=token, includeRemoved=True, supportsAllDrives=True, includeItemsFromAllDrives=True,
-                    pageSize=1000, fields=CHANGE_FIELDS, **params,
+                    pageToken=token,
+                    includeRemoved=True,
+                    supportsAllDrives=True,
+                    includeItemsFromAllDrives=True,
+                    pageSize=1000,
+                    fields=CHANGE_FIELDS,
+                    **params,
                 )
                 reply = self.apis.run(request, what=f"reading the changes of {corpus}")
                 changes.extend(reply.get("changes", []))
@@ -345,7 +380,9 @@ class GoogleDriveConnector(Connector):
                 self._add_file(listing, item, groups)
             else:
                 listing.files.pop(file_id, None)
-        for file_id in [f for f, entry in listing.files.items() if not self._in_scope(listing, self._as_item(entry))]:
+        for file_id in [
+            f for f, entry in listing.files.items() if not self._in_scope(listing, self._as_item(entry))
+        ]:
             del listing.files[file_id]  # its folder left the scope
         for folder_id in sorted((set(changed_folders) & known_before) & set(listing.folders)):
             self._refresh_sharing(listing, folder_id, changed_folders[folder_id], groups, set(changed_files))
@@ -450,8 +487,10 @@ class GoogleDriveConnector(Connector):
         """The file's bytes as Needle indexes them: exported, downloaded, or a workbook made HTML."""
         mime_type = str(ref.meta.get("mime_type", ""))
         if mime_type not in READERS:
-            raise ConnectorError(f"{ref.title!r} is a {mime_type or 'file of unknown type'}, which is not synced",
-                                 document_id=ref.id)
+            raise ConnectorError(
+                f"{ref.title!r} is a {mime_type or 'file of unknown type'}, which is not synced",
+                document_id=ref.id,
+            )
         size = ref.meta.get("size")
         if isinstance(size, int) and size > self.max_file_bytes:
             raise ConnectorError(
@@ -467,7 +506,9 @@ class GoogleDriveConnector(Connector):
             request = files.get_media(fileId=ref.id, supportsAllDrives=True)
             what = f"downloading {ref.title!r}"
         data = self.apis.run(request, what=what, document_id=ref.id)
-        media_type = {".html": "text/html", ".txt": "text/plain", ".md": "text/markdown"}.get(extension, mime_type)
+        media_type = {".html": "text/html", ".txt": "text/plain", ".md": "text/markdown"}.get(
+            extension, mime_type
+        )
         try:
             if mime_type in (GOOGLE_SHEET, XLSX):
                 data = workbook_to_markdown(data, ref.title).encode("utf-8")
@@ -475,7 +516,9 @@ class GoogleDriveConnector(Connector):
                 data = csv_to_markdown(data, ref.title).encode("utf-8")
         except SpreadsheetError as error:
             raise ConnectorError(f"{ref.title!r} could not be read: {error}", document_id=ref.id) from None
-        return FetchedDocument(ref=ref, data=data, file_name=_file_name(ref.title, extension), media_type=media_type)
+        return FetchedDocument(
+            ref=ref, data=data, file_name=_file_name(ref.title, extension), media_type=media_type
+        )
 
 
 def _domain_of(email: str | None) -> str | None:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 import google_auth_httplib2
@@ -67,7 +68,9 @@ class ServiceAccountKey:
                 with open(path, encoding="utf-8") as handle:
                     text = handle.read()
             except OSError as error:
-                raise ConnectorError(f"cannot read the service account key file {path}: {error.strerror}")
+                raise ConnectorError(
+                    f"cannot read the service account key file {path}: {error.strerror}"
+                ) from None
             where = path
         else:
             raise ConnectorError(
@@ -110,10 +113,9 @@ class GoogleApis:
         self._directory: Any = None
 
     def _credentials(self, scopes: Sequence[str], subject: str | None) -> service_account.Credentials:
-        try:
-            credentials = service_account.Credentials.from_service_account_info(dict(self.key.info), scopes=scopes)
-        except (ValueError, GoogleAuthError):
-            raise ConnectorError("the service account key's private key cannot be read") from None
+        credentials = _base_credentials(json.dumps(dict(self.key.info), sort_keys=True)).with_scopes(
+            list(scopes)
+        )
         return credentials.with_subject(subject) if subject else credentials
 
     def _build(self, api: str, version: str, scopes: Sequence[str], subject: str | None, path: str) -> Any:
@@ -121,7 +123,9 @@ class GoogleApis:
             self._credentials(scopes, subject), http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS)
         )
         options = {"api_endpoint": self.api_root + path} if self.api_root else None
-        return build(api, version, http=http, static_discovery=True, cache_discovery=False, client_options=options)
+        return build(
+            api, version, http=http, static_discovery=True, cache_discovery=False, client_options=options
+        )
 
     @property
     def drive(self) -> Any:
@@ -133,7 +137,9 @@ class GoogleApis:
     def directory(self) -> Any:
         """The Directory API as ``admin_email`` (group members need an admin's delegated authority)."""
         if self._directory is None:
-            self._directory = self._build("admin", "directory_v1", [GROUP_MEMBERS_SCOPE], self.admin_email, "")
+            self._directory = self._build(
+                "admin", "directory_v1", [GROUP_MEMBERS_SCOPE], self.admin_email, ""
+            )
         return self._directory
 
     def run(self, request: Any, *, what: str, document_id: str | None = None) -> Any:
@@ -155,11 +161,14 @@ class GoogleApis:
                         f"{attempt} attempts; the sync will be tried again",
                         retryable=True,
                     ) from None
-                logger.info("Drive answered %s to %s; waiting %.1f s (attempt %d)", status, what, delay, attempt)
+                logger.info(
+                    "Drive answered %s to %s; waiting %.1f s (attempt %d)", status, what, delay, attempt
+                )
                 self.sleep(delay)
             except RefreshError as error:
                 raise ConnectorError(
-                    f"Google refused the service account's credentials while {what}: {_refresh_reason(error)}. "
+                    f"Google refused the service account's credentials while {what}: "
+                    f"{_refresh_reason(error)}. "
                     "Check the key file (a deleted or rotated key), the scopes granted to the client id "
                     "under domain-wide delegation, and the subject",
                 ) from None
@@ -172,6 +181,16 @@ class GoogleApis:
         raise AssertionError("unreachable")
 
 
+@lru_cache(maxsize=8)
+def _base_credentials(key_json: str) -> service_account.Credentials:
+    """The key's credentials without scopes, parsed once per process: reading an RSA private key checks
+    it (about 0.2 s), and every sync builds two clients. Scoped copies share its signer."""
+    try:
+        return service_account.Credentials.from_service_account_info(json.loads(key_json))
+    except (ValueError, GoogleAuthError):
+        raise ConnectorError("the service account key's private key cannot be read") from None
+
+
 def _error_body(error: HttpError) -> dict[str, Any]:
     try:
         body = json.loads(error.content.decode("utf-8"))
@@ -181,7 +200,9 @@ def _error_body(error: HttpError) -> dict[str, Any]:
 
 
 def _error_reasons(error: HttpError) -> set[str]:
-    return {str(item.get("reason")) for item in _error_body(error).get("errors", []) if isinstance(item, dict)}
+    return {
+        str(item.get("reason")) for item in _error_body(error).get("errors", []) if isinstance(item, dict)
+    }
 
 
 def _message(error: HttpError) -> str:

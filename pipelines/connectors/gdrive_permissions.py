@@ -65,7 +65,9 @@ class GroupDirectory:
                     kind = str(member.get("type", "")).upper()
                     if kind == "CUSTOMER":
                         whole_customer = True
-                    elif kind == "USER" and member.get("email") and member.get("status", "ACTIVE") == "ACTIVE":
+                    elif (
+                        kind == "USER" and member.get("email") and member.get("status", "ACTIVE") == "ACTIVE"
+                    ):
                         emails.add(str(member["email"]).lower())
                 token = reply.get("nextPageToken")
                 if not token:

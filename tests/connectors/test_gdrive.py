@@ -5,7 +5,7 @@ The request paths each test expects are Drive's documented ones (Drive API v3 re
 pages, and the discovery document the client library ships), not read from the client's code:
 
 - ``GET  /drive/v3/changes/startPageToken``            changes.getStartPageToken
-- ``GET  /drive/v3/changes?pageToken=...``             changes.list (``nextPageToken`` / ``newStartPageToken``)
+- ``GET  /drive/v3/changes?pageToken=...``             changes.list (``nextPageToken``, ``newStartPageToken``)
 - ``GET  /drive/v3/files?q='ID' in parents and trashed = false``  files.list (``pageToken`` pagination)
 - ``GET  /drive/v3/files?corpora=drive&driveId=...``   files.list over a shared drive
 - ``GET  /drive/v3/files/ID``                          files.get (``alt=media``: the file's bytes)
@@ -64,13 +64,22 @@ def group(email: str) -> dict[str, Any]:
 
 
 def domain(name: str) -> dict[str, Any]:
-    return {"id": f"perm-domain-{name}", "type": "domain", "domain": name, "role": "reader", "allowFileDiscovery": True}
+    return {
+        "id": f"perm-domain-{name}",
+        "type": "domain",
+        "domain": name,
+        "role": "reader",
+        "allowFileDiscovery": True,
+    }
 
 
 ANYONE = {"id": "anyoneWithLink", "type": "anyone", "role": "reader", "allowFileDiscovery": False}
 BUDGET_XLSX = build_xlsx(
     [
-        ("Travel", [["Region", "Budget", "Approved"], ["EMEA", 40000, ("date", 46357)], ["APAC", 25000.5, "no"]]),
+        (
+            "Travel",
+            [["Region", "Budget", "Approved"], ["EMEA", 40000, ("date", 46357)], ["APAC", 25000.5, "no"]],
+        ),
         ("Hardware", [["Item", "Limit"], ["Laptop", 1800]]),
     ]
 )
@@ -80,30 +89,100 @@ def populate(state: FakeDriveState) -> None:
     """A company Drive: a policies folder (owner bob) with a doc shared with the domain, a sheet, slides, a
     PDF and an image; an HR subfolder restricted to the HR group and carol (inherited by its files); a
     doc shared with a partner's domain; a shared drive of the eng group with a public doc."""
-    state.add(FakeFile("fold-policies", "Policies", FOLDER, [], permissions=[user("bob@acme.example", "owner")]))
-    state.add(FakeFile("doc-travel", "Travel policy", GOOGLE_DOC, ["fold-policies"], permissions=[domain(DOMAIN)],
-                       exports={"text/html": b"<html><body><h1>Travel</h1><p>Hotels up to 180 EUR a night.</p></body></html>",
-                                "text/plain": b"Travel. Hotels up to 180 EUR a night."}))
-    state.add(FakeFile("sheet-budget", "Budgets 2027", GOOGLE_SHEET, ["fold-policies"], exports={XLSX: BUDGET_XLSX}))
-    state.add(FakeFile("slides-kickoff", "Kickoff", GOOGLE_SLIDES, ["fold-policies"],
-                       exports={"text/plain": b"Kickoff\nThe offsite is in Lisbon."}))
-    state.add(FakeFile("pdf-code", "Code of conduct.pdf", "application/pdf", ["fold-policies"], content=b"%PDF-1.4 test"))
+    state.add(
+        FakeFile("fold-policies", "Policies", FOLDER, [], permissions=[user("bob@acme.example", "owner")])
+    )
+    state.add(
+        FakeFile(
+            "doc-travel",
+            "Travel policy",
+            GOOGLE_DOC,
+            ["fold-policies"],
+            permissions=[domain(DOMAIN)],
+            exports={
+                "text/html": b"<html><body><h1>Travel</h1><p>Hotels up to 180 EUR a night.</p></body></html>",
+                "text/plain": b"Travel. Hotels up to 180 EUR a night.",
+            },
+        )
+    )
+    state.add(
+        FakeFile("sheet-budget", "Budgets 2027", GOOGLE_SHEET, ["fold-policies"], exports={XLSX: BUDGET_XLSX})
+    )
+    state.add(
+        FakeFile(
+            "slides-kickoff",
+            "Kickoff",
+            GOOGLE_SLIDES,
+            ["fold-policies"],
+            exports={"text/plain": b"Kickoff\nThe offsite is in Lisbon."},
+        )
+    )
+    state.add(
+        FakeFile(
+            "pdf-code", "Code of conduct.pdf", "application/pdf", ["fold-policies"], content=b"%PDF-1.4 test"
+        )
+    )
     state.add(FakeFile("img-logo", "logo.png", "image/png", ["fold-policies"], content=b"\x89PNG"))
-    state.add(FakeFile("fold-hr", "HR", FOLDER, ["fold-policies"],
-                       permissions=[group("hr@acme.example"), user("carol@acme.example")]))
-    state.add(FakeFile("doc-salaries", "Salary bands", GOOGLE_DOC, ["fold-hr"],
-                       exports={"text/html": b"<html><body><p>The L5 salary band tops at 151,000 EUR.</p></body></html>"}))
-    state.add(FakeFile("doc-partner", "Partner terms", GOOGLE_DOC, ["fold-policies"], permissions=[domain("partner.example")],
-                       exports={"text/html": b"<p>Partner terms.</p>"}))
+    state.add(
+        FakeFile(
+            "fold-hr",
+            "HR",
+            FOLDER,
+            ["fold-policies"],
+            permissions=[group("hr@acme.example"), user("carol@acme.example")],
+        )
+    )
+    state.add(
+        FakeFile(
+            "doc-salaries",
+            "Salary bands",
+            GOOGLE_DOC,
+            ["fold-hr"],
+            exports={
+                "text/html": b"<html><body><p>The L5 salary band tops at 151,000 EUR.</p></body></html>"
+            },
+        )
+    )
+    state.add(
+        FakeFile(
+            "doc-partner",
+            "Partner terms",
+            GOOGLE_DOC,
+            ["fold-policies"],
+            permissions=[domain("partner.example")],
+            exports={"text/html": b"<p>Partner terms.</p>"},
+        )
+    )
     state.drives["drive-eng"] = [group("eng@acme.example")]
-    state.add(FakeFile("doc-runbook", "Runbook", GOOGLE_DOC, ["drive-eng"], drive_id="drive-eng",
-                       exports={"text/html": b"<p>Page the on-call SRE.</p>"}))
-    state.add(FakeFile("doc-public", "Press kit", GOOGLE_DOC, ["drive-eng"], drive_id="drive-eng", permissions=[ANYONE],
-                       exports={"text/html": b"<p>Press kit.</p>"}))
-    state.groups["hr@acme.example"] = [{"email": "dave@acme.example", "type": "USER"},
-                                       {"email": "erin@acme.example", "type": "USER"}]
-    state.groups["eng@acme.example"] = [{"email": "alice@acme.example", "type": "USER"},
-                                        {"email": "sre@acme.example", "type": "GROUP"}]
+    state.add(
+        FakeFile(
+            "doc-runbook",
+            "Runbook",
+            GOOGLE_DOC,
+            ["drive-eng"],
+            drive_id="drive-eng",
+            exports={"text/html": b"<p>Page the on-call SRE.</p>"},
+        )
+    )
+    state.add(
+        FakeFile(
+            "doc-public",
+            "Press kit",
+            GOOGLE_DOC,
+            ["drive-eng"],
+            drive_id="drive-eng",
+            permissions=[ANYONE],
+            exports={"text/html": b"<p>Press kit.</p>"},
+        )
+    )
+    state.groups["hr@acme.example"] = [
+        {"email": "dave@acme.example", "type": "USER"},
+        {"email": "erin@acme.example", "type": "USER"},
+    ]
+    state.groups["eng@acme.example"] = [
+        {"email": "alice@acme.example", "type": "USER"},
+        {"email": "sre@acme.example", "type": "GROUP"},
+    ]
     state.groups["sre@acme.example"] = [{"email": "frank@acme.example", "type": "USER"}]
 
 
@@ -118,9 +197,17 @@ def connector(
     drive: tuple[str, FakeDriveState, Path], state: dict[str, Any] | None = None, **settings: str
 ) -> GoogleDriveConnector:
     url, _, key_file = drive
-    config = {"folders": "fold-policies", "drives": "drive-eng", "domain": DOMAIN, "api_root": url,
-              "admin_email": "admin@acme.example", **settings}
-    made = GoogleDriveConnector(config, {"service_account_file": str(key_file)}, Directory(PEOPLE), state=state)
+    config = {
+        "folders": "fold-policies",
+        "drives": "drive-eng",
+        "domain": DOMAIN,
+        "api_root": url,
+        "admin_email": "admin@acme.example",
+        **settings,
+    }
+    made = GoogleDriveConnector(
+        config, {"service_account_file": str(key_file)}, Directory(PEOPLE), state=state
+    )
     made.apis.sleep = SLEEPS.append
     return made
 
@@ -155,8 +242,16 @@ def test_first_sync_lists_every_readable_file_with_who_may_see_it(drive: Any) ->
     _, state, _ = drive
     refs = by_id(connector(drive).list_documents())
 
-    assert set(refs) == {"doc-travel", "sheet-budget", "slides-kickoff", "pdf-code", "doc-salaries",
-                         "doc-partner", "doc-runbook", "doc-public"}  # the image is not synced
+    assert set(refs) == {
+        "doc-travel",
+        "sheet-budget",
+        "slides-kickoff",
+        "pdf-code",
+        "doc-salaries",
+        "doc-partner",
+        "doc-runbook",
+        "doc-public",
+    }  # the image is not synced
     travel = refs["doc-travel"]
     assert travel.audience == ("everyone",)  # shared with the company's domain
     assert travel.url == "https://drive.google.com/document/d/doc-travel/view"
@@ -167,7 +262,7 @@ def test_first_sync_lists_every_readable_file_with_who_may_see_it(drive: Any) ->
     # Another company's domain grants nothing; only the owner remains.
     assert refs["doc-partner"].audience == ("user:U0BOB",)
     assert refs["doc-partner"].unmapped == ("domain:partner.example",)
-    # A shared drive's members (a group with a nested group) read its files; "anyone with the link" is everyone.
+    # A shared drive's members (a group with a nested group) read its files; "anyone with the link": everyone.
     assert refs["doc-runbook"].audience == ("user:U0ALICE", "user:U0FRANK")
     assert refs["doc-public"].audience == ("everyone",)
 
@@ -178,8 +273,11 @@ def test_first_sync_lists_every_readable_file_with_who_may_see_it(drive: Any) ->
     assert "/admin/directory/v1/groups/hr@acme.example/members" in paths
     assert state.paths("POST") == ["/token", "/token"]  # one token for Drive, one (as the admin) for groups
     listed = [r["query"] for r in state.requests if r["path"] == "/drive/v3/files"]
-    assert {q["q"] for q in listed} == {"'fold-policies' in parents and trashed = false",
-                                        "'fold-hr' in parents and trashed = false", "trashed = false"}
+    assert {q["q"] for q in listed} == {
+        "'fold-policies' in parents and trashed = false",
+        "'fold-hr' in parents and trashed = false",
+        "trashed = false",
+    }
     assert any(q.get("corpora") == "drive" and q.get("driveId") == "drive-eng" for q in listed)
     directory = [r for r in state.requests if r["path"].startswith("/admin/")]
     assert {r["sub"] for r in directory} == {"admin@acme.example"}
@@ -224,7 +322,11 @@ def test_fetch_exports_docs_slides_and_sheets_and_downloads_files(drive: Any) ->
     assert exports["/drive/v3/files/doc-travel/export"]["mimeType"] == "text/html"
     assert exports["/drive/v3/files/slides-kickoff/export"]["mimeType"] == "text/plain"
     assert exports["/drive/v3/files/sheet-budget/export"]["mimeType"] == XLSX
-    media = [r["query"] for r in state.requests if r["path"] == "/drive/v3/files/pdf-code" and r["query"].get("alt")]
+    media = [
+        r["query"]
+        for r in state.requests
+        if r["path"] == "/drive/v3/files/pdf-code" and r["query"].get("alt")
+    ]
     assert media == [{"alt": "media", "supportsAllDrives": "true"}]
 
 
@@ -253,7 +355,15 @@ def test_listings_follow_every_page(drive: Any) -> None:
     permission_pages = [r for r in state.requests if r["path"] == "/drive/v3/files/doc-salaries/permissions"]
     assert [r["query"].get("pageToken") for r in permission_pages] == [None, "2"]  # 4 permissions, 2 a page
     for index in range(5):
-        state.add(FakeFile(f"doc-new-{index}", f"New {index}", GOOGLE_DOC, ["fold-policies"], exports={"text/html": b"<p>x</p>"}))
+        state.add(
+            FakeFile(
+                f"doc-new-{index}",
+                f"New {index}",
+                GOOGLE_DOC,
+                ["fold-policies"],
+                exports={"text/html": b"<p>x</p>"},
+            )
+        )
     state.requests.clear()
     refs = by_id(connector(drive, state=source.state).list_documents())
     assert {f"doc-new-{i}" for i in range(5)} <= set(refs)
@@ -269,7 +379,11 @@ def test_an_incremental_sync_reads_only_the_changes(drive: Any) -> None:
     state.edit("doc-travel", exports={"text/html": b"<p>Hotels up to 200 EUR a night.</p>"})
     state.delete("pdf-code")
     state.trash("slides-kickoff")
-    state.add(FakeFile("doc-leave", "Parental leave", GOOGLE_DOC, ["fold-hr"], exports={"text/html": b"<p>16 weeks.</p>"}))
+    state.add(
+        FakeFile(
+            "doc-leave", "Parental leave", GOOGLE_DOC, ["fold-hr"], exports={"text/html": b"<p>16 weeks.</p>"}
+        )
+    )
     state.requests.clear()
 
     second = connector(drive, state=saved)
@@ -277,15 +391,23 @@ def test_an_incremental_sync_reads_only_the_changes(drive: Any) -> None:
 
     assert set(after) == set(before) - {"pdf-code", "slides-kickoff"} | {"doc-leave"}
     assert after["doc-travel"].version != before["doc-travel"].version
-    assert after["doc-leave"].audience == ("user:U0BOB", "user:U0CAROL", "user:U0DAVE")  # inherits HR's sharing
+    assert after["doc-leave"].audience == (
+        "user:U0BOB",
+        "user:U0CAROL",
+        "user:U0DAVE",
+    )  # inherits HR's sharing
     unchanged = set(after) - {"doc-travel", "doc-leave"}
     assert all(after[i].version == before[i].version for i in unchanged)
     paths = state.paths()
     assert "/drive/v3/files" not in paths  # no full listing
     assert sorted(p for p in paths if p.endswith("/permissions")) == [
-        "/drive/v3/files/doc-leave/permissions", "/drive/v3/files/doc-travel/permissions"]
+        "/drive/v3/files/doc-leave/permissions",
+        "/drive/v3/files/doc-travel/permissions",
+    ]
     assert [r["query"]["pageToken"] for r in state.requests if r["path"] == "/drive/v3/changes"] == [
-        saved["tokens"]["drive:drive-eng"], saved["tokens"]["user"]]
+        saved["tokens"]["drive:drive-eng"],
+        saved["tokens"]["user"],
+    ]
 
     state.requests.clear()
     third = connector(drive, state=second.state)
@@ -398,9 +520,11 @@ def test_the_client_builds_from_the_shipped_discovery_documents_offline(drive: A
 
 
 def test_workbooks_and_csv_become_headed_tables() -> None:
-    text = workbook_to_markdown(build_xlsx([("Q1", [["Name", "Score"], ["Ann", 3.5], [], ["Bo|Jo", 4]])]), "Scores")
+    text = workbook_to_markdown(
+        build_xlsx([("Q1", [["Name", "Score"], ["Ann", 3.5], [], ["Bo|Jo", 4]])]), "Scores"
+    )
     assert text.startswith("# Scores")
     assert "| Name | Score |\n| --- | --- |\n| Ann | 3.5 |\n| Bo / Jo | 4 |" in text  # blank row gone
     assert "| a | b |\n| --- | --- |\n| 1 | 2 |" in csv_to_markdown(b"\xef\xbb\xbfa,b\n1,2\n", "t")
-    with pytest.raises(SpreadsheetError, match="not a valid .xlsx"):
+    with pytest.raises(SpreadsheetError, match=r"not a valid \.xlsx"):
         workbook_to_markdown(b"not a zip", "x")

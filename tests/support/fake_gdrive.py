@@ -49,6 +49,7 @@ GOOGLE_TYPES = {
 #: Google's OAuth guide for service accounts: the JWT's ``aud`` "is always https://oauth2.googleapis.com/token"
 #: when requesting an access token, wherever the token request is sent.
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+INVALID_TOKEN_CHALLENGE = 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
 DEFAULT_FILE_FIELDS = ("kind", "id", "name", "mimeType")
 
 
@@ -67,7 +68,11 @@ class FakeFile:
     trashed: bool = False
 
     def resource(self, base_url: str) -> dict[str, Any]:
-        kind = "folders" if self.mime_type == FOLDER else ("document" if "document" in self.mime_type else "file")
+        kind = (
+            "folders"
+            if self.mime_type == FOLDER
+            else ("document" if "document" in self.mime_type else "file")
+        )
         out: dict[str, Any] = {
             "kind": "drive#file",
             "id": self.id,
@@ -123,7 +128,9 @@ class FakeDriveState:
             self._record(file.id)
             return file
 
-    def edit(self, file_id: str, *, content: bytes | None = None, exports: dict[str, bytes] | None = None) -> None:
+    def edit(
+        self, file_id: str, *, content: bytes | None = None, exports: dict[str, bytes] | None = None
+    ) -> None:
         with self.lock:
             file = self.files[file_id]
             if content is not None:
@@ -161,7 +168,9 @@ class FakeDriveState:
             self.removed_drive_ids[file_id] = file.drive_id
             self._record(file_id, removed=True)
 
-    def fail(self, path_pattern: str, status: int, reason: str, retry_after: str | None = None, times: int = 1) -> None:
+    def fail(
+        self, path_pattern: str, status: int, reason: str, retry_after: str | None = None, times: int = 1
+    ) -> None:
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         with self.lock:
             self.failures.extend([(path_pattern, status, headers, reason)] * times)
@@ -207,7 +216,8 @@ def _test_rsa_key() -> rsa.RSAPrivateKey:
 
 
 def make_service_account_key(token_uri: str) -> tuple[dict[str, Any], Any]:
-    """A test-only service account key (generated for the tests, never a real account's) and its public key."""
+    """A test-only service account key (generated for the tests, never a real account's), and its public
+    key."""
     private = _test_rsa_key()
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -264,6 +274,8 @@ def _select(value: Any, tree: dict[str, Any]) -> Any:
 def _handler() -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server: Any
+        protocol_version = "HTTP/1.1"  # keep-alive, as Google's front ends; every reply has a Content-Length
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall each
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -276,7 +288,9 @@ def _handler() -> type[BaseHTTPRequestHandler]:
         def base_url(self) -> str:
             return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-        def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
@@ -288,12 +302,19 @@ def _handler() -> type[BaseHTTPRequestHandler]:
         def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
             self._send(status, json.dumps(payload).encode(), "application/json; charset=UTF-8", headers)
 
-        def _error(self, status: int, reason: str, message: str, headers: dict[str, str] | None = None) -> None:
+        def _error(
+            self, status: int, reason: str, message: str, headers: dict[str, str] | None = None
+        ) -> None:
             domain = "usageLimits" if "RateLimit" in reason or reason == "rateLimitExceeded" else "global"
             self._json(
                 status,
-                {"error": {"code": status, "message": message,
-                           "errors": [{"domain": domain, "reason": reason, "message": message}]}},
+                {
+                    "error": {
+                        "code": status,
+                        "message": message,
+                        "errors": [{"domain": domain, "reason": reason, "message": message}],
+                    }
+                },
                 headers,
             )
 
@@ -309,10 +330,16 @@ def _handler() -> type[BaseHTTPRequestHandler]:
                 self._error(404, "notFound", f"no route {path}")
                 return
             if self.state.token_error:
-                self._json(400, {"error": self.state.token_error, "error_description": "Invalid JWT Signature."})
+                self._json(
+                    400, {"error": self.state.token_error, "error_description": "Invalid JWT Signature."}
+                )
                 return
-            if form.get("grant_type") != ["urn:ietf:params:oauth:grant-type:jwt-bearer"] or not form.get("assertion"):
-                self._json(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"})
+            if form.get("grant_type") != ["urn:ietf:params:oauth:grant-type:jwt-bearer"] or not form.get(
+                "assertion"
+            ):
+                self._json(
+                    400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}
+                )
                 return
             claims = self._verify(form["assertion"][0])
             if claims is None:
@@ -320,7 +347,10 @@ def _handler() -> type[BaseHTTPRequestHandler]:
                 return
             token = f"ya29.test-{len(self.state.tokens) + 1}-{time.monotonic_ns()}"
             with self.state.lock:
-                self.state.tokens[token] = {"scopes": set(str(claims.get("scope", "")).split()), "sub": claims.get("sub")}
+                self.state.tokens[token] = {
+                    "scopes": set(str(claims.get("scope", "")).split()),
+                    "sub": claims.get("sub"),
+                }
             self._json(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
 
         def _verify(self, assertion: str) -> dict[str, Any] | None:
@@ -331,10 +361,12 @@ def _handler() -> type[BaseHTTPRequestHandler]:
                 if header.get("alg") != "RS256":
                     return None
                 self.state.public_key.verify(
-                    _b64decode(signature_b64), f"{header_b64}.{claims_b64}".encode(),
-                    padding.PKCS1v15(), hashes.SHA256(),
+                    _b64decode(signature_b64),
+                    f"{header_b64}.{claims_b64}".encode(),
+                    padding.PKCS1v15(),
+                    hashes.SHA256(),
                 )
-            except Exception:  # noqa: BLE001 - any malformed or forged assertion is invalid_grant
+            except Exception:
                 return None
             if claims.get("iss") != self.state.client_email or claims.get("aud") != GOOGLE_TOKEN_AUDIENCE:
                 return None
@@ -351,14 +383,24 @@ def _handler() -> type[BaseHTTPRequestHandler]:
             token = self.headers.get("Authorization", "").removeprefix("Bearer ")
             grant = self.state.tokens.get(token)
             with self.state.lock:
-                self.state.requests.append({"method": "GET", "path": path, "query": query,
-                                            "sub": grant.get("sub") if grant else None})
+                self.state.requests.append(
+                    {
+                        "method": "GET",
+                        "path": path,
+                        "query": query,
+                        "sub": grant.get("sub") if grant else None,
+                    }
+                )
                 failure = next((f for f in self.state.failures if re.search(f[0], path)), None)
                 if failure is not None:
                     self.state.failures.remove(failure)
             if grant is None:
-                self._error(401, "authError", "Invalid Credentials",
-                            {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'})
+                self._error(
+                    401,
+                    "authError",
+                    "Invalid Credentials",
+                    {"WWW-Authenticate": INVALID_TOKEN_CHALLENGE},
+                )
                 return
             if failure is not None:
                 _, status, headers, reason = failure
@@ -400,13 +442,30 @@ def _handler() -> type[BaseHTTPRequestHandler]:
         def _get_file(self, file_id: str, query: dict[str, str]) -> FakeFile | None:
             file = self.state.files.get(file_id)
             if file is None or not self._visible(file, query):
-                self._json(404, {"error": {"code": 404, "message": f"File not found: {file_id}.", "errors": [
-                    {"domain": "global", "reason": "notFound", "message": f"File not found: {file_id}.",
-                     "locationType": "parameter", "location": "fileId"}]}})
+                self._json(
+                    404,
+                    {
+                        "error": {
+                            "code": 404,
+                            "message": f"File not found: {file_id}.",
+                            "errors": [
+                                {
+                                    "domain": "global",
+                                    "reason": "notFound",
+                                    "message": f"File not found: {file_id}.",
+                                    "locationType": "parameter",
+                                    "location": "fileId",
+                                }
+                            ],
+                        }
+                    },
+                )
                 return None
             return file
 
-        def _page(self, items: list[Any], query: dict[str, str], default: int, cap: int) -> tuple[list[Any], str | None]:
+        def _page(
+            self, items: list[Any], query: dict[str, str], default: int, cap: int
+        ) -> tuple[list[Any], str | None]:
             size = min(int(query.get("pageSize", default)), cap, self.state.page_size_cap)
             start = int(query.get("pageToken") or 0)
             chunk = items[start : start + size]
@@ -420,11 +479,14 @@ def _handler() -> type[BaseHTTPRequestHandler]:
             elif q != "trashed = false":
                 self._error(400, "invalid", f"Invalid Value (q: {q!r})")
                 return
-            if query.get("corpora") == "drive":
-                if not query.get("driveId") or query.get("includeItemsFromAllDrives") != "true":
-                    self._error(400, "invalid", "corpora=drive needs driveId and includeItemsFromAllDrives=true")
-                    return
-            all_drives = query.get("includeItemsFromAllDrives") == "true" and query.get("supportsAllDrives") == "true"
+            if query.get("corpora") == "drive" and (
+                not query.get("driveId") or query.get("includeItemsFromAllDrives") != "true"
+            ):
+                self._error(400, "invalid", "corpora=drive needs driveId and includeItemsFromAllDrives=true")
+                return
+            all_drives = (
+                query.get("includeItemsFromAllDrives") == "true" and query.get("supportsAllDrives") == "true"
+            )
             found = []
             for file in sorted(self.state.files.values(), key=lambda f: f.id):
                 if file.trashed or (parent and parent not in file.parents):
@@ -440,8 +502,16 @@ def _handler() -> type[BaseHTTPRequestHandler]:
             if token:
                 body["nextPageToken"] = token
             fields = query.get("fields")
-            tree = _parse_fields(fields) if fields else {"nextPageToken": {}, "kind": {}, "incompleteSearch": {},
-                                                          "files": {k: {} for k in DEFAULT_FILE_FIELDS}}
+            tree = (
+                _parse_fields(fields)
+                if fields
+                else {
+                    "nextPageToken": {},
+                    "kind": {},
+                    "incompleteSearch": {},
+                    "files": {k: {} for k in DEFAULT_FILE_FIELDS},
+                }
+            )
             self._json(200, _select(body, tree))
 
         def _files_get(self, file_id: str, query: dict[str, str]) -> None:
@@ -450,8 +520,12 @@ def _handler() -> type[BaseHTTPRequestHandler]:
                 return
             if query.get("alt") == "media":
                 if file.mime_type in GOOGLE_TYPES or file.mime_type == FOLDER:
-                    self._error(403, "fileNotDownloadable",
-                                "Only files with binary content can be downloaded. Use Export with Docs Editors files.")
+                    self._error(
+                        403,
+                        "fileNotDownloadable",
+                        "Only files with binary content can be downloaded. "
+                        "Use Export with Docs Editors files.",
+                    )
                     return
                 self._send(200, file.content, file.mime_type)
                 return
@@ -483,8 +557,15 @@ def _handler() -> type[BaseHTTPRequestHandler]:
             if token:
                 body["nextPageToken"] = token
             fields = query.get("fields")
-            tree = _parse_fields(fields) if fields else {
-                "nextPageToken": {}, "kind": {}, "permissions": {"kind": {}, "id": {}, "type": {}, "role": {}}}
+            tree = (
+                _parse_fields(fields)
+                if fields
+                else {
+                    "nextPageToken": {},
+                    "kind": {},
+                    "permissions": {"kind": {}, "id": {}, "type": {}, "role": {}},
+                }
+            )
             self._json(200, _select(body, tree))
 
         def _changes_list(self, query: dict[str, str]) -> None:
@@ -493,7 +574,9 @@ def _handler() -> type[BaseHTTPRequestHandler]:
                 return
             start = int(query["pageToken"])
             drive_id = query.get("driveId")
-            all_drives = query.get("includeItemsFromAllDrives") == "true" and query.get("supportsAllDrives") == "true"
+            all_drives = (
+                query.get("includeItemsFromAllDrives") == "true" and query.get("supportsAllDrives") == "true"
+            )
             entries = []
             for seq, item_id, kind, removed in self.state.changes:
                 if seq < start:
@@ -504,8 +587,13 @@ def _handler() -> type[BaseHTTPRequestHandler]:
                     continue
                 if not drive_id and owner_drive and not all_drives:
                     continue
-                entry: dict[str, Any] = {"kind": "drive#change", "changeType": kind, "fileId": item_id,
-                                         "removed": removed or file is None, "time": "2026-12-01T10:00:00.000Z"}
+                entry: dict[str, Any] = {
+                    "kind": "drive#change",
+                    "changeType": kind,
+                    "fileId": item_id,
+                    "removed": removed or file is None,
+                    "time": "2026-12-01T10:00:00.000Z",
+                }
                 if owner_drive:
                     entry["driveId"] = owner_drive
                 if file is not None and not removed:
@@ -524,22 +612,53 @@ def _handler() -> type[BaseHTTPRequestHandler]:
         def _members(self, path: str, query: dict[str, str], grant: dict[str, Any]) -> None:
             scope = "https://www.googleapis.com/auth/admin.directory.group.member.readonly"
             if scope not in grant["scopes"] or not grant.get("sub"):
-                self._json(403, {"error": {"code": 403, "message": "Not Authorized to access this resource/api",
-                                           "errors": [{"domain": "global", "reason": "forbidden",
-                                                       "message": "Not Authorized to access this resource/api"}]}})
+                self._json(
+                    403,
+                    {
+                        "error": {
+                            "code": 403,
+                            "message": "Not Authorized to access this resource/api",
+                            "errors": [
+                                {
+                                    "domain": "global",
+                                    "reason": "forbidden",
+                                    "message": "Not Authorized to access this resource/api",
+                                }
+                            ],
+                        }
+                    },
+                )
                 return
             match = re.fullmatch(r"/admin/directory/v1/groups/([^/]+)/members", path)
             group = urllib.parse.unquote(match.group(1)) if match else ""
             if group not in self.state.groups:
-                self._json(404, {"error": {"code": 404, "message": "Resource Not Found: groupKey",
-                                           "errors": [{"domain": "global", "reason": "notFound",
-                                                       "message": "Resource Not Found: groupKey"}]}})
+                self._json(
+                    404,
+                    {
+                        "error": {
+                            "code": 404,
+                            "message": "Resource Not Found: groupKey",
+                            "errors": [
+                                {
+                                    "domain": "global",
+                                    "reason": "notFound",
+                                    "message": "Resource Not Found: groupKey",
+                                }
+                            ],
+                        }
+                    },
+                )
                 return
-            members = [{"kind": "admin#directory#member", "role": "MEMBER", "status": "ACTIVE", **m}
-                       for m in self._expand(group, query.get("includeDerivedMembership") == "true")]
+            members = [
+                {"kind": "admin#directory#member", "role": "MEMBER", "status": "ACTIVE", **m}
+                for m in self._expand(group, query.get("includeDerivedMembership") == "true")
+            ]
             size = min(int(query.get("maxResults", 200)), 200)
             start = int(query.get("pageToken") or 0)
-            body: dict[str, Any] = {"kind": "admin#directory#members", "members": members[start : start + size]}
+            body: dict[str, Any] = {
+                "kind": "admin#directory#members",
+                "members": members[start : start + size],
+            }
             if start + size < len(members):
                 body["nextPageToken"] = str(start + size)
             self._json(200, body)
@@ -564,7 +683,7 @@ def fake_gdrive(tmp_path: Path) -> Iterator[tuple[str, FakeDriveState, Path]]:
     """``(api_root, state, key_file)``: a running stand-in and a test service account's key file whose
     ``token_uri`` points at it. The key is generated here for the test and written under ``tmp_path``."""
     state = FakeDriveState(client_email="", public_key=None)
-    with serving(_handler(), state) as url:
+    with serving(_handler(), state, poll_interval=0.02) as url:
         info, public_key = make_service_account_key(f"{url}/token")
         state.client_email = info["client_email"]
         state.public_key = public_key

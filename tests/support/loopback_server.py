@@ -17,11 +17,15 @@ class StatefulServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def serving(handler: type[BaseHTTPRequestHandler], state: Any) -> Iterator[str]:
-    """``http://127.0.0.1:PORT`` while the block runs; the server is shut down and closed after it."""
+def serving(handler: type[BaseHTTPRequestHandler], state: Any, poll_interval: float = 0.5) -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` while the block runs; the server is shut down and closed after it.
+
+    ``poll_interval`` bounds how long shutting down waits (a stand-in started per test wants it short)."""
     server = StatefulServer(("127.0.0.1", 0), handler)
     server.state = state
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": poll_interval}, daemon=True
+    ).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:

@@ -51,9 +51,13 @@ def build_xlsx(sheets: Sequence[tuple[str, Sequence[Sequence[Cell]]]]) -> bytes:
             '<Default Extension="xml" ContentType="application/xml"/></Types>',
         )
         sheets_el = "".join(
-            f'<sheet name="{escape(name)}" sheetId="{i}" r:id="rId{i}"/>' for i, (name, _) in enumerate(sheets, 1)
+            f'<sheet name="{escape(name)}" sheetId="{i}" r:id="rId{i}"/>'
+            for i, (name, _) in enumerate(sheets, 1)
         )
-        archive.writestr("xl/workbook.xml", f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{sheets_el}</sheets></workbook>')
+        archive.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{sheets_el}</sheets></workbook>',
+        )
         rels = "".join(
             f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
             for i in range(1, len(sheets) + 1)
@@ -65,10 +69,13 @@ def build_xlsx(sheets: Sequence[tuple[str, Sequence[Sequence[Cell]]]]) -> bytes:
         for i, xml in enumerate(sheet_xml, 1):
             archive.writestr(f"xl/worksheets/sheet{i}.xml", xml)
         shared = "".join(f"<si><t>{escape(s)}</t></si>" for s in strings)
-        archive.writestr("xl/sharedStrings.xml", f'<sst xmlns="{_MAIN}" count="{len(strings)}">{shared}</sst>')
+        archive.writestr(
+            "xl/sharedStrings.xml", f'<sst xmlns="{_MAIN}" count="{len(strings)}">{shared}</sst>'
+        )
         archive.writestr(
             "xl/styles.xml",
-            f'<styleSheet xmlns="{_MAIN}"><numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts>'
-            '<cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="164" applyNumberFormat="1"/></cellXfs></styleSheet>',
+            f'<styleSheet xmlns="{_MAIN}"><numFmts count="1">'
+            '<numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts><cellXfs count="2"><xf numFmtId="0"/>'
+            '<xf numFmtId="164" applyNumberFormat="1"/></cellXfs></styleSheet>',
         )
     return buffer.getvalue()
