@@ -76,7 +76,8 @@ class DriveListing:
     """What the last complete listing saw: the connector's state between syncs (JSON as :meth:`dump`).
 
     ``tokens``: the changes page token per corpus. ``folders``: every folder in scope, with its parents
-    and a fingerprint of its own permissions. ``files``: every indexed file's metadata and audience.
+    and a fingerprint of its own permissions. ``files``: every indexed file's metadata and its Drive
+    permissions (``grants``), mapped to an audience at every sync.
     """
 
     tokens: dict[str, str] = field(default_factory=dict)
@@ -176,15 +177,19 @@ class GoogleDriveConnector(Connector):
 
     def list_documents(self) -> Iterator[DocumentRef]:
         """Every indexed file in the folders and drives: from the changes feed when a previous listing
-        is known, else by listing everything. The state advances only once the listing is complete."""
-        groups = GroupDirectory(self.apis if self.admin_email else None)
+        is known, else by listing everything. The state advances only once the listing is complete.
+
+        Every file's audience is mapped again on every sync from its recorded Drive permissions, even if
+        the file did not change: a person who joined Slack, or left or joined a Google Group, is seen at
+        the next sync (groups are read once per sync each)."""
         if self._listing is not None and self._tokens_cover_scope(self._listing):
-            listing = self._apply_changes(self._listing.copy(), groups)
+            listing = self._apply_changes(self._listing.copy())
         else:
-            listing = self._full_listing(groups)
+            listing = self._full_listing()
+        groups = GroupDirectory(self.apis if self.admin_email else None)
+        refs = [self._ref(file_id, entry, groups) for file_id, entry in sorted(listing.files.items())]
         self._listing = listing
-        for file_id, entry in sorted(listing.files.items()):
-            yield self._ref(file_id, entry)
+        yield from refs
 
     def _tokens_cover_scope(self, listing: DriveListing) -> bool:
         """A listing made for other folders or drives (the settings changed) is not reused."""
@@ -192,7 +197,7 @@ class GoogleDriveConnector(Connector):
         roots_known = all(folder in listing.folders for folder in self.folders)
         return set(listing.tokens) == wanted and roots_known
 
-    def _full_listing(self, groups: GroupDirectory) -> DriveListing:
+    def _full_listing(self) -> DriveListing:
         listing = DriveListing()
         drive = self.apis.drive
         # Tokens first: a change made while the listing runs is then read again next time, never lost.
@@ -219,9 +224,9 @@ class GoogleDriveConnector(Connector):
                 "root": True,
                 "sharing": self._sharing(folder_id, root),
             }
-            self._list_folder_tree(listing, folder_id, groups)
+            self._list_folder_tree(listing, folder_id)
         for drive_id in self.drives:
-            self._list_drive(listing, drive_id, groups)
+            self._list_drive(listing, drive_id)
         return listing
 
     def _pages(self, what: str, **params: Any) -> Iterator[dict[str, Any]]:
@@ -241,7 +246,7 @@ class GoogleDriveConnector(Connector):
             if not token:
                 return
 
-    def _list_folder_tree(self, listing: DriveListing, folder_id: str, groups: GroupDirectory) -> None:
+    def _list_folder_tree(self, listing: DriveListing, folder_id: str) -> None:
         pending = [folder_id]
         while pending:
             current = pending.pop()
@@ -257,9 +262,9 @@ class GoogleDriveConnector(Connector):
                         }
                         pending.append(item["id"])
                 else:
-                    self._add_file(listing, item, groups)
+                    self._add_file(listing, item)
 
-    def _list_drive(self, listing: DriveListing, drive_id: str, groups: GroupDirectory) -> None:
+    def _list_drive(self, listing: DriveListing, drive_id: str) -> None:
         items = list(
             self._pages(
                 f"listing the shared drive {drive_id}", corpora="drive", driveId=drive_id, q="trashed = false"
@@ -274,7 +279,7 @@ class GoogleDriveConnector(Connector):
                 }
         for item in items:
             if item.get("mimeType") != FOLDER:
-                self._add_file(listing, item, groups)
+                self._add_file(listing, item)
 
     def _sharing(self, item_id: str, item: Mapping[str, Any]) -> str:
         """A fingerprint of a folder's permissions, to notice when its sharing changes."""
@@ -291,14 +296,11 @@ class GoogleDriveConnector(Connector):
         )
         return hashlib.sha256(json.dumps(keys).encode()).hexdigest()[:16]
 
-    def _add_file(self, listing: DriveListing, item: Mapping[str, Any], groups: GroupDirectory) -> None:
+    def _add_file(self, listing: DriveListing, item: Mapping[str, Any]) -> None:
         if item.get("mimeType") not in READERS or item.get("trashed"):
             listing.files.pop(item["id"], None)
             return
         name = str(item.get("name") or item["id"])
-        access = map_permissions(
-            file_permissions(self.apis, item["id"], name), self.people, groups, self.domain or None
-        )
         listing.files[item["id"]] = {
             "name": name,
             "mime_type": item["mimeType"],
@@ -308,8 +310,7 @@ class GoogleDriveConnector(Connector):
             "parents": list(item.get("parents", [])),
             "drive_id": item.get("driveId"),
             "size": int(item["size"]) if item.get("size") else None,
-            "audience": list(access.audience),
-            "unmapped": list(access.unmapped),
+            "grants": _grants(file_permissions(self.apis, item["id"], name)),
         }
 
     # -- incremental -----------------------------------------------------------------------------------
@@ -346,7 +347,7 @@ class GoogleDriveConnector(Connector):
             return True
         return any(parent in listing.folders for parent in item.get("parents", []))
 
-    def _apply_changes(self, listing: DriveListing, groups: GroupDirectory) -> DriveListing:
+    def _apply_changes(self, listing: DriveListing) -> DriveListing:
         changes = self._changes(listing)
         changed_folders: dict[str, dict[str, Any]] = {}
         changed_files: dict[str, dict[str, Any]] = {}
@@ -374,10 +375,10 @@ class GoogleDriveConnector(Connector):
         known_before = set(listing.folders)
         self._place_folders(listing, changed_folders)
         for folder_id in sorted(set(listing.folders) - known_before):
-            self._list_folder_tree(listing, folder_id, groups)  # moved into scope: its contents are new to us
+            self._list_folder_tree(listing, folder_id)  # moved into scope: its contents are new to us
         for file_id, item in changed_files.items():
             if item and self._in_scope(listing, item):
-                self._add_file(listing, item, groups)
+                self._add_file(listing, item)
             else:
                 listing.files.pop(file_id, None)
         for file_id in [
@@ -385,7 +386,7 @@ class GoogleDriveConnector(Connector):
         ]:
             del listing.files[file_id]  # its folder left the scope
         for folder_id in sorted((set(changed_folders) & known_before) & set(listing.folders)):
-            self._refresh_sharing(listing, folder_id, changed_folders[folder_id], groups, set(changed_files))
+            self._refresh_sharing(listing, folder_id, changed_folders[folder_id], set(changed_files))
         return listing
 
     @staticmethod
@@ -432,7 +433,6 @@ class GoogleDriveConnector(Connector):
         listing: DriveListing,
         folder_id: str,
         item: Mapping[str, Any],
-        groups: GroupDirectory,
         already: set[str],
     ) -> None:
         """Read the permissions of every file below a folder whose own sharing changed."""
@@ -443,11 +443,7 @@ class GoogleDriveConnector(Connector):
         below = self._descendants(listing, folder_id)
         for file_id, entry in list(listing.files.items()):
             if file_id not in already and set(entry.get("parents", [])) & below:
-                name = entry["name"]
-                access = map_permissions(
-                    file_permissions(self.apis, file_id, name), self.people, groups, self.domain or None
-                )
-                entry["audience"], entry["unmapped"] = list(access.audience), list(access.unmapped)
+                entry["grants"] = _grants(file_permissions(self.apis, file_id, entry["name"]))
 
     @staticmethod
     def _descendants(listing: DriveListing, folder_id: str) -> set[str]:
@@ -461,15 +457,16 @@ class GoogleDriveConnector(Connector):
                     grown = True
         return below
 
-    def _ref(self, file_id: str, entry: Mapping[str, Any]) -> DocumentRef:
+    def _ref(self, file_id: str, entry: Mapping[str, Any], groups: GroupDirectory) -> DocumentRef:
+        access = map_permissions(entry.get("grants", []), self.people, groups, self.domain or None)
         return DocumentRef(
             id=file_id,
             title=entry["name"],
             version=str(entry.get("modified") or entry.get("drive_version") or ""),
             url=entry.get("url"),
             modified=entry.get("modified"),
-            audience=tuple(entry.get("audience", ())),
-            unmapped=tuple(entry.get("unmapped", ())),
+            audience=access.audience,
+            unmapped=access.unmapped,
             meta={
                 "mime_type": entry["mime_type"],
                 "drive_version": entry.get("drive_version"),
@@ -519,6 +516,12 @@ class GoogleDriveConnector(Connector):
         return FetchedDocument(
             ref=ref, data=data, file_name=_file_name(ref.title, extension), media_type=media_type
         )
+
+
+def _grants(permissions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parts of Drive's permissions that decide who may read (kept in the state, mapped each sync)."""
+    keep = ("type", "emailAddress", "domain", "deleted", "id")
+    return [{key: p[key] for key in keep if key in p} for p in permissions]
 
 
 def _domain_of(email: str | None) -> str | None:

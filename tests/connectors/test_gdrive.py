@@ -293,6 +293,15 @@ def test_without_an_admin_to_act_as_groups_grant_nothing_and_say_why(drive: Any)
     assert not [p for p in state.paths() if p.startswith("/admin/")]
 
 
+def test_a_group_the_directory_does_not_know_grants_nothing(drive: Any) -> None:
+    _, state, _ = drive
+    state.share("doc-partner", [group("ghost@acme.example")])
+    refs = by_id(connector(drive).list_documents())
+    assert refs["doc-partner"].audience == ("user:U0BOB",)
+    (unmapped,) = refs["doc-partner"].unmapped
+    assert unmapped.startswith("group:ghost@acme.example (members unreadable:") and "404" in unmapped
+
+
 def test_a_domain_share_is_unmapped_when_no_domain_is_configured(drive: Any) -> None:
     refs = by_id(connector(drive, domain="", admin_email="").list_documents())
     assert refs["doc-travel"].audience == ("user:U0BOB",)
@@ -412,7 +421,37 @@ def test_an_incremental_sync_reads_only_the_changes(drive: Any) -> None:
     state.requests.clear()
     third = connector(drive, state=second.state)
     assert by_id(third.list_documents()).keys() == after.keys()
-    assert [p for p in state.paths()] == ["/drive/v3/changes", "/drive/v3/changes"]  # nothing changed
+    # Nothing changed: the two feeds, and each group's members once (memberships change outside Drive).
+    assert sorted(state.paths()) == [
+        "/admin/directory/v1/groups/eng@acme.example/members",
+        "/admin/directory/v1/groups/hr@acme.example/members",
+        "/drive/v3/changes",
+        "/drive/v3/changes",
+    ]
+
+
+def test_group_and_slack_changes_outside_drive_change_the_audience_at_the_next_sync(drive: Any) -> None:
+    _, state, _ = drive
+    first = connector(drive)
+    assert "user:U0DAVE" in by_id(first.list_documents())["doc-salaries"].audience
+    state.groups["hr@acme.example"] = [{"email": "erin@acme.example", "type": "USER"}]  # dave leaves HR
+    url, _, key_file = drive
+    people = Directory({**PEOPLE, "erin@acme.example": "U0ERIN"})  # erin joins Slack
+    second = GoogleDriveConnector(
+        {
+            "folders": "fold-policies",
+            "drives": "drive-eng",
+            "domain": DOMAIN,
+            "api_root": url,
+            "admin_email": "admin@acme.example",
+        },
+        {"service_account_file": str(key_file)},
+        people,
+        state=first.state,
+    )
+    refs = by_id(second.list_documents())
+    assert refs["doc-salaries"].audience == ("user:U0BOB", "user:U0CAROL", "user:U0ERIN")
+    assert refs["doc-salaries"].unmapped == ()
 
 
 def test_a_sharing_change_changes_the_audience_but_not_the_version(drive: Any) -> None:
