@@ -283,7 +283,8 @@ class GoogleDriveConnector(Connector):
 
     def _sharing(self, item_id: str, item: Mapping[str, Any]) -> str:
         """A fingerprint of a folder's permissions, to notice when its sharing changes."""
-        permissions = file_permissions(self.apis, item_id, str(item.get("name", item_id)))
+        grants = self._read_grants(item_id, str(item.get("name", item_id)))
+        permissions = grants if grants is not None else []
         keys = sorted(
             (
                 str(p.get("type")),
@@ -301,6 +302,10 @@ class GoogleDriveConnector(Connector):
             listing.files.pop(item["id"], None)
             return
         name = str(item.get("name") or item["id"])
+        grants = self._read_grants(item["id"], name)
+        if grants is None:
+            listing.files.pop(item["id"], None)  # deleted while the listing ran
+            return
         listing.files[item["id"]] = {
             "name": name,
             "mime_type": item["mimeType"],
@@ -310,8 +315,20 @@ class GoogleDriveConnector(Connector):
             "parents": list(item.get("parents", [])),
             "drive_id": item.get("driveId"),
             "size": int(item["size"]) if item.get("size") else None,
-            "grants": _grants(file_permissions(self.apis, item["id"], name)),
+            "grants": grants,
         }
+
+    def _read_grants(self, file_id: str, name: str) -> list[dict[str, Any]] | None:
+        """The file's permissions as recorded grants; ``None`` when the file is gone (404). Sharing Drive
+        refuses to show (403: a reader may be refused it) restricts the file to no one, and says so."""
+        try:
+            return _grants(file_permissions(self.apis, file_id, name))
+        except ConnectorError as error:
+            if error.retryable:
+                raise
+            if "(404" in error.reason:
+                return None
+            return [{"type": "unreadable", "id": error.reason}]
 
     # -- incremental -----------------------------------------------------------------------------------
 
@@ -443,7 +460,11 @@ class GoogleDriveConnector(Connector):
         below = self._descendants(listing, folder_id)
         for file_id, entry in list(listing.files.items()):
             if file_id not in already and set(entry.get("parents", [])) & below:
-                entry["grants"] = _grants(file_permissions(self.apis, file_id, entry["name"]))
+                grants = self._read_grants(file_id, entry["name"])
+                if grants is None:
+                    del listing.files[file_id]
+                else:
+                    entry["grants"] = grants
 
     @staticmethod
     def _descendants(listing: DriveListing, folder_id: str) -> set[str]:

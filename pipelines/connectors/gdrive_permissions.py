@@ -131,6 +131,8 @@ def map_permissions(
             if not members:
                 unmapped.add(f"group:{group} (no members)")
             emails |= members
+        elif kind == "unreadable":
+            unmapped.add(f"sharing unreadable: {permission.get('id')}")
         else:
             unmapped.add(f"{kind}:{permission.get('id', '?')}")
     if people is None:

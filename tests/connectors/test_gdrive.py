@@ -302,6 +302,18 @@ def test_a_group_the_directory_does_not_know_grants_nothing(drive: Any) -> None:
     assert unmapped.startswith("group:ghost@acme.example (members unreadable:") and "404" in unmapped
 
 
+def test_sharing_drive_will_not_show_restricts_the_file_to_no_one(drive: Any) -> None:
+    _, state, _ = drive
+    state.fail(r"^/drive/v3/files/doc-travel/permissions$", 403, "insufficientFilePermissions")
+    refs = by_id(connector(drive).list_documents())
+    assert refs["doc-travel"].audience == ()
+    assert (
+        refs["doc-travel"]
+        .unmapped[0]
+        .startswith("sharing unreadable: Google Drive refused reading who may see")
+    )
+
+
 def test_a_domain_share_is_unmapped_when_no_domain_is_configured(drive: Any) -> None:
     refs = by_id(connector(drive, domain="", admin_email="").list_documents())
     assert refs["doc-travel"].audience == ("user:U0BOB",)
