@@ -121,6 +121,10 @@ class GoogleDriveConnector(Connector):
         "api_root": "another root for Google's APIs (a private endpoint); default Google's own",
     }
     default_interval: ClassVar[int] = 3600
+    secret_settings: ClassVar[Mapping[str, str]] = {
+        "service_account_file": "the path of the service account's JSON key file",
+        "service_account_json": "the service account's JSON key itself (instead of the file)",
+    }
 
     def __init__(
         self,
