@@ -1,0 +1,169 @@
+"""A small company's Google Drive for the connector's tests: who works there, what they share, with whom.
+
+Policies (owner bob) hold a Doc shared with the company's domain, a Sheet, Slides, a PDF and an image;
+an HR folder is restricted to the HR group and carol, and its files inherit that; a Doc is shared with a
+partner's domain; a shared drive belongs to the eng group (with a nested group) and holds a public Doc.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.connectors.gdrive import GOOGLE_DOC, GOOGLE_SHEET, GOOGLE_SLIDES, XLSX
+from tests.support.fake_gdrive import FOLDER, FakeDriveState, FakeFile
+from tests.support.xlsx_files import build_xlsx
+
+DOMAIN = "acme.example"
+
+
+class Directory:
+    """A small in-test people directory: the emails Slack knows, as Slack user ids."""
+
+    def __init__(self, users: dict[str, str]) -> None:
+        self.users = users
+        self.lookups: list[str] = []
+
+    def slack_user(self, email: str) -> str | None:
+        self.lookups.append(email)
+        return self.users.get(email)
+
+
+PEOPLE = {
+    "alice@acme.example": "U0ALICE",
+    "bob@acme.example": "U0BOB",
+    "carol@acme.example": "U0CAROL",
+    "dave@acme.example": "U0DAVE",
+    "frank@acme.example": "U0FRANK",
+    # erin@acme.example has no Slack account: unmapped.
+}
+
+
+def user(email: str, role: str = "reader") -> dict[str, Any]:
+    return {"id": f"perm-{email}", "type": "user", "emailAddress": email, "role": role}
+
+
+def group(email: str) -> dict[str, Any]:
+    return {"id": f"perm-{email}", "type": "group", "emailAddress": email, "role": "reader"}
+
+
+def domain(name: str) -> dict[str, Any]:
+    return {
+        "id": f"perm-domain-{name}",
+        "type": "domain",
+        "domain": name,
+        "role": "reader",
+        "allowFileDiscovery": True,
+    }
+
+
+ANYONE = {"id": "anyoneWithLink", "type": "anyone", "role": "reader", "allowFileDiscovery": False}
+BUDGET_XLSX = build_xlsx(
+    [
+        (
+            "Travel",
+            [["Region", "Budget", "Approved"], ["EMEA", 40000, ("date", 46357)], ["APAC", 25000.5, "no"]],
+        ),
+        ("Hardware", [["Item", "Limit"], ["Laptop", 1800]]),
+    ]
+)
+
+
+def populate(state: FakeDriveState) -> None:
+    """A company Drive: a policies folder (owner bob) with a doc shared with the domain, a sheet, slides, a
+    PDF and an image; an HR subfolder restricted to the HR group and carol (inherited by its files); a
+    doc shared with a partner's domain; a shared drive of the eng group with a public doc."""
+    state.add(
+        FakeFile("fold-policies", "Policies", FOLDER, [], permissions=[user("bob@acme.example", "owner")])
+    )
+    state.add(
+        FakeFile(
+            "doc-travel",
+            "Travel policy",
+            GOOGLE_DOC,
+            ["fold-policies"],
+            permissions=[domain(DOMAIN)],
+            exports={
+                "text/html": b"<html><body><h1>Travel</h1><p>Hotels up to 180 EUR a night.</p></body></html>",
+                "text/plain": b"Travel. Hotels up to 180 EUR a night.",
+            },
+        )
+    )
+    state.add(
+        FakeFile("sheet-budget", "Budgets 2027", GOOGLE_SHEET, ["fold-policies"], exports={XLSX: BUDGET_XLSX})
+    )
+    state.add(
+        FakeFile(
+            "slides-kickoff",
+            "Kickoff",
+            GOOGLE_SLIDES,
+            ["fold-policies"],
+            exports={"text/plain": b"Kickoff\nThe offsite is in Lisbon."},
+        )
+    )
+    state.add(
+        FakeFile(
+            "pdf-code", "Code of conduct.pdf", "application/pdf", ["fold-policies"], content=b"%PDF-1.4 test"
+        )
+    )
+    state.add(FakeFile("img-logo", "logo.png", "image/png", ["fold-policies"], content=b"\x89PNG"))
+    state.add(
+        FakeFile(
+            "fold-hr",
+            "HR",
+            FOLDER,
+            ["fold-policies"],
+            permissions=[group("hr@acme.example"), user("carol@acme.example")],
+        )
+    )
+    state.add(
+        FakeFile(
+            "doc-salaries",
+            "Salary bands",
+            GOOGLE_DOC,
+            ["fold-hr"],
+            exports={
+                "text/html": b"<html><body><p>The L5 salary band tops at 151,000 EUR.</p></body></html>"
+            },
+        )
+    )
+    state.add(
+        FakeFile(
+            "doc-partner",
+            "Partner terms",
+            GOOGLE_DOC,
+            ["fold-policies"],
+            permissions=[domain("partner.example")],
+            exports={"text/html": b"<p>Partner terms.</p>"},
+        )
+    )
+    state.drives["drive-eng"] = [group("eng@acme.example")]
+    state.add(
+        FakeFile(
+            "doc-runbook",
+            "Runbook",
+            GOOGLE_DOC,
+            ["drive-eng"],
+            drive_id="drive-eng",
+            exports={"text/html": b"<p>Page the on-call SRE.</p>"},
+        )
+    )
+    state.add(
+        FakeFile(
+            "doc-public",
+            "Press kit",
+            GOOGLE_DOC,
+            ["drive-eng"],
+            drive_id="drive-eng",
+            permissions=[ANYONE],
+            exports={"text/html": b"<p>Press kit.</p>"},
+        )
+    )
+    state.groups["hr@acme.example"] = [
+        {"email": "dave@acme.example", "type": "USER"},
+        {"email": "erin@acme.example", "type": "USER"},
+    ]
+    state.groups["eng@acme.example"] = [
+        {"email": "alice@acme.example", "type": "USER"},
+        {"email": "sre@acme.example", "type": "GROUP"},
+    ]
+    state.groups["sre@acme.example"] = [{"email": "frank@acme.example", "type": "USER"}]
