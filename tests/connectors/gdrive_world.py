@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.connectors.gdrive import GOOGLE_DOC, GOOGLE_SHEET, GOOGLE_SLIDES, XLSX
+from pipelines.samples import handbook_dir
 from tests.support.fake_gdrive import FOLDER, FakeDriveState, FakeFile
 from tests.support.xlsx_files import build_xlsx
 
 DOMAIN = "acme.example"
+CODE_OF_CONDUCT_PDF = (handbook_dir() / "code-of-conduct.pdf").read_bytes()
 
 
 class Directory:
@@ -102,7 +104,11 @@ def populate(state: FakeDriveState) -> None:
     )
     state.add(
         FakeFile(
-            "pdf-code", "Code of conduct.pdf", "application/pdf", ["fold-policies"], content=b"%PDF-1.4 test"
+            "pdf-code",
+            "Code of conduct.pdf",
+            "application/pdf",
+            ["fold-policies"],
+            content=CODE_OF_CONDUCT_PDF,
         )
     )
     state.add(FakeFile("img-logo", "logo.png", "image/png", ["fold-policies"], content=b"\x89PNG"))

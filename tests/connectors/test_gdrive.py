@@ -28,6 +28,7 @@ from pipelines.connectors.base import ConnectorError, connector_class
 from pipelines.connectors.gdrive import GOOGLE_DOC, XLSX, GoogleDriveConnector
 from pipelines.connectors.spreadsheet_tables import SpreadsheetError, csv_to_markdown, workbook_to_markdown
 from tests.connectors.gdrive_world import (
+    CODE_OF_CONDUCT_PDF,
     DOMAIN,
     PEOPLE,
     Directory,
@@ -183,7 +184,7 @@ def test_fetch_exports_docs_slides_and_sheets_and_downloads_files(drive: Any) ->
     slides = source.fetch(refs["slides-kickoff"])
     assert slides.file_name == "Kickoff.txt" and slides.data.startswith(b"Kickoff")
     pdf = source.fetch(refs["pdf-code"])
-    assert pdf.file_name == "Code of conduct.pdf" and pdf.data == b"%PDF-1.4 test"
+    assert pdf.file_name == "Code of conduct.pdf" and pdf.data == CODE_OF_CONDUCT_PDF
     sheet = source.fetch(refs["sheet-budget"])
     text = sheet.data.decode()
     assert sheet.file_name == "Budgets 2027.md"
