@@ -15,6 +15,20 @@ from tests.support.fake_gdrive import FOLDER, FakeDriveState, FakeFile
 from tests.support.xlsx_files import build_xlsx
 
 DOMAIN = "acme.example"
+
+
+def doc_html(title: str, text: str) -> bytes:
+    """A Google Doc as Drive's ``text/html`` export shapes it: a whole page with a style block, a title
+    paragraph and the text in classed paragraphs and spans."""
+    return (
+        '<html><head><meta content="text/html; charset=UTF-8" http-equiv="content-type">'
+        "<style>.c0{font-size:11pt}.title{font-size:26pt}</style></head>"
+        f'<body class="c3 doc-content"><p class="title"><span class="c0">{title}</span></p>'
+        f'<p class="c1"><span class="c0">{text}</span></p></body></html>'
+    ).encode()
+
+
+RUNBOOK_HTML = doc_html("Runbook", "Page the on-call SRE when the checkout error rate passes two percent.")
 CODE_OF_CONDUCT_PDF = (handbook_dir() / "code-of-conduct.pdf").read_bytes()
 
 
@@ -85,7 +99,10 @@ def populate(state: FakeDriveState) -> None:
             ["fold-policies"],
             permissions=[domain(DOMAIN)],
             exports={
-                "text/html": b"<html><body><h1>Travel</h1><p>Hotels up to 180 EUR a night.</p></body></html>",
+                "text/html": doc_html(
+                    "Travel policy",
+                    "Hotels are paid up to 180 EUR a night in every city. Book them through the travel desk.",
+                ),
                 "text/plain": b"Travel. Hotels up to 180 EUR a night.",
             },
         )
@@ -128,7 +145,10 @@ def populate(state: FakeDriveState) -> None:
             GOOGLE_DOC,
             ["fold-hr"],
             exports={
-                "text/html": b"<html><body><p>The L5 salary band tops at 151,000 EUR.</p></body></html>"
+                "text/html": doc_html(
+                    "Salary bands",
+                    "The L5 salary band tops at 151,000 EUR a year. Bands are reviewed every April by HR.",
+                )
             },
         )
     )
@@ -139,7 +159,11 @@ def populate(state: FakeDriveState) -> None:
             GOOGLE_DOC,
             ["fold-policies"],
             permissions=[domain("partner.example")],
-            exports={"text/html": b"<p>Partner terms.</p>"},
+            exports={
+                "text/html": doc_html(
+                    "Partner terms", "Partners are paid within 45 days of an approved invoice."
+                )
+            },
         )
     )
     state.drives["drive-eng"] = [group("eng@acme.example")]
@@ -150,7 +174,7 @@ def populate(state: FakeDriveState) -> None:
             GOOGLE_DOC,
             ["drive-eng"],
             drive_id="drive-eng",
-            exports={"text/html": b"<p>Page the on-call SRE.</p>"},
+            exports={"text/html": RUNBOOK_HTML},
         )
     )
     state.add(
@@ -161,7 +185,7 @@ def populate(state: FakeDriveState) -> None:
             ["drive-eng"],
             drive_id="drive-eng",
             permissions=[ANYONE],
-            exports={"text/html": b"<p>Press kit.</p>"},
+            exports={"text/html": doc_html("Press kit", "Our logo may be used on a white background only.")},
         )
     )
     state.groups["hr@acme.example"] = [

@@ -31,6 +31,7 @@ from tests.connectors.gdrive_world import (
     CODE_OF_CONDUCT_PDF,
     DOMAIN,
     PEOPLE,
+    RUNBOOK_HTML,
     Directory,
     group,
     populate,
@@ -180,7 +181,7 @@ def test_fetch_exports_docs_slides_and_sheets_and_downloads_files(drive: Any) ->
     refs = by_id(source.list_documents())
 
     doc = source.fetch(refs["doc-travel"])
-    assert doc.file_name == "Travel policy.html" and b"180 EUR" in doc.data
+    assert doc.file_name == "Travel policy.html" and b"180 EUR a night" in doc.data
     slides = source.fetch(refs["slides-kickoff"])
     assert slides.file_name == "Kickoff.txt" and slides.data.startswith(b"Kickoff")
     pdf = source.fetch(refs["pdf-code"])
@@ -403,7 +404,7 @@ def test_a_file_deleted_between_listing_and_fetch_fails_alone(drive: Any) -> Non
     with pytest.raises(ConnectorError) as failed:
         source.fetch(refs["doc-travel"])
     assert failed.value.document_id == "doc-travel" and "404" in failed.value.reason
-    assert source.fetch(refs["doc-runbook"]).data == b"<p>Page the on-call SRE.</p>"
+    assert source.fetch(refs["doc-runbook"]).data == RUNBOOK_HTML
 
 
 def test_a_root_folder_that_is_unshared_fails_the_sync_rather_than_emptying_it(drive: Any) -> None:
