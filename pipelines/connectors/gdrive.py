@@ -166,6 +166,11 @@ class GoogleDriveConnector(Connector):
         """The state to keep for the next sync (page tokens and the listing), after a complete listing."""
         return self._listing.dump() if self._listing else None
 
+    def restore_state(self, state: Mapping[str, Any] | None) -> None:
+        """Resume from what :attr:`state` gave after the last complete listing; an unknown shape (or
+        ``None``) means the next listing is a full one."""
+        self._listing = DriveListing.load(state)
+
     @property
     def apis(self) -> GoogleApis:
         if self._apis is None:
