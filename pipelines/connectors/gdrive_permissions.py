@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.audience import EVERYONE
 from pipelines.connectors.base import ConnectorError, PeopleDirectory, audience_for
 from pipelines.connectors.gdrive_client import GoogleApis
+from pipelines.records.audience import EVERYONE
 
 #: Drive's reply fields a mapping reads (``fields`` keeps the responses small).
 PERMISSION_FIELDS = "nextPageToken, permissions(id, type, role, emailAddress, domain, deleted)"

@@ -210,7 +210,7 @@ def test_a_sheet_reaches_the_index_as_rows_labelled_by_their_headers(drive: Any)
     from haystack.components.converters import MarkdownToDocument
     from haystack.dataclasses import ByteStream
 
-    from pipelines.components.table_linearizer import TableLinearizer
+    from pipelines.indexing.components.table_linearizer import TableLinearizer
 
     source = connector(drive)
     sheet = source.fetch(by_id(source.list_documents())["sheet-budget"])
