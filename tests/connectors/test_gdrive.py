@@ -353,9 +353,13 @@ def test_rate_limits_are_waited_out_as_retry_after_asks(drive: Any) -> None:
     _, state, _ = drive
     state.fail(r"^/drive/v3/files$", 429, "rateLimitExceeded", retry_after="7")
     state.fail(r"/permissions$", 403, "userRateLimitExceeded", retry_after="2")
-    refs = list(connector(drive).list_documents())
+    source = connector(drive)
+    refs = by_id(source.list_documents())
     assert len(refs) == 8
     assert sorted(SLEEPS) == [2.0, 7.0]
+    state.fail(r"/export$", 503, "backendError")  # a 5xx without Retry-After: a short backoff, then again
+    assert b"180 EUR" in source.fetch(refs["doc-travel"]).data
+    assert sorted(SLEEPS) == [2.0, 2.0, 7.0]
 
 
 def test_a_rate_limit_that_lasts_fails_the_sync_and_keeps_the_state(drive: Any) -> None:
