@@ -169,6 +169,18 @@ class Connector(ABC):
         """Every id that exists at the source, for pruning; connectors with a cheaper call override it."""
         return {ref.id for ref in self.list_documents()}
 
+    @property
+    def state(self) -> dict[str, Any] | None:
+        """What this connector keeps between syncs (a changes-feed token and what it last listed, say),
+        JSON-able; ``None`` when it keeps nothing. The engine stores it after each complete listing and
+        hands it back to :meth:`restore_state` before the next one, in whichever replica runs it."""
+        return None
+
+    def restore_state(self, state: Mapping[str, Any] | None) -> None:
+        """Take back what :attr:`state` gave after the last complete listing (``None``: start afresh).
+        Connectors that keep nothing ignore it."""
+        return None
+
     def check_config(self) -> None:
         """Refuse settings that cannot work, with :class:`ConnectorError` naming the setting; called when
         a connector is added, before anything is stored. The default checks the required ``settings``

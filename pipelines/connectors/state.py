@@ -134,6 +134,9 @@ class SyncState:
     documents: dict[str, DocumentState] = field(default_factory=dict)
     last_good_count: int | None = None
     needs_confirmation: Confirmation | None = None
+    #: What the connector keeps between syncs (:attr:`Connector.state`: a changes-feed token, say), as
+    #: of its last complete listing.
+    cursor: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

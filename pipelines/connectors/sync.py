@@ -176,12 +176,14 @@ class _Sync:
         listed = 0
         try:
             self._forget_sources_gone_from_the_index(documents)
+            self.connector.restore_state(before.cursor)
             refs = self._listing()
             listed = len(refs)
             gone = self._update(refs, documents)
             state, status = self._prune(
                 before, documents, {ref.id for ref in refs} - gone, listed - len(gone)
             )
+            state = replace(state, cursor=self.connector.state)  # the listing was complete
         except SyncCancelled:
             status, error = "cancelled", "cancelled before it finished; nothing was removed"
             state = replace(before, documents=documents)
