@@ -31,6 +31,7 @@ from pipelines.connectors.base import (
     ConnectorError,
     DocumentRef,
     FetchedDocument,
+    Gone,
     NotModified,
     PeopleDirectory,
     register,
@@ -510,7 +511,9 @@ class GoogleDriveConnector(Connector):
 
     # -- fetching --------------------------------------------------------------------------------------
 
-    def fetch(self, ref: DocumentRef, previous_version: str | None = None) -> FetchedDocument | NotModified:
+    def fetch(
+        self, ref: DocumentRef, previous_version: str | None = None
+    ) -> FetchedDocument | NotModified | Gone:
         """The file's bytes as Needle indexes them: exported, downloaded, or a workbook made HTML."""
         mime_type = str(ref.meta.get("mime_type", ""))
         if mime_type not in READERS:
@@ -532,7 +535,12 @@ class GoogleDriveConnector(Connector):
         else:
             request = files.get_media(fileId=ref.id, supportsAllDrives=True)
             what = f"downloading {ref.title!r}"
-        data = self.apis.run(request, what=what, document_id=ref.id)
+        try:
+            data = self.apis.run(request, what=what, document_id=ref.id)
+        except ConnectorError as error:
+            if error.document_id and "(404" in error.reason:
+                return Gone(ref, "deleted in Drive, or no longer shared with the service account")
+            raise
         media_type = {".html": "text/html", ".txt": "text/plain", ".md": "text/markdown"}.get(
             extension, mime_type
         )

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.connectors.base import ConnectorError, connector_class
+from pipelines.connectors.base import ConnectorError, Gone, connector_class
 from pipelines.connectors.gdrive import GOOGLE_DOC, XLSX, GoogleDriveConnector
 from pipelines.connectors.spreadsheet_tables import SpreadsheetError, csv_to_markdown, workbook_to_markdown
 from tests.connectors.gdrive_world import (
@@ -400,14 +400,18 @@ def test_a_refused_service_account_fails_the_sync_with_a_reason_and_no_secret(dr
     assert private_key.splitlines()[1][:20] not in failed.value.reason
 
 
-def test_a_file_deleted_between_listing_and_fetch_fails_alone(drive: Any) -> None:
+def test_a_file_gone_between_listing_and_fetch_is_gone_and_a_refused_one_fails_alone(drive: Any) -> None:
     _, state, _ = drive
     source = connector(drive)
     refs = by_id(source.list_documents())
     state.delete("doc-travel")
+    assert source.fetch(refs["doc-travel"]) == Gone(
+        refs["doc-travel"], "deleted in Drive, or no longer shared with the service account"
+    )
+    state.fail(r"/doc-runbook/export$", 403, "insufficientFilePermissions")
     with pytest.raises(ConnectorError) as failed:
-        source.fetch(refs["doc-travel"])
-    assert failed.value.document_id == "doc-travel" and "404" in failed.value.reason
+        source.fetch(refs["doc-runbook"])
+    assert failed.value.document_id == "doc-runbook" and not failed.value.retryable
     assert source.fetch(refs["doc-runbook"]).data == RUNBOOK_HTML
 
 
