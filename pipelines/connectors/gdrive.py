@@ -36,7 +36,7 @@ from pipelines.connectors.base import (
     PeopleDirectory,
     register,
 )
-from pipelines.connectors.gdrive_client import GoogleApis, ServiceAccountKey
+from pipelines.connectors.gdrive_client import GoogleApis, ServiceAccountKey, status_of
 from pipelines.connectors.gdrive_permissions import GroupDirectory, file_permissions, map_permissions
 from pipelines.connectors.spreadsheet_tables import SpreadsheetError, csv_to_markdown, workbook_to_markdown
 
@@ -135,30 +135,37 @@ class GoogleDriveConnector(Connector):
         state: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(config, secrets, people)
-        unknown = sorted(set(self.config) - set(self.settings))
-        if unknown:
-            raise ConnectorError(
-                f"unknown gdrive setting(s): {', '.join(unknown)}; known: {', '.join(self.settings)}"
-            )
         self.folders = _split(self.config.get("folders"))
         self.drives = _split(self.config.get("drives"))
-        if not self.folders and not self.drives:
-            raise ConnectorError(
-                "a gdrive connector needs folders=ID1,ID2 or drives=SHARED_DRIVE_ID (or both)"
-            )
         self.subject = self.config.get("subject") or self.secrets.get("subject") or None
         self.admin_email = self.config.get("admin_email") or None
         self.domain = (
             self.config.get("domain") or _domain_of(self.subject or self.admin_email) or ""
         ).lower()
         try:
-            self.max_file_bytes = int(
-                float(self.config.get("max_file_mb") or DEFAULT_MAX_FILE_MB) * 1_000_000
-            )
+            self.max_file_bytes = int(float(self.config.get("max_file_mb") or DEFAULT_MAX_FILE_MB) * 1e6)
         except ValueError:
-            raise ConnectorError("max_file_mb must be a number of MB") from None
+            self.max_file_bytes = -1  # refused by check_config, before any listing
         self._listing = DriveListing.load(state)
         self._apis: GoogleApis | None = None
+
+    def check_config(self) -> None:
+        """Refuse settings that cannot work (called when the connector is added, and before a listing)."""
+        unknown = sorted(set(self.config) - set(self.settings))
+        if unknown:
+            raise ConnectorError(
+                f"gdrive connectors have no setting {unknown[0]!r} (they have: {', '.join(self.settings)})"
+            )
+        if not self.folders and not self.drives:
+            raise ConnectorError(
+                "gdrive connectors need --set folders=ID1,ID2 or --set drives=SHARED_DRIVE_ID"
+            )
+        if self.max_file_bytes <= 0:
+            raise ConnectorError("max_file_mb must be a positive number of MB")
+        for key in ("subject", "admin_email"):
+            value = self.config.get(key)
+            if value and "@" not in value:
+                raise ConnectorError(f"{key} must be an email address, not {value!r}")
 
     # -- state -----------------------------------------------------------------------------------------
 
@@ -192,6 +199,7 @@ class GoogleDriveConnector(Connector):
         Every file's audience is mapped again on every sync from its recorded Drive permissions, even if
         the file did not change: a person who joined Slack, or left or joined a Google Group, is seen at
         the next sync (groups are read once per sync each)."""
+        self.check_config()
         if self._listing is not None and self._tokens_cover_scope(self._listing):
             listing = self._apply_changes(self._listing.copy())
         else:
@@ -338,7 +346,9 @@ class GoogleDriveConnector(Connector):
                 raise
             if "(404" in error.reason:
                 return None
-            return [{"type": "unreadable", "id": error.reason}]
+            # Only the status and Google's reason: unmapped principals are listed to every console
+            # viewer, and the full message names the (restricted) file.
+            return [{"type": "unreadable", "id": status_of(error)}]
 
     # -- incremental -----------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -179,6 +180,13 @@ class GoogleApis:
                     ) from None
                 self.sleep(min(2.0**attempt, 32.0))
         raise AssertionError("unreachable")
+
+
+def status_of(error: ConnectorError) -> str:
+    """``403 insufficientFilePermissions`` from a refusal's reason: what may be shown beside a principal
+    (the full reason names the file or group it was about)."""
+    found = re.search(r"\((\d{3}[^:)]*)", error.reason)
+    return found.group(1) if found else "refused"
 
 
 @lru_cache(maxsize=8)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.connectors.base import ConnectorError, PeopleDirectory, audience_for
-from pipelines.connectors.gdrive_client import GoogleApis
+from pipelines.connectors.gdrive_client import GoogleApis, status_of
 from pipelines.records.audience import EVERYONE
 
 #: Drive's reply fields a mapping reads (``fields`` keeps the responses small).
@@ -120,7 +120,7 @@ def map_permissions(
             except ConnectorError as error:
                 if error.retryable:
                     raise  # a passing fault fails the sync rather than narrowing an audience for a day
-                unmapped.add(f"group:{group} (members unreadable: {error.reason})")
+                unmapped.add(f"group:{group} (members unreadable: {status_of(error)})")
                 continue
             if expanded is None:
                 unmapped.add(f"group:{group} (no admin_email to read its members)")

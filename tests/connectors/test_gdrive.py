@@ -81,10 +81,18 @@ def by_id(refs: Any) -> dict[str, Any]:
 
 def test_the_connector_is_registered_and_checks_its_settings(tmp_path: Path) -> None:
     assert connector_class("gdrive") is GoogleDriveConnector
-    with pytest.raises(ConnectorError, match="folders=ID1,ID2 or drives"):
-        GoogleDriveConnector({"domain": DOMAIN})
-    with pytest.raises(ConnectorError, match="unknown gdrive setting"):
-        GoogleDriveConnector({"folders": "x", "folder": "y"})
+    refusals = {
+        "need --set folders=ID1,ID2 or --set drives": {"domain": DOMAIN},
+        "have no setting 'folder'": {"folders": "x", "folder": "y"},
+        "max_file_mb must be a positive number": {"folders": "x", "max_file_mb": "lots"},
+        "admin_email must be an email address": {"folders": "x", "admin_email": "admin"},
+    }
+    for reason, settings in refusals.items():
+        with pytest.raises(ConnectorError, match=reason):
+            GoogleDriveConnector(settings).check_config()
+        with pytest.raises(ConnectorError, match=reason):  # and never a listing that could look empty
+            list(GoogleDriveConnector(settings).list_documents())
+    GoogleDriveConnector({"folders": "x", "drives": "y", "max_file_mb": "2.5"}).check_config()
     with pytest.raises(ConnectorError, match="no service account key"):
         list(GoogleDriveConnector({"folders": "x"}).list_documents())
     bad = tmp_path / "key.json"
@@ -153,8 +161,7 @@ def test_a_group_the_directory_does_not_know_grants_nothing(drive: Any) -> None:
     state.share("doc-partner", [group("ghost@acme.example")])
     refs = by_id(connector(drive).list_documents())
     assert refs["doc-partner"].audience == ("user:U0BOB",)
-    (unmapped,) = refs["doc-partner"].unmapped
-    assert unmapped.startswith("group:ghost@acme.example (members unreadable:") and "404" in unmapped
+    assert refs["doc-partner"].unmapped == ("group:ghost@acme.example (members unreadable: 404)",)
 
 
 def test_sharing_drive_will_not_show_restricts_the_file_to_no_one(drive: Any) -> None:
@@ -162,11 +169,7 @@ def test_sharing_drive_will_not_show_restricts_the_file_to_no_one(drive: Any) ->
     state.fail(r"^/drive/v3/files/doc-travel/permissions$", 403, "insufficientFilePermissions")
     refs = by_id(connector(drive).list_documents())
     assert refs["doc-travel"].audience == ()
-    assert (
-        refs["doc-travel"]
-        .unmapped[0]
-        .startswith("sharing unreadable: Google Drive refused reading who may see")
-    )
+    assert refs["doc-travel"].unmapped == ("sharing unreadable: 403 insufficientFilePermissions",)
 
 
 def test_a_domain_share_is_unmapped_when_no_domain_is_configured(drive: Any) -> None:
