@@ -2,9 +2,10 @@
 
 A service account reads Drive (``drive.readonly``), as itself (share the folders with its email, or add it
 to the shared drives) or, with domain-wide delegation, as the ``subject`` it impersonates. Google Docs
-are exported as HTML and Slides as text; Sheets as a workbook that becomes one Markdown page of headed tables
-(CSV would carry the first sheet only); PDFs, Word files, Excel files, CSV, Markdown and text are
-downloaded as they are. Everything else (images, video, PowerPoint files, forms, shortcuts) is not listed.
+are exported as Markdown (HTML where Markdown is refused) and Slides as text; Sheets as a workbook that
+becomes one Markdown page of headed tables (CSV would carry the first sheet only); PDFs, Word files,
+Markdown, HTML and text are downloaded as they are, Excel and CSV files then made Markdown tables too.
+Everything else (images, video, PowerPoint files, forms, shortcuts) is not listed.
 
 Incremental syncs use Drive's changes feed: the first sync lists every folder and drive and records a
 start page token per corpus (the service account's own corpus for folders, one per shared drive) taken
@@ -50,9 +51,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 #: How each indexed type is read: (export MIME type or None for the file's own bytes, extension).
-#: Export types are those Drive's "Export MIME types for Google Workspace documents" table lists.
+#: Export types are those Drive's "Export MIME types for Google Workspace documents" table lists. Docs
+#: go out as Markdown: their tables arrive as pipe tables with a header row, which indexing reads as
+#: labelled rows ("City: London; Limit: 240 EUR."); the HTML export writes a table's header as plain
+#: cells, so the labels would be lost. HTML remains the fallback where Markdown is refused.
+DOC_FALLBACK = ("text/html", ".html")
 READERS: dict[str, tuple[str | None, str]] = {
-    GOOGLE_DOC: ("text/html", ".html"),
+    GOOGLE_DOC: ("text/markdown", ".md"),
     GOOGLE_SLIDES: ("text/plain", ".txt"),
     GOOGLE_SHEET: (XLSX, ".md"),
     "application/pdf": (None, ".pdf"),
@@ -524,7 +529,7 @@ class GoogleDriveConnector(Connector):
     def fetch(
         self, ref: DocumentRef, previous_version: str | None = None
     ) -> FetchedDocument | NotModified | Gone:
-        """The file's bytes as Needle indexes them: exported, downloaded, or a workbook made HTML."""
+        """The file's bytes as Needle indexes them: exported, downloaded, or a workbook made Markdown."""
         mime_type = str(ref.meta.get("mime_type", ""))
         if mime_type not in READERS:
             raise ConnectorError(
@@ -538,15 +543,14 @@ class GoogleDriveConnector(Connector):
                 document_id=ref.id,
             )
         export_type, extension = READERS[mime_type]
-        files = self.apis.drive.files()
-        if export_type:
-            request = files.export_media(fileId=ref.id, mimeType=export_type)
-            what = f"exporting {ref.title!r} as {export_type}"
-        else:
-            request = files.get_media(fileId=ref.id, supportsAllDrives=True)
-            what = f"downloading {ref.title!r}"
         try:
-            data = self.apis.run(request, what=what, document_id=ref.id)
+            try:
+                data = self._download(ref, export_type)
+            except ConnectorError as error:
+                if mime_type != GOOGLE_DOC or "(400" not in error.reason:
+                    raise
+                export_type, extension = DOC_FALLBACK  # "The requested conversion is not supported."
+                data = self._download(ref, export_type)
         except ConnectorError as error:
             if error.document_id and "(404" in error.reason:
                 return Gone(ref, "deleted in Drive, or no longer shared with the service account")
@@ -564,6 +568,17 @@ class GoogleDriveConnector(Connector):
         return FetchedDocument(
             ref=ref, data=data, file_name=_file_name(ref.title, extension), media_type=media_type
         )
+
+    def _download(self, ref: DocumentRef, export_type: str | None) -> bytes:
+        """files.export as ``export_type`` (Docs editors files), else files.get with ``alt=media``."""
+        files = self.apis.drive.files()
+        if export_type:
+            request = files.export_media(fileId=ref.id, mimeType=export_type)
+            what = f"exporting {ref.title!r} as {export_type}"
+        else:
+            request = files.get_media(fileId=ref.id, supportsAllDrives=True)
+            what = f"downloading {ref.title!r}"
+        return bytes(self.apis.run(request, what=what, document_id=ref.id))
 
 
 def _grants(permissions: list[dict[str, Any]]) -> list[dict[str, Any]]:

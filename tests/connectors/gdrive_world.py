@@ -28,6 +28,12 @@ def doc_html(title: str, text: str) -> bytes:
     ).encode()
 
 
+def doc_exports(title: str, text: str, table: str = "") -> dict[str, bytes]:
+    """A Google Doc's exports: Markdown (``table`` as a pipe table, as Drive writes one) and HTML."""
+    markdown = f"# {title}\n\n{text}\n\n{table}".encode()
+    return {"text/markdown": markdown, "text/html": doc_html(title, text)}
+
+
 RUNBOOK_HTML = doc_html("Runbook", "Page the on-call SRE when the checkout error rate passes two percent.")
 CODE_OF_CONDUCT_PDF = (handbook_dir() / "code-of-conduct.pdf").read_bytes()
 
@@ -98,13 +104,11 @@ def populate(state: FakeDriveState) -> None:
             GOOGLE_DOC,
             ["fold-policies"],
             permissions=[domain(DOMAIN)],
-            exports={
-                "text/html": doc_html(
-                    "Travel policy",
-                    "Hotels are paid up to 180 EUR a night in every city. Book them through the travel desk.",
-                ),
-                "text/plain": b"Travel. Hotels up to 180 EUR a night.",
-            },
+            exports=doc_exports(
+                "Travel policy",
+                "Hotels are paid up to 180 EUR a night in every city. Book them through the travel desk.",
+                "| City | Limit |\n| :---- | :---- |\n| London | 240 EUR |\n| Paris | 200 EUR |\n",
+            ),
         )
     )
     state.add(
@@ -144,12 +148,10 @@ def populate(state: FakeDriveState) -> None:
             "Salary bands",
             GOOGLE_DOC,
             ["fold-hr"],
-            exports={
-                "text/html": doc_html(
-                    "Salary bands",
-                    "The L5 salary band tops at 151,000 EUR a year. Bands are reviewed every April by HR.",
-                )
-            },
+            exports=doc_exports(
+                "Salary bands",
+                "The L5 salary band tops at 151,000 EUR a year. Bands are reviewed every April by HR.",
+            ),
         )
     )
     state.add(
@@ -159,11 +161,7 @@ def populate(state: FakeDriveState) -> None:
             GOOGLE_DOC,
             ["fold-policies"],
             permissions=[domain("partner.example")],
-            exports={
-                "text/html": doc_html(
-                    "Partner terms", "Partners are paid within 45 days of an approved invoice."
-                )
-            },
+            exports=doc_exports("Partner terms", "Partners are paid within 45 days of an approved invoice."),
         )
     )
     state.drives["drive-eng"] = [group("eng@acme.example")]
@@ -174,7 +172,7 @@ def populate(state: FakeDriveState) -> None:
             GOOGLE_DOC,
             ["drive-eng"],
             drive_id="drive-eng",
-            exports={"text/html": RUNBOOK_HTML},
+            exports={"text/html": RUNBOOK_HTML},  # no Markdown export: the HTML fallback
         )
     )
     state.add(
@@ -185,7 +183,7 @@ def populate(state: FakeDriveState) -> None:
             ["drive-eng"],
             drive_id="drive-eng",
             permissions=[ANYONE],
-            exports={"text/html": doc_html("Press kit", "Our logo may be used on a white background only.")},
+            exports=doc_exports("Press kit", "Our logo may be used on a white background only."),
         )
     )
     state.groups["hr@acme.example"] = [
