@@ -162,8 +162,11 @@ class GoogleApis:
                         f"{attempt} attempts; the sync will be tried again",
                         retryable=True,
                     ) from None
+                # The request's method and status only: ``what`` may name a restricted file, and logs
+                # are read by people outside its audience.
+                method = getattr(request, "methodId", "a request")
                 logger.info(
-                    "Drive answered %s to %s; waiting %.1f s (attempt %d)", status, what, delay, attempt
+                    "Google answered %s to %s; waiting %.1f s (attempt %d)", status, method, delay, attempt
                 )
                 self.sleep(delay)
             except RefreshError as error:

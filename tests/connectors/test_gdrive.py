@@ -361,7 +361,8 @@ def test_a_folder_moved_out_of_scope_takes_its_files_with_it(drive: Any) -> None
     assert "doc-salaries" not in refs and "doc-travel" in refs
 
 
-def test_rate_limits_are_waited_out_as_retry_after_asks(drive: Any) -> None:
+def test_rate_limits_are_waited_out_as_retry_after_asks(drive: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="pipelines.connectors")
     _, state, _ = drive
     state.fail(r"^/drive/v3/files$", 429, "rateLimitExceeded", retry_after="7")
     state.fail(r"/permissions$", 403, "userRateLimitExceeded", retry_after="2")
@@ -372,6 +373,8 @@ def test_rate_limits_are_waited_out_as_retry_after_asks(drive: Any) -> None:
     state.fail(r"/export$", 503, "backendError")  # a 5xx without Retry-After: a short backoff, then again
     assert b"180 EUR" in source.fetch(refs["doc-travel"]).data
     assert sorted(SLEEPS) == [2.0, 2.0, 7.0]
+    assert "Google answered 429 to drive.files.list; waiting 7.0 s" in caplog.text
+    assert "Travel policy" not in caplog.text and "Salary" not in caplog.text  # no title in the log
 
 
 def test_a_rate_limit_that_lasts_fails_the_sync_and_keeps_the_state(drive: Any) -> None:
