@@ -18,6 +18,7 @@ from admin.tabs.channels import build_channels_tab
 from admin.tabs.chunks import build_chunks_tab
 from admin.tabs.debugger import DEBUGGER_TAB, DebuggerTab, build_debugger_tab
 from admin.tabs.feedback import build_feedback_tab
+from admin.tabs.gaps import build_gaps_tab
 from admin.tabs.lab import build_lab_tab
 from admin.tabs.sources import SourcesTab, build_sources_tab
 from admin.tabs.traces import build_traces_tab
@@ -68,6 +69,7 @@ def build_admin(service: NeedleService) -> gr.Blocks:
             build_traces_tab(service, debugger, tabs)
             feedback = build_feedback_tab(service, debugger, tabs)
             build_lab_tab(service, tabs, feedback)
+            build_gaps_tab(service)
             build_channels_tab(service)
             build_audit_tab(service)
             build_accounts_tab(service)

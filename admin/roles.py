@@ -57,6 +57,9 @@ EDITOR_HANDLERS = frozenset(
         "ChannelsActions.save",
         "ChannelsActions.reset",
         "AuditActions.search",  # who changed what is for editors and owners
+        "GapsActions.save_verified",
+        "GapsActions.expire_verified",
+        "GapsActions.remove_verified",
     }
 )
 #: Handlers that only read or move the page (any signed-in account).
@@ -87,6 +90,10 @@ VIEWER_HANDLERS = frozenset(
         "FeedbackActions.select_row",
         "FeedbackActions.open_selected",
         "FeedbackActions.escalations",
+        "GapsActions.topics",
+        "GapsActions.select_topic",
+        "GapsActions.from_trace",
+        "GapsActions.verified",
         "LabActions.refresh",
         "LabActions.cases",
         "LabActions.compare",

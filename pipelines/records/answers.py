@@ -133,6 +133,8 @@ class Answer:
     #: The model answered without citing any passage it was given: shown with ``UNCITED_NOTE`` and the
     #: ``related`` sources instead of as a sourced answer.
     uncited: bool = False
+    #: Given from a verified answer (issue 27): ``{"id", "expert", "date"}``; ``None`` otherwise.
+    verified: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; ``answer`` repeats ``text`` under the name scripts expect."""

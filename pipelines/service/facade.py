@@ -25,6 +25,7 @@ from pipelines.connectors.manager import ConnectorManager
 from pipelines.connectors.state import ConnectorRecords
 from pipelines.indexing.pipeline import CONVERSION_VERSION, build_indexing_pipeline
 from pipelines.indexing.sources import SourceLibrary
+from pipelines.knowledge.desk import KnowledgeDesk
 from pipelines.querying.answering import Answerer, QueryOptions
 from pipelines.querying.llm import LLMStatus, build_chat_generator, prepare_at_start
 from pipelines.querying.pipeline import build_query_pipeline, build_ranker
@@ -148,6 +149,16 @@ class NeedleService:
             self.configs,
             self.metrics,
         )
+        self.knowledge = KnowledgeDesk(
+            self.traces,
+            self.records,
+            self.audit,
+            self.embedders.sentence_encoder,
+            ingest=self.sources.ingest_bytes,
+            delete=self.sources.delete_source,
+            exclude_origins=(COMPARE_ORIGIN,),
+            embedder=self.embedders.identity,
+        )
 
     def close(self) -> None:
         """Release the databases (traces, embedding cache); the service is unusable afterwards."""
@@ -236,8 +247,9 @@ class NeedleService:
         viewer: Viewer = PUBLIC,
         context: dict[str, str] | None = None,
     ) -> Answer:
-        """See :meth:`Answerer.ask`. The default viewer sees sources for everyone only."""
-        return self.answerer.ask(
+        """See :meth:`Answerer.ask`. The default viewer sees sources for everyone only. A question a
+        current verified answer in the viewer's audience answers is given from it first (issue 27)."""
+        answer = self.answerer.ask(
             question,
             history=history,
             tags=tags,
@@ -249,6 +261,12 @@ class NeedleService:
             viewer=viewer,
             context=context,
         )
+        found = self.knowledge.match(question, viewer, answer)
+        if found is None:
+            return answer
+        answer = self.knowledge.answer_with(answer, found)
+        self.knowledge.record_in_trace(answer, found)
+        return answer
 
     # ------------------------------------------------------------------------------------------------
     # Health
