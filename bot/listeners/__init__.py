@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, assistant, commands, events, views
+from bot.listeners import actions, assistant, commands, events, shortcuts, views
 from bot.runtime import BotRuntime
 
 
@@ -14,3 +14,4 @@ def register_listeners(app: App, runtime: BotRuntime) -> None:
     commands.register(app, runtime)
     actions.register(app, runtime)
     views.register(app, runtime)
+    shortcuts.register(app, runtime)

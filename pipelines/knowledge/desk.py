@@ -116,6 +116,32 @@ class KnowledgeDesk:
         if result.status not in ("indexed", "unchanged"):
             raise NeedleError(f"the verified answer could not be indexed: {result.reason or result.status}")
 
+    def question_in_thread(
+        self, channel: str, thread_ts: str, records: RecordStore | None = None
+    ) -> tuple[str, str | None] | None:
+        """The question a Slack thread is about, and its answer's trace id: the thread "Ask a person"
+        opened (its escalation, in ``records``: the bot's shared records, default the service's), else
+        the thread of an answered question (its trace's location)."""
+        for record in (records or self.records).query(
+            "escalations", where={"channel_id": channel, "thread_ts": thread_ts}, limit=1
+        ):
+            question = str(record.body.get("question") or "")
+            if question:
+                return question, str(record.fields.get("trace_id") or record.key)
+        for summary in self.traces.recent(limit=2000):
+            location = summary.get("location")
+            if (
+                location
+                and location["channel"] == channel
+                and thread_ts
+                in (
+                    location["thread_ts"],
+                    location["message_ts"],
+                )
+            ):
+                return summary["question"], summary["trace_id"]
+        return None
+
     def match(self, question: str, viewer: Viewer, answer: Answer) -> VerifiedMatch | None:
         """The verified answer to give for ``question`` instead of ``answer`` (the documents' own)."""
         retrieved = [str(passage.meta.get("source_id") or "") for passage in answer.passages]
