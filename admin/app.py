@@ -22,6 +22,7 @@ from admin.tabs.gaps import build_gaps_tab
 from admin.tabs.lab import build_lab_tab
 from admin.tabs.sources import SourcesTab, build_sources_tab
 from admin.tabs.traces import build_traces_tab
+from admin.tabs.usage import build_usage_tab
 from pipelines.service.facade import NeedleService
 
 TITLE = "Needle admin"
@@ -70,6 +71,7 @@ def build_admin(service: NeedleService) -> gr.Blocks:
             feedback = build_feedback_tab(service, debugger, tabs)
             build_lab_tab(service, tabs, feedback)
             build_gaps_tab(service)
+            build_usage_tab(service)
             build_channels_tab(service)
             build_audit_tab(service)
             build_accounts_tab(service)

@@ -94,6 +94,7 @@ VIEWER_HANDLERS = frozenset(
         "GapsActions.select_topic",
         "GapsActions.from_trace",
         "GapsActions.verified",
+        "UsageActions.figures",
         "LabActions.refresh",
         "LabActions.cases",
         "LabActions.compare",

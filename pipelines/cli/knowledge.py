@@ -49,6 +49,33 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_usage(args: argparse.Namespace) -> int:
+    """Questions per day, answered and abstained, votes, escalations, channels and top questions."""
+    from pipelines.base.errors import NeedleError
+    from pipelines.knowledge.gaps import parse_since
+
+    try:
+        since = parse_since(args.since)
+    except ValueError as error:
+        raise NeedleError(str(error)) from None
+    report = _service().knowledge.usage(since)
+    if args.json:
+        _print_json(report.to_dict())
+        return EXIT_OK
+    rate = f"{report.helpful_rate:.0%}" if report.helpful_rate is not None else "no votes"
+    print(
+        f"{report.questions} questions in the last {args.since}: {report.answered} answered, "
+        f"{report.abstained} abstained; 👍 {report.up} 👎 {report.down} ({rate} helpful); "
+        f"{report.escalations} escalations"
+    )
+    for day in report.days:
+        if day.questions or day.escalations:
+            print(f"  {day.day}  {day.questions:>5} questions  {day.abstained:>4} abstained")
+    for row in report.top_questions:
+        print(f"  {row['count']:>4}x  {row['question']}")
+    return EXIT_OK
+
+
 def _print_verified(items: list[Any], as_json: bool) -> None:
     if as_json:
         _print_json([item.to_dict() for item in items])
@@ -136,6 +163,11 @@ def add_commands(commands: Any) -> None:
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true", help="print CSV, one topic a row")
     gaps.set_defaults(handler=cmd_gaps)
+
+    usage = commands.add_parser("usage", help="how Needle is used: questions, answers, votes, channels")
+    usage.add_argument("--since", default="30d", help="how far back: 30d (default), 12h, 2w")
+    usage.add_argument("--json", action="store_true")
+    usage.set_defaults(handler=cmd_usage)
 
     verified = commands.add_parser("verified", help="expert answers given first: add, list, show, edit, ...")
     verified.add_argument("action", choices=["add", "list", "show", "edit", "expire", "remove"])

@@ -12,6 +12,7 @@ from typing import Any
 from pipelines.base.errors import NeedleError
 from pipelines.knowledge.gaps import GapTopic, gap_questions, gap_topics
 from pipelines.knowledge.question_space import Encode, QuestionSpace
+from pipelines.knowledge.usage import UsageReport, usage_report
 from pipelines.knowledge.verified import (
     VerifiedAnswer,
     VerifiedAnswers,
@@ -74,6 +75,12 @@ class KnowledgeDesk:
             wanted = set(trace_ids)
             questions = [gap for gap in questions if gap.trace_id in wanted]
         return gap_topics(questions, self.space, may_see_trace)
+
+    def usage(
+        self, since_seconds: float, may_see_trace: Callable[[Iterable[str]], set[str]] | None = None
+    ) -> UsageReport:
+        """Usage figures of the last ``since_seconds`` (see :mod:`pipelines.knowledge.usage`)."""
+        return usage_report(self.traces, self.escalations, since_seconds, self.exclude_origins, may_see_trace)
 
     # --- verified answers ------------------------------------------------------------------------------
     def add_verified(self, question: str, answer: str, expert: str, **options: Any) -> VerifiedAnswer:

@@ -66,3 +66,14 @@ def test_gap_topics_and_a_verified_answer_saved_from_one(client: Client, console
     assert "no longer given as verified" in status and verified["data"][0][5] == "expired"
     status, verified = client.predict(listed[0], api_name="/remove_verified")
     assert verified["data"] == [] or verified["data"] == [[""] * len(listed)]
+
+
+def test_usage_tab_draws_the_cores_figures(client: Client, console: Console) -> None:
+    console.service.ask("How many vacation days do I get?", origin="slack", user_id="U0CAT")
+    summary, per_day, *_charts, channels, top = client.predict("30d", api_name="/usage")
+    report = console.service.knowledge.usage(30 * 86400)
+    assert f"**{report.questions}** questions" in summary
+    assert sum(row[1] for row in top["data"]) <= report.questions and top["data"][0][0] >= 1
+    print("PLOT", per_day, channels)
+    with pytest.raises(AppError, match="not a period"):
+        client.predict("whenever", api_name="/usage")

@@ -98,5 +98,16 @@ def test_gap_topics_group_by_meaning_count_people_and_hide_restricted_answers(
     assert "salary" not in shown.lower()
     assert set(pets) <= {t for topic in viewer_topics for t in topic.trace_ids}
 
+    # Usage over the same answers: counts of everything, top questions only those the reader may see.
+    usage = service.knowledge.usage(3600)
+    assert (usage.questions, usage.up) == (8, 1) and usage.down >= 1 and usage.escalations == 1
+    assert usage.answered + usage.abstained == 8 and usage.days[-1].questions == 8
+    assert usage.top_questions[0] == {"question": "Can I bring my dog to the office?", "count": 2}
+    everyone = service.knowledge.usage(3600, may_see_trace=ConsoleView(service, PUBLIC).visible_trace_ids)
+    assert everyone.questions == 8
+    assert (
+        "salary" not in str(everyone.top_questions).lower() and "salary" in str(usage.top_questions).lower()
+    )
+
     # Questions asked before the period are not in it.
     assert service.knowledge.gaps(since_seconds=1e-6) == []

@@ -134,5 +134,12 @@ def test_needle_gaps_json_and_csv(data_dir: Path, capsys: pytest.CaptureFixture[
     assert cli.main(["gaps", "--csv", "--since", "1d"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0][:4] == ["topic", "people", "count", "examples"] and rows[1][2] == "2"
+    assert cli.main(["usage", "--since", "1d", "--json"]) == 0
+    usage = json.loads(capsys.readouterr().out)
+    assert usage["questions"] == 2 and usage["answered"] + usage["abstained"] == 2
+    assert {row["question"] for row in usage["top_questions"]} == {
+        "Can I bring my dog to the office?",
+        "Are pets allowed at work?",
+    }
     assert cli.main(["gaps", "--since", "sometime"]) == 1
     assert "not a period" in capsys.readouterr().err
