@@ -73,7 +73,9 @@ def test_usage_tab_draws_the_cores_figures(client: Client, console: Console) -> 
     summary, per_day, *_charts, channels, top = client.predict("30d", api_name="/usage")
     report = console.service.knowledge.usage(30 * 86400)
     assert f"**{report.questions}** questions" in summary
-    assert sum(row[1] for row in top["data"]) <= report.questions and top["data"][0][0] >= 1
-    print("PLOT", per_day, channels)
+    assert top["data"] == [[row["count"], row["question"]] for row in report.top_questions]
+    assert per_day["mark"] == "bar" and per_day["columns"][:2] == ["day", "questions"]
+    assert [row[:2] for row in per_day["data"]] == [[day.day, day.questions] for day in report.days]
+    assert channels["data"] == [[row["channel"], row["questions"]] for row in report.channels]
     with pytest.raises(AppError, match="not a period"):
         client.predict("whenever", api_name="/usage")
