@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.listeners import actions, assistant, commands, events, shortcuts, views
+from bot.reminders import start_reminders
 from bot.runtime import BotRuntime
 
 
@@ -15,3 +16,4 @@ def register_listeners(app: App, runtime: BotRuntime) -> None:
     actions.register(app, runtime)
     views.register(app, runtime)
     shortcuts.register(app, runtime)
+    start_reminders(runtime, app.client)

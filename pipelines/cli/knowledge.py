@@ -76,6 +76,41 @@ def cmd_usage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_owner(args: argparse.Namespace) -> int:
+    """Set a source's owner (and review-by date)."""
+    from pipelines.base.errors import SourceNotFoundError
+    from pipelines.records.audience import ADMIN
+
+    service = _service()
+    source = next((s for s in service.list_sources(ADMIN) if s.source_id == args.source_id), None)
+    if source is None:
+        raise SourceNotFoundError(f"no source with id {args.source_id!r}; see `needle sources`")
+    review = service.knowledge.freshness.set_owner(source, args.user, args.review_by, actor=args.actor)
+    if args.json:
+        _print_json(review.to_dict())
+    else:
+        print(f"{review.source_id}: owner {review.owner}, review by {review.review_by or 'not set'}")
+    return EXIT_OK
+
+
+def cmd_stale(args: argparse.Namespace) -> int:
+    """Sources past their review-by date, with their owners."""
+    from pipelines.records.audience import ADMIN
+
+    service = _service()
+    stale = service.knowledge.freshness.stale(service.list_sources(ADMIN))
+    if args.json:
+        _print_json([review.to_dict() for review in stale])
+    elif not stale:
+        print("No source is past its review-by date.")
+    for review in [] if args.json else stale:
+        print(
+            f"{review.source_id}  review by {review.review_by}  owner {review.owner or '-'}"
+            f"  last reviewed {review.last_reviewed or '-'}  {review.title}"
+        )
+    return EXIT_OK
+
+
 def _print_verified(items: list[Any], as_json: bool) -> None:
     if as_json:
         _print_json([item.to_dict() for item in items])
@@ -163,6 +198,18 @@ def add_commands(commands: Any) -> None:
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true", help="print CSV, one topic a row")
     gaps.set_defaults(handler=cmd_gaps)
+
+    owner = commands.add_parser("owner", help="set who owns a source, and when it is due for review")
+    owner.add_argument("source_id")
+    owner.add_argument("user", help="Slack user id or name of the owner")
+    owner.add_argument("--review-by", help="YYYY-MM-DD: after it, answers citing it say 'last reviewed'")
+    owner.add_argument("--actor", default=_whoami(), help="who makes the change, for the audit log")
+    owner.add_argument("--json", action="store_true")
+    owner.set_defaults(handler=cmd_owner)
+
+    stale = commands.add_parser("stale", help="sources past their review-by date, with their owners")
+    stale.add_argument("--json", action="store_true")
+    stale.set_defaults(handler=cmd_stale)
 
     usage = commands.add_parser("usage", help="how Needle is used: questions, answers, votes, channels")
     usage.add_argument("--since", default="30d", help="how far back: 30d (default), 12h, 2w")

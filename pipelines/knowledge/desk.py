@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pipelines.base.errors import NeedleError
+from pipelines.knowledge.freshness import Freshness
 from pipelines.knowledge.gaps import GapTopic, gap_questions, gap_topics
 from pipelines.knowledge.question_space import Encode, QuestionSpace
 from pipelines.knowledge.usage import UsageReport, usage_report
@@ -19,7 +20,7 @@ from pipelines.knowledge.verified import (
     VerifiedMatch,
     VerifiedMatcher,
 )
-from pipelines.records.answers import Answer, Citation
+from pipelines.records.answers import Answer, Citation, SourceInfo
 from pipelines.records.audience import Viewer
 from pipelines.records.audit import AuditLog
 from pipelines.records.escalations import EscalationLog
@@ -57,6 +58,7 @@ class KnowledgeDesk:
         self.verified = VerifiedAnswers(records, audit)
         self.matcher = VerifiedMatcher(self.verified, self.space)
         self.escalations = EscalationLog(records)
+        self.freshness = Freshness(records, audit)
         self._ingest = ingest
         self._delete = delete
         self.exclude_origins = tuple(exclude_origins)
@@ -81,6 +83,17 @@ class KnowledgeDesk:
     ) -> UsageReport:
         """Usage figures of the last ``since_seconds`` (see :mod:`pipelines.knowledge.usage`)."""
         return usage_report(self.traces, self.escalations, since_seconds, self.exclude_origins, may_see_trace)
+
+    def mark_stale(self, answer: Answer, sources: Callable[[], Iterable[SourceInfo]]) -> Answer:
+        """``answer`` with "last reviewed DATE" beside citations of sources past their review-by date;
+        unchanged when the sources cannot be read (freshness is a hint, never a reason to fail)."""
+        if not answer.citations:
+            return answer
+        try:
+            return self.freshness.mark_stale_citations(answer, sources())
+        except Exception:
+            logger.warning("could not check the cited sources' review dates", exc_info=True)
+            return answer
 
     # --- verified answers ------------------------------------------------------------------------------
     def add_verified(self, question: str, answer: str, expert: str, **options: Any) -> VerifiedAnswer:

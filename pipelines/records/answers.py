@@ -44,6 +44,8 @@ class Citation:
     pages: list[int] = field(default_factory=list)
     modified_at: str | None = None
     passage_ids: list[str] = field(default_factory=list)
+    #: Set when the source is past its review-by date (issue 27): when it was last reviewed.
+    last_reviewed: str | None = None
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> Citation:
@@ -68,7 +70,10 @@ class Citation:
 
     @property
     def date_label(self) -> str:
-        """``updated 2026-03-02`` (the document's own date) or ``indexed 2026-11-30`` (Needle's)."""
+        """``updated 2026-03-02`` (the document's own date) or ``indexed 2026-11-30`` (Needle's); for a
+        source past its review-by date, ``last reviewed 2025-01-10``."""
+        if self.last_reviewed:
+            return f"last reviewed {self.last_reviewed[:10]}"
         return date_label(self.modified_at, self.indexed_at)
 
 

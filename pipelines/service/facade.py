@@ -262,11 +262,10 @@ class NeedleService:
             context=context,
         )
         found = self.knowledge.match(question, viewer, answer)
-        if found is None:
-            return answer
-        answer = self.knowledge.answer_with(answer, found)
-        self.knowledge.record_in_trace(answer, found)
-        return answer
+        if found is not None:
+            answer = self.knowledge.answer_with(answer, found)
+            self.knowledge.record_in_trace(answer, found)
+        return self.knowledge.mark_stale(answer, self.current_sources)
 
     # ------------------------------------------------------------------------------------------------
     # Health

@@ -10,7 +10,8 @@ import itertools
 import pytest
 from slack_sdk import WebClient
 
-from bot.listeners.shortcuts.save_verified import CALLBACK_ID, remind_experts
+from bot.listeners.shortcuts.save_verified import CALLBACK_ID
+from bot.reminders import remind_experts, send_stale_digests
 from pipelines.records.escalations import Escalation, EscalationLog
 from tests.bot.replies import trace_of, wait_answers
 from tests.bot.slack_api import BOT_TOKEN, TEAM_ID
@@ -115,3 +116,30 @@ def test_a_needle_answer_saved_as_verified_and_the_one_reminder_past_review(star
     finally:
         for item in bot_service.knowledge.verified.list():
             bot_service.knowledge.remove_verified(item.answer_id, actor="test")
+
+
+def test_stale_cited_sources_are_marked_and_their_owner_gets_one_digest_a_week(start_bot, bot_service):
+    bot = start_bot()
+    answer = bot_service.ask(VACATION)
+    cited = answer.citations[0]
+    assert "last reviewed" not in cited.date_label
+    [source] = [s for s in bot_service.list_sources() if s.source_id == cited.source_id]
+    freshness = bot_service.knowledge.freshness
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    try:
+        review = freshness.set_owner(source, "U0OWNER", review_by=yesterday, actor="test")
+        assert review.is_stale() and review.last_reviewed == (source.modified_at or source.indexed_at)[:10]
+        marked = bot_service.ask(VACATION)
+        [again] = [c for c in marked.citations if c.source_id == source.source_id]
+        assert again.date_label == f"last reviewed {review.last_reviewed}"
+        assert marked.to_dict()["citations"][0]["date_label"].startswith("last reviewed")
+        assert [r.source_id for r in freshness.stale(bot_service.list_sources())] == [source.source_id]
+
+        client = WebClient(token=BOT_TOKEN, base_url=f"{bot.slack.url}/api/")
+        assert send_stale_digests(bot.runtime, client) == 1
+        assert send_stale_digests(bot.runtime, client) == 0  # at most one a week
+        [dm] = [c.args for c in bot.slack.of("chat.postMessage") if c.args.get("channel") == "U0OWNER"]
+        assert source.title in dm["text"] and f"review was due {yesterday}" in dm["text"]
+    finally:
+        bot_service.records.delete("source_review", source.source_id)
+    assert "last reviewed" not in bot_service.ask(VACATION).citations[0].date_label
