@@ -134,12 +134,28 @@ def test_needle_gaps_json_and_csv(data_dir: Path, capsys: pytest.CaptureFixture[
     assert cli.main(["gaps", "--csv", "--since", "1d"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0][:4] == ["topic", "people", "count", "examples"] and rows[1][2] == "2"
+    # Freshness: an owner and a review-by date that has passed make the source stale.
+    assert cli.main(["sources", "--json"]) == 0
+    [source] = json.loads(capsys.readouterr().out)
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    assert cli.main(["owner", source["source_id"], "U0OWNER", "--review-by", yesterday, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["owner"] == "U0OWNER"
+    assert cli.main(["stale", "--json"]) == 0
+    [stale] = json.loads(capsys.readouterr().out)
+    assert (stale["source_id"], stale["review_by"]) == (source["source_id"], yesterday)
+    assert cli.main(["ask", "--json", "What time does the office building open?"]) == 0
+    cited = json.loads(capsys.readouterr().out)["citations"]
+    assert cited and cited[0]["date_label"] == f"last reviewed {stale['last_reviewed']}"
+    assert cli.main(["owner", "no-such-source", "U0OWNER"]) == 1
+    assert "no source" in capsys.readouterr().err
+
     assert cli.main(["usage", "--since", "1d", "--json"]) == 0
     usage = json.loads(capsys.readouterr().out)
-    assert usage["questions"] == 2 and usage["answered"] + usage["abstained"] == 2
+    assert usage["questions"] == 3 and usage["answered"] + usage["abstained"] == 3
     assert {row["question"] for row in usage["top_questions"]} == {
         "Can I bring my dog to the office?",
         "Are pets allowed at work?",
+        "What time does the office building open?",
     }
     assert cli.main(["gaps", "--since", "sometime"]) == 1
     assert "not a period" in capsys.readouterr().err
