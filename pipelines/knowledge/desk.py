@@ -193,6 +193,7 @@ class KnowledgeDesk:
         return dataclasses.replace(
             answer,
             text=text,
+            kind="verified",
             citations=[citation, *following],
             related=[],
             found=True,
@@ -210,6 +211,7 @@ class KnowledgeDesk:
         recorded = dict(trace.get("answer") or {})
         recorded.update(
             text=answer.text,
+            kind="verified",
             found=True,
             uncited=False,
             citations=[citation.__dict__ for citation in answer.citations],

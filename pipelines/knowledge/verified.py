@@ -329,7 +329,7 @@ class VerifiedMatcher:
         items = [item for item in self.store.list() if item.is_current(on) and viewer.may_see(item.audience)]
         if not items or not question.strip():
             return []
-        owners = [(item, wording) for item in items for wording in item.wordings]
+        owners = [(item, wording) for item in items for wording in [*item.wordings, item.answer]]
         wordings = [wording for _, wording in owners]
         scores = self.space.similarity([question], wordings, right_vectors=self._wording_vectors(wordings))[0]
         best: dict[str, tuple[VerifiedAnswer, float, str]] = {}

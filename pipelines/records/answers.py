@@ -114,7 +114,7 @@ class Passage:
         )
 
 
-AnswerKind = Literal["generated", "extractive", "fallback", "no_answer"]
+AnswerKind = Literal["generated", "extractive", "fallback", "no_answer", "verified"]
 
 
 @dataclass(frozen=True)

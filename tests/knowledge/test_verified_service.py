@@ -49,6 +49,9 @@ def test_a_verified_answer_is_given_first_with_its_own_citation_within_its_audie
     assert answer.to_dict()["verified"]["id"] == item.answer_id
     trace = service.get_trace(answer.trace_id)
     assert trace["verified"]["id"] == item.answer_id and trace["answer"]["text"] == answer.text
+    assert answer.kind == trace["answer"]["kind"] == "verified" and answer.found
+    gaps = {t for topic in service.knowledge.gaps(3600) for t in topic.trace_ids}
+    assert answer.trace_id not in gaps  # answered from a verified answer: no longer a gap
 
     unrelated = service.ask("What time does the office building open?")
     assert unrelated.verified is None and "Verified by" not in unrelated.text
