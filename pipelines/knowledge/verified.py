@@ -4,8 +4,9 @@ An expert saves an answer (from Slack, the console or the command line) with the
 and, optionally, other wordings of it. It is kept here, in the record store (the one of record, audited:
 add, edit, expire and remove are one call each), and, by the service, as a curated source in the
 document store, so that it is also retrieved like any document. A later question whose meaning is the
-same (:class:`VerifiedMatcher`: :class:`QuestionSpace` similarity of at least :data:`MATCH_THRESHOLD`
-to any of its wordings, chosen on dev data) is answered from it first, for viewers in its audience only.
+same (:class:`VerifiedMatcher`: the :class:`QuestionSpace` similarity to any of its wordings, or to the
+answer's own text, at least :data:`STRONG_MATCH`, or :data:`MATCH_THRESHOLD` where the documents agree;
+both chosen on dev data) is answered from it first, for viewers in its audience only.
 
 Past its review-by date (six months after it was verified, unless set) an answer is no longer given as
 verified; its expert is sent one reminder to renew it (:meth:`VerifiedAnswers.claim_reminder`).
