@@ -10,6 +10,7 @@ import pytest
 from pipelines.connectors.base import ConnectorError, DocumentRef, FetchedDocument, connector_class
 from pipelines.connectors.slack import SlackConnector
 from pipelines.connectors.slack_edits import EDITS, note_message_event
+from pipelines.connectors.slack_members import private_viewer
 from pipelines.connectors.slack_threads import is_chatter, kept_messages, plain_text
 from pipelines.connectors.slack_web import SlackWeb
 from pipelines.stores.records import SqliteRecordStore
@@ -18,6 +19,7 @@ from tests.connectors.slack_workspace import (
     DANA,
     HR_PRIVATE,
     IT_HELP,
+    KIM,
     LEE,
     RANDOM,
     SAM,
@@ -363,3 +365,14 @@ def test_kept_messages_keep_a_short_question_but_not_tombstones_or_bots() -> Non
         {"type": "message", "user": SAM, "text": "Use the app.", "ts": "4.0"},
     ]
     assert [m["ts"] for m in kept_messages(messages, BOT_USER_ID)] == ["1.0", "4.0"]
+
+
+def test_a_private_viewer_has_the_channels_slack_says_they_are_in(slack: SlackState) -> None:
+    web = SlackWeb(BOT_TOKEN, f"{slack.url}/api/")
+    principals = ["everyone", f"channel:{HR_PRIVATE}", f"channel:{SECRET}", "usergroup:S0GONE"]
+    dana, problems = private_viewer(web, DANA, principals)
+    assert dana.private and dana.channels == frozenset({HR_PRIVATE})
+    assert dana.may_see([f"channel:{HR_PRIVATE}"]) and not dana.may_see([f"channel:{SECRET}"])
+    assert problems == ["usergroup:S0GONE: Slack refused usergroups.users.list (no_such_subteam)"]
+    kim, _ = private_viewer(web, KIM, principals)
+    assert not kim.may_see([f"channel:{HR_PRIVATE}"])

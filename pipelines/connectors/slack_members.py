@@ -1,0 +1,47 @@
+"""Who a Slack user is, as audiences need it, for answers given off Slack (``needle ask --as-user``).
+
+The bot learns a person's user groups and channels from Slack before a private answer
+(``bot/memberships.py``). A synced private channel's threads are for the channel's members
+(``channel:<id>``), so the command line's "answer as this user" must ask Slack the same question, or a
+member would be refused what Slack shows them. Only the groups and channels that some source names are
+asked about. A failed Slack call counts as "not a member" (fail closed) and is reported to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pipelines.audience import Viewer
+from pipelines.connectors.base import ConnectorError
+from pipelines.connectors.slack_web import SlackWeb
+
+
+def private_viewer(web: SlackWeb, user_id: str, principals: Iterable[str]) -> tuple[Viewer, list[str]]:
+    """``(viewer, problems)``: ``user_id`` reading a private answer, with the user groups and channels
+    among ``principals`` (``usergroup:S1``, ``channel:C1``) they belong to; ``problems`` names the
+    memberships Slack could not tell (counted as not a member)."""
+    groups: set[str] = set()
+    channels: set[str] = set()
+    problems: list[str] = []
+    for principal in sorted(set(principals)):
+        kind, _, target = principal.partition(":")
+        if kind not in ("usergroup", "channel") or not target:
+            continue
+        try:
+            members = _members(web, kind, target)
+        except ConnectorError as error:
+            problems.append(f"{principal}: {error.reason}")
+            continue
+        if user_id in members:
+            (groups if kind == "usergroup" else channels).add(target)
+    viewer = Viewer(user_id=user_id, private=True, usergroups=frozenset(groups), channels=frozenset(channels))
+    return viewer, problems
+
+
+def _members(web: SlackWeb, kind: str, target: str) -> set[str]:
+    if kind == "usergroup":
+        return {str(user) for user in web.call("usergroups.users.list", usergroup=target).get("users") or []}
+    members: set[str] = set()
+    for page in web.pages("conversations.members", "members", channel=target, limit=200):
+        members.update(str(member) for member in page)
+    return members
