@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pipelines.audience import Viewer
 from pipelines.connectors.base import ConnectorError
 from pipelines.connectors.slack_web import SlackWeb
+from pipelines.records.audience import Viewer
 
 
 def private_viewer(web: SlackWeb, user_id: str, principals: Iterable[str]) -> tuple[Viewer, list[str]]:

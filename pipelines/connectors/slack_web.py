@@ -41,7 +41,7 @@ def bot_token(secrets: Mapping[str, str]) -> str:
     for name in TOKEN_SECRETS:
         if secrets.get(name):
             return str(secrets[name])
-    from pipelines.settings import ENV_PREFIX, get_settings
+    from pipelines.base.settings import ENV_PREFIX, get_settings
 
     token = get_settings().slack_bot_token
     if token is None:
@@ -56,7 +56,7 @@ def api_url(config: Mapping[str, str]) -> str:
     """Slack's Web API base URL: the connector's ``api_url``, else ``NEEDLE_SLACK_API_URL``, else Slack's."""
     url = config.get("api_url")
     if not url:
-        from pipelines.settings import get_settings
+        from pipelines.base.settings import get_settings
 
         url = get_settings().slack_api_url or WebClient.BASE_URL
     return url.rstrip("/") + "/"
