@@ -71,7 +71,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         tags=common.split_tags(args.tags),
         origin="cli",
         on_text=stream,
-        viewer=common.viewer(args),
+        viewer=common.viewer(args, service),
     )
     if args.json:
         common.print_json(answer.to_dict())
@@ -89,12 +89,11 @@ def _ask_many(args: argparse.Namespace) -> int:
 
     questions = _read_questions(args.questions)
     service = common.service()
+    viewer = common.viewer(args, service)
     failed = False
     for question in questions:
         try:
-            answer = service.ask(
-                question, tags=common.split_tags(args.tags), origin="cli", viewer=common.viewer(args)
-            )
+            answer = service.ask(question, tags=common.split_tags(args.tags), origin="cli", viewer=viewer)
         except NeedleError as error:
             failed = True
             payload: dict[str, Any] = {"question": question, "error": str(error)}

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 from typing import Any
 
 EXIT_OK = 0
@@ -87,15 +88,24 @@ def yes_no(raw: str | None) -> bool | None:
     return raw.strip().lower() in ("yes", "true", "on", "1")
 
 
-def viewer(args: argparse.Namespace) -> Any:
+def viewer(args: argparse.Namespace, service: Any = None) -> Any:
     """Who the answer is for: an admin at the terminal (every source), or ``--as-user``/``--channel``:
-    the sources that person may see there. Group and channel memberships come from Slack, which the core
-    does not call: from the command line a user sees sources shared with them directly or with the
-    channel given."""
+    the sources that person may see there. A private answer's group and channel memberships come from
+    Slack when a bot token is set and ``service`` is given (as the bot asks them); without, a user sees
+    sources shared with them directly or with the channel given."""
     from pipelines.records.audience import ADMIN, Viewer
 
     if not args.as_user and not args.channel:
         return ADMIN
     private = not args.channel or args.channel.startswith("D")
     channel = None if private else args.channel
+    if private and args.as_user and service is not None:
+        from pipelines.connectors.slack_members import slack_viewer
+
+        principals = {member for source in service.current_sources() for member in source.audience}
+        found = slack_viewer(service.settings, args.as_user, principals)
+        if found is not None:
+            for problem in found[1]:
+                print(f"needle: counted as not a member of {problem}", file=sys.stderr)
+            return found[0]
     return Viewer(user_id=args.as_user, channel_id=channel, private=private)

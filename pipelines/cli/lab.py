@@ -276,12 +276,13 @@ def cmd_why(args: argparse.Namespace) -> int:
     """Why a source or chunk was, or was not, given to the answerer for a question."""
     from pipelines.lab.why import explain, format_explanation
 
+    service = common.service()
     explanation = explain(
-        common.service(),
+        service,
         args.question,
         args.target,
         tags=common.split_tags(args.tags),
-        viewer=common.viewer(args),
+        viewer=common.viewer(args, service),
     )
     if args.json:
         common.print_json(explanation.to_dict())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pipelines.base.settings import Settings
 from pipelines.connectors.base import ConnectorError
 from pipelines.connectors.slack_web import SlackWeb
 from pipelines.records.audience import Viewer
@@ -45,3 +46,15 @@ def _members(web: SlackWeb, kind: str, target: str) -> set[str]:
     for page in web.pages("conversations.members", "members", channel=target, limit=200):
         members.update(str(member) for member in page)
     return members
+
+
+def slack_viewer(
+    settings: Settings, user_id: str, principals: Iterable[str]
+) -> tuple[Viewer, list[str]] | None:
+    """:func:`private_viewer` over the bot's token; ``None`` when Slack is not configured (the caller
+    keeps the sources shared with ``user_id`` directly)."""
+    if settings.slack_bot_token is None:
+        return None
+    base_url = (settings.slack_api_url or "https://slack.com/api/").rstrip("/") + "/"
+    web = SlackWeb(settings.slack_bot_token.get_secret_value(), base_url)
+    return private_viewer(web, user_id, principals)
