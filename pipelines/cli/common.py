@@ -100,7 +100,7 @@ def viewer(args: argparse.Namespace, service: Any = None) -> Any:
     private = not args.channel or args.channel.startswith("D")
     channel = None if private else args.channel
     if private and args.as_user and service is not None:
-        from pipelines.connectors.slack_members import slack_viewer
+        from pipelines.connectors.directory import slack_viewer
 
         principals = {member for source in service.current_sources() for member in source.audience}
         found = slack_viewer(service.settings, args.as_user, principals)

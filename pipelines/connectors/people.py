@@ -33,6 +33,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from pipelines.base.settings import Settings
+from pipelines.connectors import directory
 from pipelines.connectors.base import ConnectorError
 from pipelines.connectors.slack_web import SlackWeb, api_url, bot_token
 from pipelines.stores.records import MAX_LIMIT, RecordStore
@@ -92,6 +94,15 @@ class SlackPeople:
     ) -> SlackPeople:
         """The directory a sync gives its connector: the connector's bot token, else the bot's."""
         return cls(records, bot_token(secrets), base_url=api_url(config or {}))
+
+    @classmethod
+    def from_settings(cls, records: RecordStore, settings: Settings) -> SlackPeople | None:
+        """The deployment's directory over the bot's token; ``None`` when Slack is not configured
+        (connectors then map no one, and their restricted documents stay for no one)."""
+        if settings.slack_bot_token is None:
+            return None
+        base_url = (settings.slack_api_url or "https://slack.com/api/").rstrip("/") + "/"
+        return cls(records, settings.slack_bot_token.get_secret_value(), base_url=base_url)
 
     def slack_user(self, email: str) -> str | None:
         """The Slack user id of the person with ``email``; ``None`` when Slack has no usable account
@@ -156,3 +167,6 @@ class SlackPeople:
         if self._web is None:
             self._web = SlackWeb(str(self._token), self._base_url)
         return self._web
+
+
+directory.provide_people(SlackPeople.from_settings)

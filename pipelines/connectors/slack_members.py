@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pipelines.base.settings import Settings
+from pipelines.connectors import directory
 from pipelines.connectors.base import ConnectorError
 from pipelines.connectors.slack_web import SlackWeb
 from pipelines.records.audience import Viewer
@@ -58,3 +59,6 @@ def slack_viewer(
     base_url = (settings.slack_api_url or "https://slack.com/api/").rstrip("/") + "/"
     web = SlackWeb(settings.slack_bot_token.get_secret_value(), base_url)
     return private_viewer(web, user_id, principals)
+
+
+directory.provide_viewer(slack_viewer)

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.connectors import directory
 from pipelines.connectors.base import ConnectorError, PeopleDirectory, audience_for
 from pipelines.connectors.people import COLLECTION, SlackPeople
 from pipelines.stores.records import SqliteRecordStore
 from tests.bot.slack_api import BOT_TOKEN, Fault, SlackState, slack_api_server
+from tests.conftest import make_settings
 from tests.connectors.slack_workspace import DANA, SAM, seed_people
 
 HOUR = 3600.0
@@ -138,3 +140,14 @@ def test_a_revoked_token_is_an_error_not_a_miss(slack: SlackState, records: Sqli
         people(slack, records, Clock()).slack_user("dana@example.com")
     assert not failed.value.retryable and "token_revoked" in failed.value.reason
     assert records.get(COLLECTION, "dana@example.com") is None
+
+
+def test_the_deployment_gets_a_directory_only_with_a_bot_token(
+    slack: SlackState, records: SqliteRecordStore, tmp_path: Path
+) -> None:
+    assert directory.people_directory(records, make_settings(tmp_path)) is None
+    settings = make_settings(
+        tmp_path, slack_bot_token=BOT_TOKEN, slack_app_token="xapp-1", slack_api_url=f"{slack.url}/api/"
+    )
+    people = directory.people_directory(records, settings)
+    assert people is not None and people.slack_user("sam@example.com") == SAM

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.connectors import directory
 from pipelines.connectors.base import ConnectorError, DocumentRef, FetchedDocument, connector_class
 from pipelines.connectors.slack import SlackConnector
 from pipelines.connectors.slack_edits import EDITS, note_message_event
@@ -15,6 +16,7 @@ from pipelines.connectors.slack_threads import is_chatter, kept_messages, plain_
 from pipelines.connectors.slack_web import SlackWeb
 from pipelines.stores.records import SqliteRecordStore
 from tests.bot.slack_api import BOT_TOKEN, BOT_USER_ID, WORKSPACE_URL, Fault, SlackState, slack_api_server
+from tests.conftest import make_settings
 from tests.connectors.slack_workspace import (
     DANA,
     HR_PRIVATE,
@@ -376,3 +378,15 @@ def test_a_private_viewer_has_the_channels_slack_says_they_are_in(slack: SlackSt
     assert problems == ["usergroup:S0GONE: Slack refused usergroups.users.list (no_such_subteam)"]
     kim, _ = private_viewer(web, KIM, principals)
     assert not kim.may_see([f"channel:{HR_PRIVATE}"])
+
+
+def test_the_command_line_gets_slack_memberships_only_with_a_bot_token(
+    slack: SlackState, tmp_path: Path
+) -> None:
+    principals = [f"channel:{HR_PRIVATE}"]
+    assert directory.slack_viewer(make_settings(tmp_path), DANA, principals) is None
+    settings = make_settings(
+        tmp_path, slack_bot_token=BOT_TOKEN, slack_app_token="xapp-1", slack_api_url=f"{slack.url}/api/"
+    )
+    found = directory.slack_viewer(settings, DANA, principals)
+    assert found is not None and found[0].channels == frozenset({HR_PRIVATE})
