@@ -12,11 +12,13 @@ store, so replicas and syncs share it and a sync of ten thousand documents asks 
   entry at once;
 - a deactivated account or a bot maps to no one.
 
-API (all a connector needs)::
+API (all a connector needs; a connector receives the deployment's directory as ``self.people``, which
+the service gets from :func:`pipelines.connectors.directory.people_directory`, ``None`` without a bot
+token)::
 
-    people = SlackPeople(records, token="xoxb-...")        # or SlackPeople.for_connector(records, secrets)
+    people = SlackPeople(records, token="xoxb-...")   # or SlackPeople.from_settings(records, settings)
     people.slack_user("Ana@Example.com")  # -> "U0123ABCD", or None: grants nothing
-    people.unmapped()                     # -> [Unmapped(email, reason, checked_at), ...]
+    people.unmapped()                     # -> [Unmapped(email, reason, checked_at), ...], newest first
     people.forget("ana@example.com")      # ask Slack again next time
 
 with :func:`~pipelines.connectors.base.audience_for` turning a document's emails into its audience and
