@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from pipelines.stores.records import RecordStore
+
 
 @dataclass(frozen=True)
 class DocumentRef:
@@ -140,6 +142,9 @@ class Connector(ABC):
     #: True when the listing's titles are only names (file names): the document's own title (its first
     #: heading, its <title>) is used instead.
     titles_from_documents: ClassVar[bool] = False
+    #: The deployment's record store, set by the engine before a sync, for connectors that keep notes
+    #: between syncs which other processes add to (Slack: the threads the bot saw edited).
+    records: RecordStore | None = None
 
     def __init__(
         self,

@@ -204,7 +204,9 @@ class ConnectorManager:
             secrets = connector_secrets(config.name, self.data_dir, self.environ)
         except ConnectorError as error:
             raise NeedleError(error.reason) from None
-        return _kind(config.kind)(config.config, secrets, self.people)
+        connector = _kind(config.kind)(config.config, secrets, self.people)
+        connector.records = self.records.records
+        return connector
 
     def sync(
         self,

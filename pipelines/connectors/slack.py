@@ -33,6 +33,7 @@ from pipelines.connectors.base import (
     ConnectorError,
     DocumentRef,
     FetchedDocument,
+    Gone,
     NotModified,
     PeopleDirectory,
     register,
@@ -72,6 +73,10 @@ class SlackConnector(Connector):
         "days": "only threads active in the last N days (default 0: the whole history)",
         "api_url": "Slack's Web API base URL (default https://slack.com/api/; for proxies and tests)",
     }
+    required_settings: ClassVar[tuple[str, ...]] = ("channels",)
+    secret_settings: ClassVar[Mapping[str, str]] = {
+        "bot_token": "the Slack bot token (xoxb-...); default NEEDLE_SLACK_BOT_TOKEN, the bot's own",
+    }
     default_interval: ClassVar[int] = 3600
 
     def __init__(
@@ -90,7 +95,8 @@ class SlackConnector(Connector):
         :param page_size: messages asked per page of history and replies.
         """
         super().__init__(config, secrets, people)
-        self.records = records
+        if records is not None:
+            self.records = records
         self.page_size = page_size
         self.channel_names = _channel_setting(self.config.get("channels", ""))
         self.min_replies = _whole_number(self.config, "min_replies", 1)
@@ -120,19 +126,19 @@ class SlackConnector(Connector):
                     if ref is not None:
                         yield ref
 
-    def fetch(self, ref: DocumentRef, previous_version: str | None = None) -> FetchedDocument | NotModified:
+    def fetch(
+        self, ref: DocumentRef, previous_version: str | None = None
+    ) -> FetchedDocument | NotModified | Gone:
         channel_id, _, thread_ts = ref.id.partition("/")
         if not self._channels:
             self.check()
         channel = self._channels.get(channel_id)
         if channel is None:
             raise ConnectorError(f"channel {channel_id} is no longer synced", document_id=ref.id)
-        messages: list[dict[str, Any]] = []
-        for page in self._thread_pages(channel_id, thread_ts, ref.id):
-            messages.extend(page)
-        kept = slack_threads.kept_messages(messages, self._bot_user_id)
+        messages = self._thread(channel_id, thread_ts, ref.id)
+        kept = slack_threads.kept_messages(messages or [], self._bot_user_id)
         if not kept or kept[0].get("ts") != thread_ts:
-            raise ConnectorError("the thread's first message was deleted in Slack", document_id=ref.id)
+            return Gone(ref, "the thread's first message was deleted in Slack")
         title, text = slack_threads.render_thread(channel.name, kept, self.display_name)
         link = self.web.call(
             "chat.getPermalink",
@@ -259,17 +265,19 @@ class SlackConnector(Connector):
             meta={"channel": channel.id, "channel_name": channel.name, "thread_ts": ts},
         )
 
-    def _thread_pages(
-        self, channel_id: str, thread_ts: str, document_id: str
-    ) -> Iterator[list[dict[str, Any]]]:
+    def _thread(self, channel_id: str, thread_ts: str, document_id: str) -> list[dict[str, Any]] | None:
+        """Every message of the thread, parent first; ``None`` when Slack says it is gone."""
+        messages: list[dict[str, Any]] = []
         try:
-            yield from self.web.pages(
+            for page in self.web.pages(
                 "conversations.replies", "messages", channel=channel_id, ts=thread_ts, limit=self.page_size
-            )
+            ):
+                messages.extend(page)
         except SlackRefused as error:
             if error.code in ("thread_not_found", "message_not_found"):
-                raise ConnectorError("the thread was deleted in Slack", document_id=document_id) from None
+                return None
             raise ConnectorError(error.reason, document_id=document_id) from None
+        return messages
 
 
 def _channel_setting(raw: str) -> list[str]:

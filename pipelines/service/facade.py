@@ -21,6 +21,7 @@ from pipelines.base.metrics import Metrics
 from pipelines.base.models import resolve_model
 from pipelines.base.private_files import make_files_private
 from pipelines.base.settings import Settings
+from pipelines.connectors.directory import people_directory
 from pipelines.connectors.manager import ConnectorManager
 from pipelines.connectors.state import ConnectorRecords
 from pipelines.indexing.pipeline import CONVERSION_VERSION, build_indexing_pipeline
@@ -134,7 +135,11 @@ class NeedleService:
         )
         # Connectors sync documents where they live into sources (the CLI's and the console's object).
         self.connectors = ConnectorManager(
-            ConnectorRecords(self.records), self.sources, settings.data_dir, self.audit
+            ConnectorRecords(self.records),
+            self.sources,
+            settings.data_dir,
+            self.audit,
+            people=people_directory(self.records, settings),  # emails to Slack users, with a bot token
         )
         # Every source, listed again only when one changed in any process (a record-store stamp).
         self.source_listing = SourceListing(lambda: self.sources.list_sources(ADMIN), self.sources.changes)
