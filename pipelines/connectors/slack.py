@@ -70,7 +70,7 @@ class SlackConnector(Connector):
     settings: ClassVar[Mapping[str, str]] = {
         "channels": "channel ids or #names, comma-separated (the bot must be in each)",
         "min_replies": "threads with fewer replies from people are skipped (default 1; 0 keeps lone posts)",
-        "days": "only threads active in the last N days (default 0: the whole history)",
+        "days": "only threads started in the last N days (default 0: the whole history)",
         "api_url": "Slack's Web API base URL (default https://slack.com/api/; for proxies and tests)",
     }
     required_settings: ClassVar[tuple[str, ...]] = ("channels",)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -395,3 +396,22 @@ def test_the_command_line_gets_slack_memberships_only_with_a_bot_token(
     )
     found = directory.slack_viewer(settings, DANA, principals)
     assert found is not None and found[0].channels == frozenset({HR_PRIVATE})
+
+
+def test_days_keeps_only_threads_started_in_the_window(slack: SlackState) -> None:
+    recent = thread(slack, IT_HELP, "Where is the new badge office?", (SAM, "Room 12, next to reception."))
+    old_ts = f"{time.time() - 40 * 86400:.6f}"
+    with slack.lock:
+        slack.messages[IT_HELP][old_ts] = {
+            "type": "message",
+            "user": DANA,
+            "text": "Old question?",
+            "ts": old_ts,
+        }
+        reply_ts = f"{time.time() - 39 * 86400:.6f}"
+        slack.messages[IT_HELP][reply_ts] = {
+            "type": "message", "user": SAM, "text": "An old answer.", "ts": reply_ts, "thread_ts": old_ts,
+        }  # fmt: skip
+    assert set(listed(connector(slack))) == {recent.id, f"{IT_HELP}/{old_ts}"}
+    assert set(listed(connector(slack, days=30))) == {recent.id}
+    assert slack.of("conversations.history")[-1].args["oldest"]
