@@ -13,13 +13,13 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from pipelines.cli import asking, common, governance, knowledge, lab, serving, sources
+from pipelines.cli import asking, common, connectors, governance, knowledge, lab, serving, sources
 from pipelines.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, logger
 
 __all__ = ["COMMAND_GROUPS", "EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 #: The command groups, in the order ``needle --help`` lists them.
-COMMAND_GROUPS: tuple[ModuleType, ...] = (sources, asking, knowledge, lab, governance, serving)
+COMMAND_GROUPS: tuple[ModuleType, ...] = (sources, connectors, asking, knowledge, lab, governance, serving)
 
 
 def build_parser() -> argparse.ArgumentParser:

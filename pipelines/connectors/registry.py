@@ -18,7 +18,9 @@ from pipelines.connectors.base import Connector, connector_class, connector_kind
 logger = logging.getLogger(__name__)
 
 #: Modules of the package that are the engine, not connectors.
-ENGINE_MODULES = frozenset({"base", "registry", "state", "lease", "secrets", "sync", "manager"})
+ENGINE_MODULES = frozenset(
+    {"base", "registry", "state", "lease", "secrets", "sync", "manager", "schedule", "describe"}
+)
 #: Connector modules that could not be imported, with why (``needle doctor`` may show them).
 FAILED_IMPORTS: dict[str, str] = {}
 

@@ -90,6 +90,7 @@ def source_info(meta: dict[str, Any], chunks: int = 0) -> SourceInfo:
         source_hash=str(meta.get("source_hash", "")),
         audience=audience_of(meta),
         modified_at=meta.get("modified_at") or None,
+        connector=meta.get("connector") or None,
     )
 
 

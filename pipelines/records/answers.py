@@ -194,6 +194,8 @@ class SourceInfo:
     audience: list[str] = dataclasses.field(default_factory=lambda: ["everyone"])
     #: The document's own date where the file carries one (as its citations show it).
     modified_at: str | None = None
+    #: The connector that keeps it in sync, if one does: then it is changed at its source, not by hand.
+    connector: str | None = None
 
     @property
     def date_label(self) -> str:

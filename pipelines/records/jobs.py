@@ -30,6 +30,10 @@ COLLECTION = "jobs"
 CLAIMS = "job-claims"
 FILES = "job-files"
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+#: What a job does: index an uploaded file, or run one connector's sync (``options["connector"]``).
+JobKind = Literal["ingest", "sync"]
+#: Markers that a connector's due sync was queued, one per due time, so two replicas never queue it twice.
+SCHEDULED = "sync-scheduled"
 #: A running job whose worker has not reported for this long is presumed dead.
 STALE_SECONDS = 60.0
 MAX_ATTEMPTS = 3
@@ -58,6 +62,7 @@ class Job:
     result: dict[str, Any] | None = None
     error: str | None = None
     submitted_by: str | None = None
+    kind: JobKind = "ingest"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,7 +70,8 @@ class Job:
     @property
     def progress(self) -> str:
         if self.status == "running" and self.total:
-            return f"{self.done} of {self.total} chunks"
+            unit = "documents" if self.kind == "sync" else "chunks"
+            return f"{self.done} of {self.total} {unit}"
         return self.status
 
 
@@ -105,6 +111,35 @@ class JobQueue:
         )
         self.files.keep(job.job_id, file_name, data)  # the bytes first: a queued job always has its file
         return self._save(job)
+
+    def submit_sync(
+        self, connector: str, submitted_by: str | None = None, due_key: str | None = None
+    ) -> Job | None:
+        """Queue a sync of ``connector`` for a worker. ``None`` when one is queued or running already, or
+        (with ``due_key``, the scheduler's name for one due time) when another replica queued that one
+        first: the marker is created atomically, so a due sync is queued once across replicas."""
+        if self.active_sync(connector) is not None:
+            return None
+        if due_key is not None and not self.records.create(SCHEDULED, due_key, {"connector": connector}):
+            return None
+        job = Job(
+            job_id=uuid.uuid4().hex[:12],
+            file_name=f"sync of {connector}",
+            status="queued",
+            created_at=time.time(),
+            options={"connector": connector},
+            submitted_by=submitted_by,
+            kind="sync",
+        )
+        return self._save(job)
+
+    def active_sync(self, connector: str) -> Job | None:
+        """The queued or running sync job of ``connector``, if there is one."""
+        for status in ("queued", "running"):
+            for job in self.list(status, limit=1000):  # type: ignore[arg-type]
+                if job.kind == "sync" and job.options.get("connector") == connector:
+                    return job
+        return None
 
     def get(self, job_id: str) -> Job | None:
         record = self.records.get(COLLECTION, job_id)
@@ -203,17 +238,34 @@ def worker_name() -> str:
 
 
 class Worker:
-    """Runs queued ingest jobs through ``ingest`` (``SourceLibrary.ingest_bytes``), one at a time."""
+    """Runs queued jobs one at a time: ingest jobs through ``ingest`` (``SourceLibrary.ingest_bytes``),
+    sync jobs through ``sync`` (``sync(connector, actor=, progress=, cancelled=)``, the connectors'
+    manager). ``schedule``, when given, is called before each claim to queue the syncs that are due."""
 
-    def __init__(self, queue: JobQueue, ingest: Callable[..., Any], name: str | None = None) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        ingest: Callable[..., Any],
+        name: str | None = None,
+        sync: Callable[..., Any] | None = None,
+        schedule: Callable[[], Any] | None = None,
+    ) -> None:
         self.queue = queue
         self.ingest = ingest
+        self.sync = sync
+        self.schedule = schedule
         self.name = name or worker_name()
         self._stop = threading.Event()
 
     def run_once(self) -> Job | None:
-        """Recover stale jobs, claim one and run it; the finished job, or ``None`` when none was queued."""
+        """Recover stale jobs, queue due syncs, claim one job and run it; the finished job, or ``None``
+        when none was queued."""
         self.queue.recover_stale()
+        if self.schedule is not None:
+            try:
+                self.schedule()
+            except Exception:  # a scheduling fault must not stop the ingest jobs
+                logger.exception("worker %s: due syncs could not be queued", self.name)
         job = self.queue.claim(self.name)
         return None if job is None else self._run(job)
 
@@ -229,6 +281,8 @@ class Worker:
                 state["job"] = self.queue._save(_replace(current, done=done, total=total, heartbeat=now))
                 state["last"] = now
 
+        if job.kind == "sync":
+            return self._run_sync(job, state)
         try:
             file_name, data = self.queue.file_of(job)
             result = self.ingest(file_name, data, progress=progress, **job.options)
@@ -242,6 +296,42 @@ class Worker:
         outcome = result.to_dict() if hasattr(result, "to_dict") else dict(result)
         if outcome.get("status") in ("rejected", "conflict"):
             return self.queue.finish(state["job"], "failed", result=outcome, error=outcome.get("reason"))
+        return self.queue.finish(state["job"], "done", result=outcome)
+
+    def _run_sync(self, job: Job, state: dict[str, Any]) -> Job:
+        """A connector's sync: progress by documents, cancelled between documents (the engine keeps what
+        it indexed and prunes nothing). The job fails when the sync did, with the sync's reason."""
+        if self.sync is None:
+            return self.queue.finish(job, "failed", error="this worker does not run connector syncs")
+
+        def progress(done: int, total: int) -> None:
+            now = time.time()
+            if now - state["last"] >= 0.5 or done == total:
+                current = self.queue.get(job.job_id) or state["job"]
+                state["job"] = self.queue._save(_replace(current, done=done, total=total, heartbeat=now))
+                state["last"] = now
+
+        def cancelled() -> bool:
+            current = self.queue.get(job.job_id)
+            if current is not None:  # the check doubles as the heartbeat of a long listing
+                state["job"] = self.queue._save(_replace(current, heartbeat=time.time()))
+            return bool(current and current.cancel_requested)
+
+        try:
+            run = self.sync(
+                job.options["connector"], actor=job.submitted_by, progress=progress, cancelled=cancelled
+            )
+        except Exception as error:  # paused, removed, or syncing elsewhere: said plainly
+            if not isinstance(error, NeedleError):
+                logger.exception("sync job %s failed", job.job_id)
+            return self.queue.finish(state["job"], "failed", error=str(error) or type(error).__name__)
+        outcome = run.to_dict() if hasattr(run, "to_dict") else dict(run)
+        outcome.pop("failures", None)  # the sync's own record keeps them; `connectors show` lists them
+        status = outcome.get("status")
+        if status == "cancelled":
+            return self.queue.finish(state["job"], "cancelled", result=outcome)
+        if status == "failed":
+            return self.queue.finish(state["job"], "failed", result=outcome, error=outcome.get("error"))
         return self.queue.finish(state["job"], "done", result=outcome)
 
     def run_forever(self, poll_seconds: float = POLL_SECONDS) -> None:

@@ -23,6 +23,7 @@ from pipelines.base.private_files import make_files_private
 from pipelines.base.settings import Settings
 from pipelines.connectors.directory import people_directory
 from pipelines.connectors.manager import ConnectorManager
+from pipelines.connectors.schedule import SyncScheduler
 from pipelines.connectors.state import ConnectorRecords
 from pipelines.indexing.pipeline import CONVERSION_VERSION, build_indexing_pipeline
 from pipelines.indexing.sources import SourceLibrary
@@ -187,6 +188,14 @@ class NeedleService:
         return self.sources.reindex_source(source_id, actor=actor)
 
     def delete_source(self, source_id: str, actor: str | None = None) -> int:
+        """Delete a source by hand; one a connector keeps in sync is refused (its next sync would bring
+        it back): the connector is what to remove or reconfigure."""
+        for source in self.current_sources():
+            if source.source_id == source_id and source.connector:
+                raise NeedleError(
+                    f"source {source_id} is managed by connector {source.connector!r}; remove or "
+                    f"reconfigure the connector (`needle connectors show {source.connector}`)"
+                )
         return self.sources.delete_source(source_id, actor=actor)
 
     def set_source_audience(
@@ -214,8 +223,14 @@ class NeedleService:
         return self.sources.stats()
 
     def ingest_worker(self) -> Worker:
-        """A worker for background ingest jobs (``self.jobs``), indexing through this service."""
-        return Worker(self.jobs, self.sources.ingest_bytes)
+        """A worker for background jobs (``self.jobs``): uploads indexed through this service, and the
+        connectors' syncs, which it also queues when they are due."""
+        return Worker(
+            self.jobs,
+            self.sources.ingest_bytes,
+            sync=self.connectors.sync,
+            schedule=SyncScheduler(self.connectors, self.jobs),
+        )
 
     def add_case(self, case: RetrievalCase) -> RetrievalCase:
         """Store a retrieval test case whose expected sources are indexed.
