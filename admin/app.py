@@ -16,6 +16,7 @@ from admin.tabs.accounts import build_accounts_tab
 from admin.tabs.audit import build_audit_tab
 from admin.tabs.channels import build_channels_tab
 from admin.tabs.chunks import build_chunks_tab
+from admin.tabs.connectors import build_connectors_tab
 from admin.tabs.debugger import DEBUGGER_TAB, DebuggerTab, build_debugger_tab
 from admin.tabs.feedback import build_feedback_tab
 from admin.tabs.gaps import build_gaps_tab
@@ -65,6 +66,7 @@ def build_admin(service: NeedleService) -> gr.Blocks:
         overview = gr.Markdown(elem_id="overview")
         with gr.Tabs() as tabs:
             sources = build_sources_tab(service, jobs, overview)
+            build_connectors_tab(service)
             build_chunks_tab(service)
             debugger = build_debugger_tab(service)
             build_traces_tab(service, debugger, tabs)

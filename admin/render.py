@@ -118,7 +118,11 @@ def source_rows(sources: list[SourceInfo]) -> list[list[Any]]:
             source.size_bytes,
             ", ".join(source.tags),
             describe_audience(source.audience),
-            source.uploaded_by or "",
+            (
+                f"🔗 connector {source.connector} (read-only)"
+                if source.connector
+                else source.uploaded_by or ""
+            ),
             timestamp(source.indexed_at),
             source.source_id,
         ]

@@ -60,6 +60,13 @@ EDITOR_HANDLERS = frozenset(
         "GapsActions.save_verified",
         "GapsActions.expire_verified",
         "GapsActions.remove_verified",
+        "ConnectorsActions.add",
+        "ConnectorsActions.sync_now",
+        "ConnectorsActions.pause",
+        "ConnectorsActions.resume",
+        "ConnectorsActions.confirm",
+        "ConnectorsActions.dismiss",
+        "ConnectorsActions.remove",
     }
 )
 #: Handlers that only read or move the page (any signed-in account).
@@ -103,6 +110,9 @@ VIEWER_HANDLERS = frozenset(
         "LabActions.prefill",
         "LabActions.unconfirm",
         "ChannelsActions.listing",
+        "ConnectorsActions.listing",
+        "ConnectorsActions.show",
+        "ConnectorsActions.select_row",
         "ChannelsActions.show",
         "ChannelsActions.select_row",
         "AccountsActions.open",  # shows a note instead of the accounts to anyone but an owner
