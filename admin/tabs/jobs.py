@@ -20,6 +20,8 @@ from admin import render
 from admin.roles import session_view
 from admin.tabs.tables import readonly_table
 from pipelines.base.errors import NeedleError
+from pipelines.connectors import describe
+from pipelines.connectors.state import SyncRun
 from pipelines.records.jobs import Job
 from pipelines.service.facade import NeedleService
 
@@ -50,9 +52,13 @@ def job_progress(job: Job) -> str:
     if job.status == "running":
         if job.cancel_requested:
             return "cancelling…"
+        if job.kind == "sync":
+            return f"{job.done} of {job.total} documents" if job.total else "listing the documents…"
         return f"{job.done} of {job.total} chunks" if job.total else "reading the file…"
     if job.status == "queued":
         return "waiting for a worker"
+    if job.status == "done" and job.result and job.kind == "sync":
+        return f"{job.result.get('listed', 0)} documents"
     if job.status == "done" and job.result:
         return f"{job.result.get('chunks', 0)} chunks"
     return ""
@@ -63,6 +69,8 @@ def job_notes(job: Job) -> str:
     if job.status == "failed":
         return job.error or "failed without a reason; see the server log"
     result = job.result or {}
+    if job.kind == "sync" and job.status == "done":
+        return describe.counts(SyncRun.from_dict({"run_id": "", "connector": "", "started": 0, **result}))
     if job.status == "done" and result.get("source_id"):
         what = "replaced" if result.get("replaced") else str(result.get("status", "indexed"))
         return f"{what} as {result['source_id']}"

@@ -227,7 +227,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    """Background ingest jobs: list them, cancel one, retry one."""
+    """Background jobs (uploads and connector syncs): list them, cancel one, retry one."""
     from datetime import UTC, datetime
 
     from pipelines.records.jobs import JobQueue
@@ -244,6 +244,11 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         for job in jobs:
             when = datetime.fromtimestamp(job.created_at, UTC).strftime("%Y-%m-%d %H:%M")
             detail = job.error or (job.result or {}).get("source_id") or ""
+            if job.kind == "sync" and job.status == "done":
+                counts = {"added": 0, "changed": 0, "removed": 0, "failed": 0, **(job.result or {})}
+                detail = "{added} added, {changed} changed, {removed} removed, {failed} failed".format(
+                    **counts
+                )
             print(f"{job.job_id}  {when}  {job.progress:<22} {job.file_name}  {detail}")
         return EXIT_OK
     if not args.job_id:
