@@ -24,6 +24,8 @@ from pipelines.records.audience import describe as describe_audience
 from pipelines.service.facade import NeedleService
 
 CONNECTOR_HEADERS = ["Name", "Kind", "Every", "Documents", "State", "Next run", "Last sync", "Audience"]
+#: Widths that keep every column on screen in a 1280 px window (long cells wrap).
+CONNECTOR_COLUMN_WIDTHS = ["12%", "7%", "6%", "9%", "13%", "17%", "26%", "10%"]
 HISTORY_HEADERS = [
     "Started",
     "Status",
@@ -237,7 +239,12 @@ def build_connectors_tab(service: NeedleService) -> ConnectorsActions:
             "syncs each when it is due; **Sync now** queues one at once. Their sources are read-only in "
             "the Sources tab: change them at their source, or here. Viewers read; editors and owners change."
         )
-        table = readonly_table(CONNECTOR_HEADERS, "connectors-table", "Connectors (click a row to pick it)")
+        table = readonly_table(
+            CONNECTOR_HEADERS,
+            "connectors-table",
+            "Connectors (click a row to pick it)",
+            column_widths=CONNECTOR_COLUMN_WIDTHS,
+        )
         with gr.Row(equal_height=True):
             picked = gr.Textbox(label="Connector", max_lines=1, scale=2, elem_id="connector-picker")
             refresh = gr.Button("Refresh", scale=1, elem_id="connectors-refresh")

@@ -88,7 +88,8 @@ def confirmation_sentence(name: str, pending: Confirmation) -> str:
     """What the "needs confirmation" prompt says: the counts, what confirming and dismissing do."""
     missing = len(pending.missing)
     return (
-        f"The last sync of {name!r} listed {pending.listed} documents where the last good sync saw "
+        f"The last sync of {name!r} listed {pending.listed} "
+        f"{'document' if pending.listed == 1 else 'documents'} where the last good sync saw "
         f"{pending.last_good}, so it removed nothing. Confirm to remove the {missing} "
         f"{'document' if missing == 1 else 'documents'} no longer listed; dismiss to keep them "
         "(the next sync judges again)."

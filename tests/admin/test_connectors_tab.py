@@ -137,7 +137,7 @@ def test_the_needs_confirmation_prompt_shows_the_counts_and_confirm_removes(
         (root / f"memo-{number}.md").unlink()
     tab.service.connectors.sync("share", actor="ed")
     detail, history = tab.show("share")
-    assert "Needs confirmation." in detail and "listed 1 documents where the last good sync saw 4" in detail
+    assert "Needs confirmation." in detail and "listed 1 document where the last good sync saw 4" in detail
     assert [row[1] for row in history] == ["needs-confirmation", "succeeded"]
     assert history[1][2:7] == [4, 0, 0, 0, 0]
     assert tab.listing()[0][4] == "needs confirmation"
@@ -149,3 +149,15 @@ def test_the_needs_confirmation_prompt_shows_the_counts_and_confirm_removes(
     with pytest.raises(gr.Error, match="managed by connector 'share'; remove or reconfigure"):
         sources.delete(source.source_id, ED)  # type: ignore[arg-type]
     assert len(tab.service.list_sources()) == 1
+
+
+def test_the_jobs_panel_counts_a_sync_in_documents() -> None:
+    from admin.tabs.jobs import job_notes, job_progress
+    from pipelines.records.jobs import Job
+
+    running = Job("j1", "sync of share", "running", 0.0, {"connector": "share"}, done=3, total=8, kind="sync")
+    assert job_progress(running) == "3 of 8 documents"
+    result = {"status": "succeeded", "listed": 8, "added": 2, "changed": 1, "unchanged": 5}
+    done = Job("j1", "sync of share", "done", 0.0, {"connector": "share"}, result=result, kind="sync")
+    assert job_progress(done) == "8 documents"
+    assert job_notes(done) == "2 added, 1 changed, 5 unchanged, 0 removed, 0 failed"
