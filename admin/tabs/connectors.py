@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from admin import render
+from admin.roles import session_may
 from admin.tabs.tables import readonly_table
 from pipelines.base.errors import NeedleError
 from pipelines.connectors import describe
@@ -75,9 +76,11 @@ def history_rows(status: ConnectorStatus) -> list[list[Any]]:
     ]
 
 
-def details(status: ConnectorStatus) -> str:
+def details(status: ConnectorStatus, full: bool = True) -> str:
     """The picked connector in words: settings, secrets, next run, last error, failed documents,
-    unmapped principals (Markdown; every value escaped)."""
+    unmapped principals (Markdown; every value escaped). Without ``full`` (a viewer's account) the
+    failed documents and unmapped principals are counted, not named: a document's title and the people
+    of a restricted source are not for everyone."""
     config = status.config
     lines = [f"### {render.md_text(config.name)} ({render.md_text(config.kind)})"]
     for key, value in sorted(config.config.items()):
@@ -94,6 +97,12 @@ def details(status: ConnectorStatus) -> str:
         sentence = describe.confirmation_sentence(config.name, status.needs_confirmation)
         lines.append(f"\n⚠️ **Needs confirmation.** {render.md_text(sentence)}")
     failures = status.runs[0].failures if status.runs else []
+    if not full:
+        if failures:
+            lines.append(f"- **documents the last sync could not index**: {len(failures)}")
+        if status.unmapped:
+            lines.append(f"- **unmapped principals**: {len(status.unmapped)}")
+        return "\n".join(lines)
     if failures:
         lines.append("\n**Documents the last sync could not index:**")
         lines += [f"- {render.md_text(f.title or f.id)}: {render.md_text(f.reason)}" for f in failures]
@@ -163,7 +172,7 @@ class ConnectorsActions:
         if not (name or "").strip():
             return "", []
         status = _call(self.manager.show, name.strip(), history=20)
-        return details(status), history_rows(status)
+        return details(status, full=session_may(self.service.accounts, "editor")), history_rows(status)
 
     def select_row(self, event: gr.SelectData) -> str:
         row = event.row_value or []

@@ -304,19 +304,36 @@ class Worker:
         if self.sync is None:
             return self.queue.finish(job, "failed", error="this worker does not run connector syncs")
 
+        lock = threading.Lock()  # the sync's thread and the heartbeat's write the same record
+
+        def beat(**changes: Any) -> None:
+            with lock:
+                current = self.queue.get(job.job_id) or state["job"]
+                state["job"] = self.queue._save(_replace(current, heartbeat=time.time(), **changes))
+
         def progress(done: int, total: int) -> None:
             now = time.time()
             if now - state["last"] >= 0.5 or done == total:
-                current = self.queue.get(job.job_id) or state["job"]
-                state["job"] = self.queue._save(_replace(current, done=done, total=total, heartbeat=now))
+                beat(done=done, total=total)
                 state["last"] = now
 
         def cancelled() -> bool:
             current = self.queue.get(job.job_id)
-            if current is not None:  # the check doubles as the heartbeat of a long listing
-                state["job"] = self.queue._save(_replace(current, heartbeat=time.time()))
             return bool(current and current.cancel_requested)
 
+        # A listing may take minutes before the first document: the heartbeat keeps the job from being
+        # taken for a dead worker's (see recover_stale) while the sync works.
+        stop = threading.Event()
+
+        def heartbeat() -> None:
+            while not stop.wait(STALE_SECONDS / 4):
+                try:
+                    beat()
+                except Exception:  # the store may be briefly unreachable; the next beat tries again
+                    logger.warning("sync job %s: heartbeat not recorded", job.job_id, exc_info=True)
+
+        beating = threading.Thread(target=heartbeat, name=f"sync-heartbeat-{job.job_id}", daemon=True)
+        beating.start()
         try:
             run = self.sync(
                 job.options["connector"], actor=job.submitted_by, progress=progress, cancelled=cancelled
@@ -324,7 +341,12 @@ class Worker:
         except Exception as error:  # paused, removed, or syncing elsewhere: said plainly
             if not isinstance(error, NeedleError):
                 logger.exception("sync job %s failed", job.job_id)
-            return self.queue.finish(state["job"], "failed", error=str(error) or type(error).__name__)
+            run, reason = None, str(error) or type(error).__name__
+        finally:  # stopped before the job is finished, so no late beat marks it running again
+            stop.set()
+            beating.join()
+        if run is None:
+            return self.queue.finish(state["job"], "failed", error=reason)
         outcome = run.to_dict() if hasattr(run, "to_dict") else dict(run)
         outcome.pop("failures", None)  # the sync's own record keeps them; `connectors show` lists them
         status = outcome.get("status")

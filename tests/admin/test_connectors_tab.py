@@ -161,3 +161,31 @@ def test_the_jobs_panel_counts_a_sync_in_documents() -> None:
     done = Job("j1", "sync of share", "done", 0.0, {"connector": "share"}, result=result, kind="sync")
     assert job_progress(done) == "8 documents"
     assert job_notes(done) == "2 added, 1 changed, 5 unchanged, 0 removed, 0 failed"
+
+
+def test_a_viewer_gets_counts_not_the_names_of_failed_documents_or_principals(tmp_path: Path) -> None:
+    from admin.tabs.connectors import details
+    from pipelines.connectors.manager import ConnectorStatus
+    from pipelines.connectors.state import ConnectorConfig, FailedDocument, SyncRun
+
+    run = SyncRun(
+        "r1",
+        "wiki",
+        0.0,
+        status="partial",
+        failed=1,
+        failures=[FailedDocument("p1", "Layoffs 2027 plan", "the page answered 403")],
+    )
+    status = ConnectorStatus(
+        config=ConnectorConfig("wiki", "scripted", {"site": "x"}),
+        documents=3,
+        last_run=run,
+        next_run=None,
+        needs_confirmation=None,
+        runs=[run],
+        unmapped={"ceo@example.com": 2},
+    )
+    full, read_only = details(status), details(status, full=False)
+    assert "Layoffs 2027 plan" in full and "ceo@example\\.com" in full
+    assert "Layoffs" not in read_only and "ceo@" not in read_only
+    assert "could not index**: 1" in read_only and "unmapped principals**: 1" in read_only

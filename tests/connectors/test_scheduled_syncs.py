@@ -71,3 +71,33 @@ def test_cancel_and_retry_a_sync_job(
     finished = worker.run_once()
     assert finished is not None and (finished.status, finished.attempt) == ("done", 2)
     assert service.connectors.show("wiki").documents == 1
+
+
+@pytest.mark.slow  # a real sync through the worker
+def test_a_sync_job_cancelled_while_running_stops_between_documents_and_removes_nothing(
+    service: NeedleService, scripted: type[ScriptedConnector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.connectors import sync
+
+    monkeypatch.setattr(sync, "CANCEL_CHECK_SECONDS", 0.0)
+    scripted.docs = {name: Doc(f"# {name}\n\nThe {name} memo.") for name in ("a", "b", "c")}
+    service.connectors.create("scripted", "wiki", {"site": "x"}, actor="alice")
+    job = service.jobs.submit_sync("wiki", submitted_by="alice")
+    assert job is not None
+    fetch = scripted.fetch
+
+    def fetch_then_cancel(
+        self: ScriptedConnector, ref: object, previous_version: str | None = None
+    ) -> object:
+        if not scripted.fetched:  # another admin clicks Cancel while the first document is fetched
+            service.jobs.cancel(job.job_id, actor="bob")
+        return fetch(self, ref, previous_version)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scripted, "fetch", fetch_then_cancel)
+    worker = service.ingest_worker()
+    worker.schedule = None
+    finished = worker.run_once()
+    assert finished is not None and finished.status == "cancelled"
+    assert finished.result is not None and finished.result["status"] == "cancelled"
+    assert len(scripted.fetched) < 3
+    assert service.jobs.get(job.job_id).status == "cancelled"  # type: ignore[union-attr]
