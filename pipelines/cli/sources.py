@@ -262,14 +262,15 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Work background ingest jobs until stopped (Ctrl-C); run as many as the machines allow."""
+    """Work background jobs (uploads, connector syncs) until stopped (Ctrl-C), queueing syncs as they
+    fall due; run as many as the machines allow."""
     service = common.writable_service()
     worker = service.ingest_worker()
     if args.once:
         job = worker.run_once()
         print("no queued job" if job is None else f"{job.job_id}: {job.status}")
         return EXIT_OK
-    print(f"ingest worker {worker.name} waiting for jobs (Ctrl-C stops it)", file=sys.stderr)
+    print(f"worker {worker.name} waiting for jobs and due syncs (Ctrl-C stops it)", file=sys.stderr)
     worker.run_forever()
     return EXIT_OK
 
@@ -333,6 +334,8 @@ def add_commands(commands: Any) -> None:
     jobs.add_argument("--json", action="store_true")
     jobs.set_defaults(handler=cmd_jobs)
 
-    worker = commands.add_parser("worker", help="index queued background jobs until stopped")
+    worker = commands.add_parser(
+        "worker", help="run queued background jobs and due connector syncs until stopped"
+    )
     worker.add_argument("--once", action="store_true", help="run at most one job, then exit")
     worker.set_defaults(handler=cmd_worker)
