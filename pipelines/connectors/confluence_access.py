@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from pipelines.audience import EVERYONE
 from pipelines.connectors.base import ConnectorError, PeopleDirectory, audience_for
 from pipelines.connectors.confluence_api import ConfluenceApi, NotFound
+from pipelines.records.audience import EVERYONE
 
 
 @dataclass(frozen=True)
