@@ -27,6 +27,7 @@ from pipelines.connectors.base import (
     ConnectorError,
     DocumentRef,
     FetchedDocument,
+    Gone,
     NotModified,
     PeopleDirectory,
     register,
@@ -79,6 +80,12 @@ class ConfluenceConnector(Connector):
         "group may read is for everyone (default: confluence-users; empty: always list people)",
         "attachments": "true (default) to sync PDF and Word attachments as sources of their own",
         "max_attachment_mb": "larger attachments are skipped with a reason (default 50)",
+    }
+    required_settings: ClassVar[tuple[str, ...]] = ("url",)
+    secret_settings: ClassVar[Mapping[str, str]] = {
+        "email": "Cloud: the Confluence account's email (basic auth with api_token)",
+        "api_token": "Cloud: an API token of that account (id.atlassian.com -> Security -> API tokens)",
+        "token": "Data Center: a personal access token of the account Needle reads as",
     }
     default_interval: ClassVar[int] = 3600
 
@@ -243,7 +250,9 @@ class ConfluenceConnector(Connector):
         return self.api.url(webui) if webui else None
 
     # -- fetching ---------------------------------------------------------------------------------------
-    def fetch(self, ref: DocumentRef, previous_version: str | None = None) -> FetchedDocument | NotModified:
+    def fetch(
+        self, ref: DocumentRef, previous_version: str | None = None
+    ) -> FetchedDocument | NotModified | Gone:
         kind, _, content_id = ref.id.partition(":")
         try:
             if kind == "page":
@@ -251,9 +260,7 @@ class ConfluenceConnector(Connector):
             if kind == "attachment":
                 return self._fetch_attachment(ref)
         except NotFound:
-            raise ConnectorError(
-                f"{ref.title}: deleted in Confluence since it was listed", document_id=ref.id
-            ) from None
+            return Gone(ref, "deleted in Confluence since it was listed")
         except (Forbidden, TooLarge) as error:
             raise ConnectorError(f"{ref.title}: {error.reason}", document_id=ref.id) from None
         raise ConnectorError(f"not a Confluence document id: {ref.id}", document_id=ref.id)

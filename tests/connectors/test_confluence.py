@@ -33,7 +33,13 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.connectors.base import ConnectorError, DocumentRef, FetchedDocument, connector_class
+from pipelines.connectors.base import (
+    ConnectorError,
+    DocumentRef,
+    FetchedDocument,
+    Gone,
+    connector_class,
+)
 from pipelines.connectors.confluence import ConfluenceConnector
 from pipelines.connectors.confluence_api import MAX_RETRIES
 from pipelines.samples import handbook_dir
@@ -374,9 +380,8 @@ def test_a_page_deleted_between_syncs_leaves_the_listing_and_cannot_be_fetched(
     second = by_id(list(made.list_documents()))
     assert "page:104" not in second and len(second) == len(first) - 1
     assert made.current_ids() == set(second)
-    with pytest.raises(ConnectorError) as failure:
-        made.fetch(first["page:104"])
-    assert failure.value.document_id == "page:104" and not failure.value.retryable
+    gone = made.fetch(first["page:104"])
+    assert isinstance(gone, Gone) and gone.ref.id == "page:104"
 
 
 def test_a_permission_change_changes_the_audience_on_the_next_listing_not_the_version(
