@@ -356,6 +356,7 @@ class _Sync:
             "source_id": source_id,
             "connector": self.config.name,
             "source_modified": ref.modified,
+            "tags": [str(tag) for tag in ref.meta.get("tags") or []] or None,  # a source's labels, say
             "uploaded_by": self.actor,
             "actor": self.actor,
             "progress": self._keep_lease,
