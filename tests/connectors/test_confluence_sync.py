@@ -1,0 +1,237 @@
+"""Confluence end to end: the sync engine indexes a local Confluence's pages with their audiences, and
+``needle ask --as-user`` answers a member from a restricted page while outsiders and unmapped people get
+nothing of it (the leak sweep); a permission change at the source moves the audience on the next sync
+without re-embedding anything."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gradio_client import Client
+
+from pipelines import cli
+from pipelines.base.settings import get_settings
+from pipelines.service import NeedleService
+from tests.admin.conftest import serve
+from tests.bot.conftest import running_bot
+from tests.bot.slack_api import slack_api_server
+from tests.bot.slack_requests import message
+from tests.connectors.test_confluence import SLACK, Directory, build_site
+from tests.support.fake_confluence import FakeConfluenceState, fake_confluence
+
+FACT = "91,500"  # only in "Salary bands 2027", restricted to finance through its parent
+QUESTION = "What does salary band L4 top out at?"
+ADMIN = ("owner", "a long console password")
+MEMBER, OUTSIDER, UNMAPPED = "U0ALICE1", "U0BOB001", "U0CAROL1"  # carol is in finance, but not in Slack
+
+
+@dataclass
+class Wiki:
+    service: NeedleService
+    state: FakeConfluenceState
+    writes: list[str]
+
+    def sync(self) -> Any:
+        return self.service.connectors.sync("wiki")
+
+    def source(self, title: str) -> dict[str, Any]:
+        return next(s.to_dict() for s in self.service.list_sources() if s.title == title)
+
+
+@pytest.fixture
+def wiki(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wiki]:
+    """A Needle data directory the CLI shares, with a Data Center ``wiki`` connector synced once."""
+    monkeypatch.setenv("NEEDLE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    state = build_site(cloud=False)
+    monkeypatch.setenv("NEEDLE_CONNECTOR_WIKI_TOKEN", state.token)
+    monkeypatch.setenv("NEEDLE_ADMIN_USERNAME", ADMIN[0])  # for the console's sweep
+    monkeypatch.setenv("NEEDLE_ADMIN_PASSWORD", ADMIN[1])
+    with fake_confluence(state) as url:
+        service = NeedleService(get_settings())
+        service.connectors.people = Directory(SLACK)
+        writes: list[str] = []
+        store = service.store
+        for name in ("write_documents", "delete_documents"):
+            original = getattr(store, name)
+
+            def counted(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+                writes.append(_name)
+                return _original(*args, **kwargs)
+
+            monkeypatch.setattr(store, name, counted)
+        service.connectors.create("confluence", "wiki", {"url": url, "cloud": "false", "spaces": "ENG,FIN"})
+        run = service.connectors.sync("wiki")
+        assert (run.status, run.added, run.failed) == ("succeeded", 8, 0), run
+        yield Wiki(service, state, writes)
+    get_settings.cache_clear()
+
+
+def ask_as(user: str, capsys: pytest.CaptureFixture[str], question: str = QUESTION) -> dict[str, Any]:
+    assert cli.main(["ask", "--json", "--as-user", user, question]) == 0
+    output = capsys.readouterr().out
+    return {"raw": output, **json.loads(output)}
+
+
+@pytest.mark.slow
+def test_the_leak_sweep_through_needle_ask_as_user(wiki: Wiki, capsys: pytest.CaptureFixture[str]) -> None:
+    bands = wiki.source("Salary bands 2027")
+    assert bands["audience"] == [f"user:{MEMBER}"]
+    assert bands["url"].endswith("/confluence/pages/viewpage.action?pageId=103")
+    assert wiki.source("Onboarding")["tags"] == ["onboarding", "policy"]  # Confluence's labels
+    restricted = {bands["source_id"], wiki.source("Salaries")["source_id"]}
+    # carol may read Salaries, its child and Budget in Confluence, but has no Slack account: `show` names her
+    assert wiki.service.connectors.show("wiki").unmapped == {"carol@example.com": 3}
+
+    member = ask_as(MEMBER, capsys)
+    assert FACT in member["answer"]
+    assert bands["source_id"] in {c["source_id"] for c in member["citations"]}
+
+    for outsider in (OUTSIDER, UNMAPPED, "U0NOBODY1"):
+        answer = ask_as(outsider, capsys)
+        assert FACT not in answer["raw"], outsider
+        assert "Salary bands" not in answer["raw"] and "salary review" not in answer["raw"], outsider
+        seen = {c["source_id"] for c in answer["citations"]} | {
+            p.get("source_id") for p in answer["passages"]
+        }
+        assert not seen & restricted, outsider
+
+
+@pytest.mark.slow
+def test_a_permission_change_moves_the_audience_without_re_embedding(
+    wiki: Wiki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert FACT not in ask_as(OUTSIDER, capsys)["raw"]
+    wiki.state.pages["102"].read_users = ["key-bob"]  # bob may now read Salaries, so its child too
+    wiki.writes.clear()
+    before = len(wiki.state.requests)
+    run = wiki.sync()
+    assert (run.status, run.added, run.removed, run.failed) == ("succeeded", 0, 0, 0)
+    fetched = [
+        r.path
+        for r in wiki.state.requests[before:]
+        if r.path.startswith(("/download/", "/rest/api/content/1"))
+    ]
+    assert [
+        path for path in fetched if not path.endswith(("/restriction/byOperation/read", "/child/attachment"))
+    ] == []
+    assert wiki.writes == []  # no chunk written or deleted: the audience changed in place
+    assert wiki.source("Salary bands 2027")["audience"] == [f"user:{MEMBER}", f"user:{OUTSIDER}"]
+    assert FACT in ask_as(OUTSIDER, capsys)["answer"]
+
+    # and back: the restriction narrowed again at the source, the outsider loses the page
+    wiki.state.pages["102"].read_users = []
+    wiki.sync()
+    assert FACT not in ask_as(OUTSIDER, capsys)["raw"]
+    assert wiki.writes == []
+
+
+@pytest.mark.slow
+def test_a_page_deleted_in_confluence_leaves_the_index(
+    wiki: Wiki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    del wiki.state.pages["104"]
+    run = wiki.sync()
+    assert run.removed == 1
+    assert "Incident runbook" not in {s.title for s in wiki.service.list_sources()}
+
+
+#: What would give the restricted pages away: their facts and titles.
+TELLS = [FACT, "Salary bands 2027", "salary review happens in March"]
+
+
+@pytest.mark.slow
+def test_the_leak_sweep_through_the_slack_bot(wiki: Wiki, caplog: pytest.LogCaptureFixture) -> None:
+    """DMs and a channel mention through the real Bolt app: only the member's DM carries the fact."""
+    caplog.set_level(logging.INFO)
+    with (
+        slack_api_server() as slack,
+        running_bot(wiki.service, slack, slack_rate_limit_per_minute=1000) as bot,
+    ):
+
+        def sent_for(action: Callable[[], None]) -> str:
+            start, log_start = len(slack.calls), len(caplog.records)
+            action()
+            bot.settle()
+            text = "\n".join(json.dumps(c.args, ensure_ascii=False) for c in slack.calls[start:])
+            return text + "\n" + "\n".join(r.getMessage() for r in caplog.records[log_start:])
+
+        def dm(user: str) -> Callable[[], None]:
+            def send() -> None:
+                ts = slack.add_user_message(f"D{user}", user, QUESTION)
+                assert (
+                    bot.send.event(message(f"D{user}", user, QUESTION, ts, channel_type="im")).status_code
+                    == 200
+                )
+
+            return send
+
+        def mention(user: str) -> Callable[[], None]:
+            def send() -> None:
+                ts = slack.add_user_message("C0GENERAL", user, f"<@UBOT> {QUESTION}")
+                event = {"type": "app_mention", "user": user, "text": f"<@UBOT> {QUESTION}", "ts": ts}
+                assert bot.send.event({**event, "channel": "C0GENERAL"}).status_code == 200
+
+            return send
+
+        assert FACT in sent_for(dm(MEMBER))  # the positive control: a probe that could see a leak
+        for name, action in {
+            "DM, outsider": dm(OUTSIDER),
+            "DM, unmapped": dm(UNMAPPED),
+            "mention in #general by the member": mention(MEMBER),  # read by the whole channel
+        }.items():
+            text = sent_for(action)
+            assert [tell for tell in TELLS if tell in text] == [], name
+
+
+@pytest.mark.slow
+def test_the_leak_sweep_through_the_console_view_as(wiki: Wiki) -> None:
+    """The debugger's "View as" a Slack user, through the console's API on a real server."""
+    console = serve(wiki.service)
+    client = Client(console.url, auth=ADMIN, verbose=False)
+    restricted = {wiki.source("Salary bands 2027")["source_id"], wiki.source("Salaries")["source_id"]}
+    try:
+
+        def view_as(user: str) -> tuple[str, dict[str, Any]]:
+            out = client.predict(
+                QUESTION,
+                [],
+                [],
+                200,
+                200,
+                5,
+                "weighted",
+                60,
+                1.0,
+                0.75,
+                False,
+                user,
+                "",
+                api_name="/debug_query",
+            )
+            trace = wiki.service.get_trace(out[0])
+            assert trace["viewer"]["user_id"] == user and trace["viewer"]["private"] is True
+            return json.dumps(out, ensure_ascii=False), trace
+
+        shown, trace = view_as(MEMBER)
+        assert FACT in shown and restricted & {p["meta"]["source_id"] for p in trace["passages"]}
+        for user in (OUTSIDER, UNMAPPED):
+            shown, trace = view_as(user)
+            assert [tell for tell in TELLS if tell in shown] == [], user
+            listed = {
+                item["source_id"] for key in ("bm25", "dense", "fused") for item in trace.get(key) or []
+            }
+            assert (
+                not listed & restricted
+                and not {p["meta"]["source_id"] for p in trace["passages"]} & restricted
+            )
+    finally:
+        client.close()
+        console.stop()
