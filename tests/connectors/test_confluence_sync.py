@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ class Wiki:
     service: NeedleService
     state: FakeConfluenceState
     writes: list[str]
+    #: the variables the CLI and the sync read (the data directory, the token, the console's password)
+    environment: dict[str, str]
 
     def sync(self) -> Any:
         return self.service.connectors.sync("wiki")
@@ -44,34 +47,60 @@ class Wiki:
         return next(s.to_dict() for s in self.service.list_sources() if s.title == title)
 
 
-@pytest.fixture
-def wiki(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wiki]:
+@contextmanager
+def synced_wiki(root: Path) -> Iterator[Wiki]:
     """A Needle data directory the CLI shares, with a Data Center ``wiki`` connector synced once."""
-    monkeypatch.setenv("NEEDLE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
     state = build_site(cloud=False)
-    monkeypatch.setenv("NEEDLE_CONNECTOR_WIKI_TOKEN", state.token)
-    monkeypatch.setenv("NEEDLE_ADMIN_USERNAME", ADMIN[0])  # for the console's sweep
-    monkeypatch.setenv("NEEDLE_ADMIN_PASSWORD", ADMIN[1])
-    with fake_confluence(state) as url:
+    environment = {
+        "NEEDLE_DATA_DIR": str(root / "data"),
+        "NEEDLE_CONNECTOR_WIKI_TOKEN": state.token,
+        "NEEDLE_ADMIN_USERNAME": ADMIN[0],  # for the console's sweep
+        "NEEDLE_ADMIN_PASSWORD": ADMIN[1],
+    }
+    with pytest.MonkeyPatch.context() as patch, fake_confluence(state) as url:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        patch.chdir(root)  # no stray .env
+        get_settings.cache_clear()
         service = NeedleService(get_settings())
         service.connectors.people = Directory(SLACK)
         writes: list[str] = []
-        store = service.store
         for name in ("write_documents", "delete_documents"):
-            original = getattr(store, name)
+            original = getattr(service.store, name)
 
             def counted(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
                 writes.append(_name)
                 return _original(*args, **kwargs)
 
-            monkeypatch.setattr(store, name, counted)
+            patch.setattr(service.store, name, counted)
         service.connectors.create("confluence", "wiki", {"url": url, "cloud": "false", "spaces": "ENG,FIN"})
         run = service.connectors.sync("wiki")
         assert (run.status, run.added, run.failed) == ("succeeded", 8, 0), run
-        yield Wiki(service, state, writes)
+        yield Wiki(service, state, writes, environment)
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def wiki(tmp_path: Path) -> Iterator[Wiki]:
+    """A wiki of its own, for a test that changes Confluence."""
+    with synced_wiki(tmp_path) as wiki:
+        yield wiki
+
+
+@pytest.fixture(scope="module")
+def shared_wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wiki]:
+    with synced_wiki(tmp_path_factory.mktemp("wiki")) as wiki:
+        yield wiki
+
+
+@pytest.fixture
+def swept(shared_wiki: Wiki, monkeypatch: pytest.MonkeyPatch) -> Wiki:
+    """The module's wiki, for the sweeps, which only read it; its variables set again for this test (the
+    suite clears every NEEDLE_ variable before each test)."""
+    for name, value in shared_wiki.environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return shared_wiki
 
 
 def ask_as(user: str, capsys: pytest.CaptureFixture[str], question: str = QUESTION) -> dict[str, Any]:
@@ -81,14 +110,14 @@ def ask_as(user: str, capsys: pytest.CaptureFixture[str], question: str = QUESTI
 
 
 @pytest.mark.slow
-def test_the_leak_sweep_through_needle_ask_as_user(wiki: Wiki, capsys: pytest.CaptureFixture[str]) -> None:
-    bands = wiki.source("Salary bands 2027")
+def test_the_leak_sweep_through_needle_ask_as_user(swept: Wiki, capsys: pytest.CaptureFixture[str]) -> None:
+    bands = swept.source("Salary bands 2027")
     assert bands["audience"] == [f"user:{MEMBER}"]
     assert bands["url"].endswith("/confluence/pages/viewpage.action?pageId=103")
-    assert wiki.source("Onboarding")["tags"] == ["onboarding", "policy"]  # Confluence's labels
-    restricted = {bands["source_id"], wiki.source("Salaries")["source_id"]}
+    assert swept.source("Onboarding")["tags"] == ["onboarding", "policy"]  # Confluence's labels
+    restricted = {bands["source_id"], swept.source("Salaries")["source_id"]}
     # carol may read Salaries, its child and Budget in Confluence, but has no Slack account: `show` names her
-    assert wiki.service.connectors.show("wiki").unmapped == {"carol@example.com": 3}
+    assert swept.service.connectors.show("wiki").unmapped == {"carol@example.com": 3}
 
     member = ask_as(MEMBER, capsys)
     assert FACT in member["answer"]
@@ -148,12 +177,12 @@ TELLS = [FACT, "Salary bands 2027", "salary review happens in March"]
 
 
 @pytest.mark.slow
-def test_the_leak_sweep_through_the_slack_bot(wiki: Wiki, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_leak_sweep_through_the_slack_bot(swept: Wiki, caplog: pytest.LogCaptureFixture) -> None:
     """DMs and a channel mention through the real Bolt app: only the member's DM carries the fact."""
     caplog.set_level(logging.INFO)
     with (
         slack_api_server() as slack,
-        running_bot(wiki.service, slack, slack_rate_limit_per_minute=1000) as bot,
+        running_bot(swept.service, slack, slack_rate_limit_per_minute=1000) as bot,
     ):
 
         def sent_for(action: Callable[[], None]) -> str:
@@ -192,11 +221,11 @@ def test_the_leak_sweep_through_the_slack_bot(wiki: Wiki, caplog: pytest.LogCapt
 
 
 @pytest.mark.slow
-def test_the_leak_sweep_through_the_console_view_as(wiki: Wiki) -> None:
+def test_the_leak_sweep_through_the_console_view_as(swept: Wiki) -> None:
     """The debugger's "View as" a Slack user, through the console's API on a real server."""
-    console = serve(wiki.service)
+    console = serve(swept.service)
     client = Client(console.url, auth=ADMIN, verbose=False)
-    restricted = {wiki.source("Salary bands 2027")["source_id"], wiki.source("Salaries")["source_id"]}
+    restricted = {swept.source("Salary bands 2027")["source_id"], swept.source("Salaries")["source_id"]}
     try:
 
         def view_as(user: str) -> tuple[str, dict[str, Any]]:
@@ -216,7 +245,7 @@ def test_the_leak_sweep_through_the_console_view_as(wiki: Wiki) -> None:
                 "",
                 api_name="/debug_query",
             )
-            trace = wiki.service.get_trace(out[0])
+            trace = swept.service.get_trace(out[0])
             assert trace["viewer"]["user_id"] == user and trace["viewer"]["private"] is True
             return json.dumps(out, ensure_ascii=False), trace
 
