@@ -106,7 +106,15 @@ class AccessResolver:
         if not key:
             raise ConnectorError("a Confluence page came without its space; cannot decide who may read it")
         if key not in self._spaces:
-            self._spaces[key] = self._cloud_space(key, space_id) if self.api.cloud else self._dc_space(key)
+            try:
+                readers = self._cloud_space(key, space_id) if self.api.cloud else self._dc_space(key)
+            except NotFound:
+                # not a page gone mid-listing: without the space's permissions no page of it can be synced
+                raise ConnectorError(
+                    f"Confluence has no permissions to show for space {key} (404): the space is gone, or "
+                    "this Confluence has no space permissions REST API (see docs/connectors/confluence.md)"
+                ) from None
+            self._spaces[key] = readers
         return self._spaces[key]
 
     def _dc_space(self, key: str) -> Readers:

@@ -447,6 +447,16 @@ def test_a_server_error_on_a_restriction_fails_the_listing_never_opens_the_page(
     assert failure.value.retryable and "500" in failure.value.reason
 
 
+def test_space_permissions_that_cannot_be_read_fail_the_listing_not_the_pages() -> None:
+    state = build_site(cloud=False)
+    state.failures = {"/rest/api/space/FIN/permissions": 404}
+    with (
+        fake_confluence(state) as url,
+        pytest.raises(ConnectorError, match="permissions to show for space FIN"),
+    ):
+        list(connector(url, state).list_documents())
+
+
 def test_a_missing_space_is_named() -> None:
     state = build_site(cloud=True)
     with fake_confluence(state) as url, pytest.raises(ConnectorError, match="space NOPE does not exist"):
