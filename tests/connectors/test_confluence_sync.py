@@ -18,12 +18,13 @@ from gradio_client import Client
 
 from pipelines import cli
 from pipelines.base.settings import get_settings
+from pipelines.connectors.people import SlackPeople
 from pipelines.service import NeedleService
 from tests.admin.conftest import serve
 from tests.bot.conftest import running_bot
-from tests.bot.slack_api import slack_api_server
+from tests.bot.slack_api import APP_TOKEN, BOT_TOKEN, SlackState, slack_api_server
 from tests.bot.slack_requests import message
-from tests.connectors.test_confluence import SLACK, Directory, build_site
+from tests.connectors.test_confluence import SLACK, build_site
 from tests.support.fake_confluence import FakeConfluenceState, fake_confluence
 
 FACT = "91,500"  # only in "Salary bands 2027", restricted to finance through its parent
@@ -36,6 +37,7 @@ MEMBER, OUTSIDER, UNMAPPED = "U0ALICE1", "U0BOB001", "U0CAROL1"  # carol is in f
 class Wiki:
     service: NeedleService
     state: FakeConfluenceState
+    slack: SlackState
     writes: list[str]
     #: the variables the CLI and the sync read (the data directory, the token, the console's password)
     environment: dict[str, str]
@@ -51,19 +53,25 @@ class Wiki:
 def synced_wiki(root: Path) -> Iterator[Wiki]:
     """A Needle data directory the CLI shares, with a Data Center ``wiki`` connector synced once."""
     state = build_site(cloud=False)
-    environment = {
-        "NEEDLE_DATA_DIR": str(root / "data"),
-        "NEEDLE_CONNECTOR_WIKI_TOKEN": state.token,
-        "NEEDLE_ADMIN_USERNAME": ADMIN[0],  # for the console's sweep
-        "NEEDLE_ADMIN_PASSWORD": ADMIN[1],
-    }
-    with pytest.MonkeyPatch.context() as patch, fake_confluence(state) as url:
+    with pytest.MonkeyPatch.context() as patch, fake_confluence(state) as url, slack_api_server() as slack:
+        for email, user in SLACK.items():  # Slack knows alice, bob and dave by email; carol has no account
+            slack.add_user(user, email.split("@")[0], email=email)
+        environment = {
+            "NEEDLE_DATA_DIR": str(root / "data"),
+            "NEEDLE_CONNECTOR_WIKI_TOKEN": state.token,
+            # the deployment's Slack: the people directory (users.lookupByEmail) and --as-user's memberships
+            "NEEDLE_SLACK_BOT_TOKEN": BOT_TOKEN,
+            "NEEDLE_SLACK_APP_TOKEN": APP_TOKEN,
+            "NEEDLE_SLACK_API_URL": f"{slack.url}/api/",
+            "NEEDLE_ADMIN_USERNAME": ADMIN[0],  # for the console's sweep
+            "NEEDLE_ADMIN_PASSWORD": ADMIN[1],
+        }
         for name, value in environment.items():
             patch.setenv(name, value)
         patch.chdir(root)  # no stray .env
         get_settings.cache_clear()
         service = NeedleService(get_settings())
-        service.connectors.people = Directory(SLACK)
+        assert isinstance(service.connectors.people, SlackPeople)  # the real directory, over the stand-in
         writes: list[str] = []
         for name in ("write_documents", "delete_documents"):
             original = getattr(service.store, name)
@@ -76,7 +84,7 @@ def synced_wiki(root: Path) -> Iterator[Wiki]:
         service.connectors.create("confluence", "wiki", {"url": url, "cloud": "false", "spaces": "ENG,FIN"})
         run = service.connectors.sync("wiki")
         assert (run.status, run.added, run.failed) == ("succeeded", 8, 0), run
-        yield Wiki(service, state, writes, environment)
+        yield Wiki(service, state, slack, writes, environment)
     get_settings.cache_clear()
 
 
@@ -180,10 +188,8 @@ TELLS = [FACT, "Salary bands 2027", "salary review happens in March"]
 def test_the_leak_sweep_through_the_slack_bot(swept: Wiki, caplog: pytest.LogCaptureFixture) -> None:
     """DMs and a channel mention through the real Bolt app: only the member's DM carries the fact."""
     caplog.set_level(logging.INFO)
-    with (
-        slack_api_server() as slack,
-        running_bot(swept.service, slack, slack_rate_limit_per_minute=1000) as bot,
-    ):
+    slack = swept.slack  # the workspace the sync mapped people in
+    with running_bot(swept.service, slack, slack_rate_limit_per_minute=1000) as bot:
 
         def sent_for(action: Callable[[], None]) -> str:
             start, log_start = len(slack.calls), len(caplog.records)
