@@ -30,6 +30,7 @@ from pipelines.connectors.base import (
     ConnectorError,
     DocumentRef,
     FetchedDocument,
+    Gone,
     NotModified,
     register,
 )
@@ -305,9 +306,9 @@ class WebConnector(Connector):
     # fetching -------------------------------------------------------------------------------------------
     def fetch(
         self, ref: DocumentRef, previous_version: str | None = None
-    ) -> FetchedDocument | NotModified | Any:
+    ) -> FetchedDocument | NotModified | Gone:
         """The page's bytes: those the listing downloaded, or a conditional GET when it kept none (a
-        retry, a body over the keeping limit). A page now gone is ``Gone`` where the engine knows it."""
+        retry, a body over the keeping limit); ``Gone`` when the page answers 404 or 410."""
         kept = self._take(ref.id)
         if kept is not None:
             data, file_name, media_type = kept
@@ -319,8 +320,8 @@ class WebConnector(Connector):
             raise ConnectorError(f"{url} was not fetched: {reply.skipped}", document_id=ref.id)
         if reply.status == 304 and validators:
             return NotModified(ref)
-        if reply.status in (404, 410) and hasattr(base, "Gone"):
-            return base.Gone(ref, reason=f"{url} answered {reply.status}")  # type: ignore[attr-defined]
+        if reply.status in (404, 410):
+            return Gone(ref, reason=f"{url} answered {reply.status}")
         if reply.status != 200:
             raise ConnectorError(
                 f"{url} answered {reply.status}", document_id=ref.id, retryable=reply.status >= 500
