@@ -10,6 +10,7 @@ from tests.support.connector_bench import run_bench
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # 60 pages embedded one by one, then `needle ask`: minutes when busy
 def test_the_connector_benchmark_meets_its_goals_at_60_pages(tmp_path: Path) -> None:
     report = run_bench(60, changed=2, deleted=1, data_dir=tmp_path / "data", use_cli=True)
     first, changed, unchanged = report["syncs"]
