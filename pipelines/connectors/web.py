@@ -1,7 +1,7 @@
 """The web connector: a site under a URL prefix (or a sitemap), each page one source cited by its URL.
 
 A re-sync must not download what has not changed, so the crawl remembers, per URL, the validators the
-site gave (ETag, Last-Modified), the page's links and the reference it listed (its *cursor*, kept by the
+site gave (ETag, Last-Modified), the page's links and the reference it listed (its *state*, kept by the
 sync engine between syncs). The next crawl asks each page conditionally: a 304 lists the remembered
 reference (same version: the engine fetches nothing) and follows the remembered links; a 200 is a new or
 changed page, whose body the crawl keeps so that :meth:`WebConnector.fetch` does not download it again.
@@ -111,17 +111,18 @@ class WebConnector(Connector):
     def in_scope(self, url: str) -> bool:
         return url.startswith(self.prefix)
 
-    # the cursor -----------------------------------------------------------------------------------------
-    def restore(self, cursor: Mapping[str, Any] | None) -> None:
-        """Give the crawl what the last good sync remembered (see :meth:`cursor`)."""
-        if cursor and cursor.get("format") == CURSOR_FORMAT and cursor.get("prefix") == self.prefix:
-            self._previous = dict(cursor)
+    # the state kept between syncs ----------------------------------------------------------------------
+    def restore_state(self, state: Mapping[str, Any] | None) -> None:
+        """Take back what :attr:`state` gave after the last complete listing (another prefix's is ignored)."""
+        if state and state.get("format") == CURSOR_FORMAT and state.get("prefix") == self.prefix:
+            self._previous = dict(state)
         else:
             self._previous = {}
 
-    def cursor(self) -> dict[str, Any] | None:
-        """What the next crawl needs (validators, links and references per URL), once a listing completed;
-        ``None`` before. JSON-serializable; the engine keeps it only when the sync succeeds."""
+    @property
+    def state(self) -> dict[str, Any] | None:
+        """What the next crawl needs (validators, links and references per URL) once a listing completed;
+        ``None`` before. JSON-able; the engine keeps it after a complete listing."""
         return self._cursor
 
     # listing --------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def site() -> Iterator[LocalSite]:
 def connector(site: LocalSite, cursor: dict[str, Any] | None = None, **settings: str) -> WebConnector:
     web = WebConnector({"url": f"{site.base}/docs/", **settings})
     web.client.sleep = lambda seconds: None
-    web.restore(cursor)
+    web.restore_state(cursor)
     return web
 
 
@@ -100,13 +100,13 @@ def test_a_resync_asks_conditionally_and_downloads_only_the_changed_page(site: L
     old = crawl(first)
     site.page("/docs/leave.html", "Leave policy", LEAVE_FACT + " Updated.", ["/docs/"])
     mark = site.mark()
-    web = connector(site, first.cursor())
+    web = connector(site, first.state)
     new = crawl(web)
     assert set(new) == set(old)
     downloaded = [path for path in site.paths(mark, status=200) if path != "/robots.txt"]
     assert downloaded == ["/docs/leave.html"]
     # every URL the first crawl read (the print version folded into vpn.html too) but the changed one
-    cursor = first.cursor()
+    cursor = first.state
     assert cursor is not None
     assert site.statuses(mark)[304] == len(cursor["pages"]) - 1
     changed = {doc_id for doc_id in new if new[doc_id].version != old[doc_id].version}
@@ -121,7 +121,7 @@ def test_last_modified_alone_is_enough_for_a_304() -> None:
         first = connector(local)
         old = crawl(first)
         mark = local.mark()
-        new = crawl(connector(local, first.cursor()))
+        new = crawl(connector(local, first.state))
     assert new == old
     assert [p for p in local.paths(mark, status=200) if p != "/robots.txt"] == []
     assert all(hit.conditional for hit in local.hits[mark:] if hit.status == 304)
@@ -133,7 +133,7 @@ def test_without_validators_pages_are_downloaded_but_their_version_is_their_cont
         first = connector(local)
         old = crawl(first)
         local.page("/docs/leave.html", "Leave policy", "Changed.", ["/docs/"])
-        new = crawl(connector(local, first.cursor()))
+        new = crawl(connector(local, first.state))
     assert {doc_id for doc_id in new if new[doc_id].version != old[doc_id].version} == {
         f"{local.base}/docs/leave.html"
     }
@@ -160,11 +160,11 @@ def test_a_page_that_answers_404_is_kept_once_and_dropped_the_second_time(site: 
     first = connector(site)
     old = crawl(first)
     site.remove("/docs/leave.html")  # still linked from the index: the crawl reaches it
-    second = connector(site, first.cursor())
+    second = connector(site, first.state)
     kept = crawl(second)
     assert leave in kept and kept[leave].version == old[leave].version
     assert kept[leave].meta["missing"] == 1
-    third = connector(site, second.cursor())
+    third = connector(site, second.state)
     assert leave not in crawl(third)
 
 
@@ -173,20 +173,20 @@ def test_a_page_back_after_one_404_is_not_missing_any_more(site: LocalSite) -> N
     first = connector(site)
     crawl(first)
     site.remove("/docs/leave.html", gone=True)
-    second = connector(site, first.cursor())
+    second = connector(site, first.state)
     assert crawl(second)[leave].meta["missing"] == 1
     site.page("/docs/leave.html", "Leave policy", LEAVE_FACT, ["/docs/"])
-    third = connector(site, second.cursor())
+    third = connector(site, second.state)
     back = crawl(third)
     assert "missing" not in back[leave].meta
-    assert crawl(connector(site, third.cursor()))[leave].meta.get("missing") is None
+    assert crawl(connector(site, third.state))[leave].meta.get("missing") is None
 
 
 def test_a_page_no_longer_linked_is_not_listed_at_once(site: LocalSite) -> None:
     first = connector(site)
     crawl(first)
     site.page("/docs/", "Acme intranet", "Welcome.", ["vpn.html"])
-    refs = crawl(connector(site, first.cursor()))
+    refs = crawl(connector(site, first.state))
     assert set(refs) == {f"{site.base}/docs/", f"{site.base}/docs/vpn.html"}
 
 
@@ -210,7 +210,7 @@ def test_a_5xx_that_lasts_stops_the_listing_with_a_retryable_error(site: LocalSi
     assert failure.value.retryable
     assert "/docs/leave.html answered 503" in failure.value.reason and "4 times" in failure.value.reason
     assert waits == [1.0, 2.0, 4.0]  # exponential backoff without Retry-After
-    assert web.cursor() is None  # nothing for the engine to keep
+    assert web.state is None  # nothing for the engine to keep
 
 
 def test_a_retry_after_longer_than_the_limit_gives_up_at_once(site: LocalSite) -> None:
@@ -292,9 +292,9 @@ def test_fetch_without_the_listings_body_asks_conditionally(site: LocalSite) -> 
 def test_the_cursor_is_json_and_another_prefix_ignores_it(site: LocalSite) -> None:
     first = connector(site)
     crawl(first)
-    cursor = json.loads(json.dumps(first.cursor()))
+    cursor = json.loads(json.dumps(first.state))
     other = WebConnector({"url": f"{site.base}/docs/", "prefix": f"{site.base}/"})
-    other.restore(cursor)
+    other.restore_state(cursor)
     mark = site.mark()
     crawl(other)
     assert site.statuses(mark)[304] == 0
