@@ -20,6 +20,7 @@ from pipelines.connectors.base import (
     NotModified,
 )
 from pipelines.service import NeedleService
+from tests.support.connector_bench import WRITES
 
 
 @dataclass
@@ -41,7 +42,10 @@ def service(service_factory: Callable[..., NeedleService]) -> NeedleService:
 def writes(service: NeedleService, monkeypatch: pytest.MonkeyPatch) -> StoreWrites:
     counter = StoreWrites()
     store = service.store
-    for name in ("write_documents", "delete_documents", "update_by_filter"):
+    # Every way the store writes, replace_sources included (how the embedded store writes a source).
+    for name in WRITES:
+        if not hasattr(store, name):
+            continue
         original = getattr(store, name)
 
         def counted(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:

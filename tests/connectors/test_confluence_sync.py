@@ -73,7 +73,7 @@ def synced_wiki(root: Path) -> Iterator[Wiki]:
         service = NeedleService(get_settings())
         assert isinstance(service.connectors.people, SlackPeople)  # the real directory, over the stand-in
         writes: list[str] = []
-        for name in ("write_documents", "delete_documents"):
+        for name in ("write_documents", "delete_documents", "replace_sources"):
             original = getattr(service.store, name)
 
             def counted(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:

@@ -100,10 +100,11 @@ def test_the_leak_sweep_and_a_sharing_change_without_re_embedding(
     state.share("fold-hr", [user("carol@acme.example")])
     state.requests.clear()
     writes: list[str] = []
-    original = service.store.write_documents
-    monkeypatch.setattr(
-        service.store, "write_documents", lambda *a, **k: (writes.append("w"), original(*a, **k))[1]
-    )
+    for name in ("write_documents", "replace_sources"):  # replace_sources: how a source is re-indexed
+        original = getattr(service.store, name)
+        monkeypatch.setattr(
+            service.store, name, lambda *a, _o=original, _n=name, **k: (writes.append(_n), _o(*a, **k))[1]
+        )
     second = service.connectors.sync("drive")
     assert second.status == "succeeded" and (second.changed, second.added, second.removed) == (1, 0, 0)
     assert writes == []
@@ -142,10 +143,11 @@ def test_a_shared_drive_synced_by_the_engine_then_re_shared_is_not_embedded_agai
     state.share("doc-runbook", [user("carol@acme.example")])
     state.requests.clear()
     writes: list[str] = []
-    original = service.store.write_documents
-    monkeypatch.setattr(
-        service.store, "write_documents", lambda *a, **k: (writes.append("w"), original(*a, **k))[1]
-    )
+    for name in ("write_documents", "replace_sources"):  # replace_sources: how a source is re-indexed
+        original = getattr(service.store, name)
+        monkeypatch.setattr(
+            service.store, name, lambda *a, _o=original, _n=name, **k: (writes.append(_n), _o(*a, **k))[1]
+        )
     second = service.connectors.sync("drive")
     assert (second.status, second.changed, second.unchanged) == ("succeeded", 1, 1)
     assert writes == []
