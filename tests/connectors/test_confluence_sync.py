@@ -6,30 +6,25 @@ without re-embedding anything."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from gradio_client import Client
 
 from pipelines import cli
 from pipelines.base.settings import get_settings
 from pipelines.connectors.people import SlackPeople
 from pipelines.service import NeedleService
-from tests.admin.conftest import serve
-from tests.bot.conftest import running_bot
-from tests.bot.slack_api import APP_TOKEN, BOT_TOKEN, SlackState, slack_api_server
-from tests.bot.slack_requests import message
+from tests.bot.slack_api import SlackState, slack_api_server
+from tests.connectors.sweeps import Probe, set_environment, slack_environment, sweep_bot, sweep_console
 from tests.connectors.test_confluence import SLACK, build_site
 from tests.support.fake_confluence import FakeConfluenceState, fake_confluence
 
 FACT = "91,500"  # only in "Salary bands 2027", restricted to finance through its parent
 QUESTION = "What does salary band L4 top out at?"
-ADMIN = ("owner", "a long console password")
 MEMBER, OUTSIDER, UNMAPPED = "U0ALICE1", "U0BOB001", "U0CAROL1"  # carol is in finance, but not in Slack
 
 
@@ -59,12 +54,8 @@ def synced_wiki(root: Path) -> Iterator[Wiki]:
         environment = {
             "NEEDLE_DATA_DIR": str(root / "data"),
             "NEEDLE_CONNECTOR_WIKI_TOKEN": state.token,
-            # the deployment's Slack: the people directory (users.lookupByEmail) and --as-user's memberships
-            "NEEDLE_SLACK_BOT_TOKEN": BOT_TOKEN,
-            "NEEDLE_SLACK_APP_TOKEN": APP_TOKEN,
-            "NEEDLE_SLACK_API_URL": f"{slack.url}/api/",
-            "NEEDLE_ADMIN_USERNAME": ADMIN[0],  # for the console's sweep
-            "NEEDLE_ADMIN_PASSWORD": ADMIN[1],
+            # the deployment's Slack (the people directory, users.lookupByEmail) and the console's owner
+            **slack_environment(slack),
         }
         for name, value in environment.items():
             patch.setenv(name, value)
@@ -105,9 +96,7 @@ def shared_wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wiki]:
 def swept(shared_wiki: Wiki, monkeypatch: pytest.MonkeyPatch) -> Wiki:
     """The module's wiki, for the sweeps, which only read it; its variables set again for this test (the
     suite clears every NEEDLE_ variable before each test)."""
-    for name, value in shared_wiki.environment.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    set_environment(shared_wiki.environment, monkeypatch)
     return shared_wiki
 
 
@@ -187,86 +176,31 @@ TELLS = [FACT, "Salary bands 2027", "salary review happens in March"]
 @pytest.mark.slow
 def test_the_leak_sweep_through_the_slack_bot(swept: Wiki, caplog: pytest.LogCaptureFixture) -> None:
     """DMs and a channel mention through the real Bolt app: only the member's DM carries the fact."""
-    caplog.set_level(logging.INFO)
-    slack = swept.slack  # the workspace the sync mapped people in
-    with running_bot(swept.service, slack, slack_rate_limit_per_minute=1000) as bot:
-
-        def sent_for(action: Callable[[], None]) -> str:
-            start, log_start = len(slack.calls), len(caplog.records)
-            action()
-            bot.settle()
-            text = "\n".join(json.dumps(c.args, ensure_ascii=False) for c in slack.calls[start:])
-            return text + "\n" + "\n".join(r.getMessage() for r in caplog.records[log_start:])
-
-        def dm(user: str) -> Callable[[], None]:
-            def send() -> None:
-                ts = slack.add_user_message(f"D{user}", user, QUESTION)
-                assert (
-                    bot.send.event(message(f"D{user}", user, QUESTION, ts, channel_type="im")).status_code
-                    == 200
-                )
-
-            return send
-
-        def mention(user: str) -> Callable[[], None]:
-            def send() -> None:
-                ts = slack.add_user_message("C0GENERAL", user, f"<@UBOT> {QUESTION}")
-                event = {"type": "app_mention", "user": user, "text": f"<@UBOT> {QUESTION}", "ts": ts}
-                assert bot.send.event({**event, "channel": "C0GENERAL"}).status_code == 200
-
-            return send
-
-        assert FACT in sent_for(dm(MEMBER))  # the positive control: a probe that could see a leak
-        for name, action in {
-            "DM, outsider": dm(OUTSIDER),
-            "DM, unmapped": dm(UNMAPPED),
-            "mention in #general by the member": mention(MEMBER),  # read by the whole channel
-        }.items():
-            text = sent_for(action)
-            assert [tell for tell in TELLS if tell in text] == [], name
+    sweep_bot(
+        swept.service,
+        swept.slack,  # the workspace the sync mapped people in
+        caplog,
+        question=QUESTION,
+        fact=FACT,
+        tells=TELLS,
+        granted=[Probe("DM, member", MEMBER)],
+        denied=[
+            Probe("DM, outsider", OUTSIDER),
+            Probe("DM, unmapped", UNMAPPED),
+            Probe("mention in #general by the member", MEMBER, "C0GENERAL"),  # read by the whole channel
+        ],
+    )
 
 
 @pytest.mark.slow
 def test_the_leak_sweep_through_the_console_view_as(swept: Wiki) -> None:
     """The debugger's "View as" a Slack user, through the console's API on a real server."""
-    console = serve(swept.service)
-    client = Client(console.url, auth=ADMIN, verbose=False)
-    restricted = {swept.source("Salary bands 2027")["source_id"], swept.source("Salaries")["source_id"]}
-    try:
-
-        def view_as(user: str) -> tuple[str, dict[str, Any]]:
-            out = client.predict(
-                QUESTION,
-                [],
-                [],
-                200,
-                200,
-                5,
-                "weighted",
-                60,
-                1.0,
-                0.75,
-                False,
-                user,
-                "",
-                api_name="/debug_query",
-            )
-            trace = swept.service.get_trace(out[0])
-            assert trace["viewer"]["user_id"] == user and trace["viewer"]["private"] is True
-            return json.dumps(out, ensure_ascii=False), trace
-
-        shown, trace = view_as(MEMBER)
-        assert FACT in shown and restricted & {p["meta"]["source_id"] for p in trace["passages"]}
-        for user in (OUTSIDER, UNMAPPED):
-            shown, trace = view_as(user)
-            assert [tell for tell in TELLS if tell in shown] == [], user
-            listed = {
-                item["source_id"] for key in ("bm25", "dense", "fused") for item in trace.get(key) or []
-            }
-            assert (
-                not listed & restricted
-                and not {p["meta"]["source_id"] for p in trace["passages"]} & restricted
-            )
-    finally:
-        client.close()
-        console.stop()
+    sweep_console(
+        swept.service,
+        question=QUESTION,
+        fact=FACT,
+        tells=TELLS,
+        restricted={swept.source("Salary bands 2027")["source_id"], swept.source("Salaries")["source_id"]},
+        granted=[(MEMBER, "")],
+        denied=[(OUTSIDER, ""), (UNMAPPED, "")],
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,13 @@ import pytest
 
 from pipelines import cli
 from pipelines.base.settings import get_settings
+from pipelines.connectors.people import SlackPeople
 from pipelines.connectors.sync import connector_source_id
 from pipelines.service import NeedleService
+from tests.bot.slack_api import SlackState, slack_api_server
 from tests.conftest import make_settings
 from tests.connectors.gdrive_world import DOMAIN, PEOPLE, Directory, populate, user
+from tests.connectors.sweeps import Probe, set_environment, slack_environment, sweep_bot, sweep_console
 from tests.support.fake_gdrive import FakeDriveState, fake_gdrive
 
 QUESTION = "What is the top of the L5 salary band?"
@@ -158,3 +162,98 @@ def test_a_shared_drive_synced_by_the_engine_then_re_shared_is_not_embedded_agai
     ]
     audiences = {s.source_id: s.audience for s in service.list_sources()}
     assert audiences[runbook] == ["user:U0ALICE", "user:U0CAROL", "user:U0FRANK"]
+
+
+# The sweeps through the Slack bot and the console's View as share one Drive, synced once for the module,
+# with Drive's people mapped by the real Slack directory (users.lookupByEmail on the Slack stand-in).
+MEMBER, OUTSIDER, UNMAPPED = "U0DAVE", "U0ALICE", "U0ERIN"  # erin is in HR, but Slack knows another email
+
+
+@dataclass
+class SweptDrive:
+    service: NeedleService
+    slack: SlackState
+    environment: dict[str, str]
+    salaries: str
+
+
+@pytest.fixture(scope="module")
+def shared_drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SweptDrive]:
+    root = tmp_path_factory.mktemp("drive")
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        fake_gdrive(root) as (url, state, key_file),
+        slack_api_server() as slack,
+    ):
+        populate(state)
+        for email, slack_id in PEOPLE.items():
+            slack.add_user(slack_id, email.split("@")[0], email=email)
+        slack.add_user(UNMAPPED, "erin", email="erin@erin-home.example")
+        environment = {
+            "NEEDLE_DATA_DIR": str(root / "data"),
+            "NEEDLE_CONNECTOR_DRIVE_SERVICE_ACCOUNT_FILE": str(key_file),
+            **slack_environment(slack),
+        }
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        patch.chdir(root)  # no stray .env
+        get_settings.cache_clear()
+        service = NeedleService(get_settings())
+        assert isinstance(service.connectors.people, SlackPeople)
+        config = {
+            "folders": "fold-policies",
+            "drives": "drive-eng",
+            "domain": DOMAIN,
+            "api_root": url,
+            "admin_email": "admin@acme.example",
+        }
+        service.connectors.create("gdrive", "drive", config)
+        run = service.connectors.sync("drive")
+        assert (run.status, run.added) == ("succeeded", 8), (run.error, run.failures)
+        salaries = connector_source_id("drive", "doc-salaries")
+        audience = {s.source_id: s.audience for s in service.list_sources()}[salaries]
+        assert audience == [f"user:{u}" for u in ("U0BOB", "U0CAROL", MEMBER)]
+        assert service.connectors.show("drive").unmapped["erin@acme.example"] == 1
+        yield SweptDrive(service, slack, environment, salaries)
+        service.close()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def swept(shared_drive: SweptDrive, monkeypatch: pytest.MonkeyPatch) -> SweptDrive:
+    set_environment(shared_drive.environment, monkeypatch)
+    return shared_drive
+
+
+@pytest.mark.slow
+def test_the_leak_sweep_through_the_slack_bot(swept: SweptDrive, caplog: pytest.LogCaptureFixture) -> None:
+    """DMs and a channel mention through the real Bolt app: only the HR member's DM carries the fact."""
+    sweep_bot(
+        swept.service,
+        swept.slack,
+        caplog,
+        question=QUESTION,
+        fact=FACT,
+        tells=[*SECRET_MARKERS, swept.salaries, "doc-salaries"],
+        granted=[Probe("DM, member", MEMBER)],
+        denied=[
+            Probe("DM, outsider", OUTSIDER),
+            Probe("DM, unmapped", UNMAPPED),
+            Probe("DM, unknown", "U0NOBODY"),
+            Probe("mention in #general by the member", MEMBER, "C0GENERAL"),  # read by the whole channel
+        ],
+    )
+
+
+@pytest.mark.slow
+def test_the_leak_sweep_through_the_console_view_as(swept: SweptDrive) -> None:
+    """The debugger's "View as" the member, the outsider, the unmapped user and a channel."""
+    sweep_console(
+        swept.service,
+        question=QUESTION,
+        fact=FACT,
+        tells=[*SECRET_MARKERS, "doc-salaries"],
+        restricted={swept.salaries},
+        granted=[(MEMBER, "")],
+        denied=[(OUTSIDER, ""), (UNMAPPED, ""), (MEMBER, "C0GENERAL")],
+    )
