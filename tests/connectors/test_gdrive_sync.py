@@ -1,5 +1,6 @@
 """The Google Drive connector end to end: synced by the real sync engine into a real service (bundled
-model, embedded store) from the local Drive stand-in, then asked through ``needle ask --as-user``.
+model, embedded store) from the local Drive stand-in, then asked through ``needle ask --as-user``, the
+Slack bot and the console's View as (the last two in :mod:`tests.connectors.sweeps`).
 
 The leak sweep: a question whose answer is only in a restricted file (HR's salary bands, restricted to
 the HR group, carol and the folder's owner), asked as a mapped member (dave, through the HR group), a

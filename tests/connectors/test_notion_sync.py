@@ -2,7 +2,8 @@
 embedded store with the bundled model, and ``needle ask`` as an admin, a member and an outsider.
 
 The sync runs through the service's connector manager (``needle connectors`` is not on the command line
-yet); every question goes through ``needle ask``, a separate service over the same data directory.
+yet); every question goes through ``needle ask``, a separate service over the same data directory. The
+leak sweeps through the Slack bot and the console's View as are in :mod:`tests.connectors.sweeps`.
 """
 
 from __future__ import annotations
