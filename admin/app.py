@@ -72,7 +72,7 @@ def build_admin(service: NeedleService) -> gr.Blocks:
             build_traces_tab(service, debugger, tabs)
             feedback = build_feedback_tab(service, debugger, tabs)
             build_lab_tab(service, tabs, feedback)
-            build_gaps_tab(service)
+            gaps = build_gaps_tab(service)
             build_usage_tab(service)
             build_channels_tab(service)
             build_audit_tab(service)
@@ -84,6 +84,8 @@ def build_admin(service: NeedleService) -> gr.Blocks:
         # The jobs panel starts polling at once if a worker is busy when the page opens.
         blocks.load(sources.jobs.actions.listing, None, sources.jobs.outputs, api_visibility="private")
         blocks.load(page.open_linked_trace, None, [tabs, *debugger.outputs], api_visibility="private")
+        # ?verified=<id> (an expert's renewal reminder) opens the Gaps tab on that verified answer.
+        blocks.load(gaps.actions.open_linked, None, [tabs, *gaps.linked_outputs], api_visibility="private")
         # A viewer's "view as" boxes are disabled, with the reason, as soon as the page opens.
         blocks.load(debugger.view_as_controls, None, debugger.view_as, api_visibility="private")
     enforce_roles(blocks, service.accounts)

@@ -7,6 +7,7 @@ only the questions and trace links of answers it may see (see :mod:`pipelines.kn
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -16,6 +17,7 @@ from admin.roles import session_view
 from admin.tabs.tables import readonly_table
 from pipelines.base.errors import NeedleError
 from pipelines.knowledge.gaps import parse_since
+from pipelines.knowledge.verified import default_review_by, today
 from pipelines.service import NeedleService
 
 GAP_HEADERS = [
@@ -29,6 +31,7 @@ GAP_HEADERS = [
     "Why",
     "Traces",
 ]
+GAPS_TAB = "gaps"
 VERIFIED_HEADERS = ["Id", "Question", "Expert", "Verified on", "Review by", "State", "Audience"]
 
 
@@ -136,6 +139,60 @@ class GapsActions:
             if view.viewer.may_see(item.audience)
         ]
 
+    def open_verified(self, answer_id: str) -> tuple[str, str, str, list[list[Any]]]:
+        """One verified answer picked for renewal (the expert's reminder links ``?verified=<id>``): its id
+        and a new review-by date (six months on) in the boxes beside "Renew", and what it says. An id this
+        account may not see reads as an unknown one."""
+        answer_id = (answer_id or "").strip()
+        listed = self.verified()
+        try:
+            item = self.service.knowledge.verified.get(answer_id)
+        except NeedleError:
+            item = None
+        if item is None or not session_view(self.service).viewer.may_see(item.audience):
+            return "", "", f"No verified answer `{render.md_text(answer_id)}` to show.", listed
+        state = (
+            "is given as verified"
+            if item.is_current()
+            else "was expired by hand"
+            if item.status == "expired"
+            else f"passed its review date ({item.review_by}) and is no longer given as verified"
+        )
+        quoted = "\n".join(f"> {render.md_text(line)}" for line in item.answer.splitlines())
+        message = (
+            f"Verified answer `{item.answer_id}` to “{render.md_text(item.question)}” "
+            f"({render.md_text(item.label())}) {state}.\n\n{quoted}\n\n"
+            "If it is still right, press **Renew** (with the review-by date beside it)."
+        )
+        return item.answer_id, default_review_by(today()).isoformat(), message, listed
+
+    def open_linked(self, request: gr.Request) -> tuple[Any, ...]:
+        """When the page loads with ``?verified=<id>`` (the link in the expert's renewal reminder in
+        Slack): the Gaps tab, opened on that answer (:meth:`open_verified`); otherwise nothing changes."""
+        answer_id = (request.query_params.get("verified") or "").strip() if request else ""
+        if not answer_id:
+            return tuple(gr.skip() for _ in range(5))  # the tabs and the four of open_verified
+        return (gr.Tabs(selected=GAPS_TAB), *self.open_verified(answer_id))
+
+    def select_verified(self, event: gr.SelectData) -> str:
+        """A click on a verified answer's row picks its id for Renew, Expire or Remove."""
+        row = event.row_value or []
+        return str(row[0]) if row else ""
+
+    def renew_verified(
+        self, answer_id: str, review_by: str, request: gr.Request
+    ) -> tuple[str, list[list[Any]]]:
+        """A new review-by date (default: six months on): given as verified again, audited as an edit."""
+        actor = request.username if request else None
+        review = (review_by or "").strip() or default_review_by(today()).isoformat()
+        try:
+            item = self.service.knowledge.edit_verified(
+                (answer_id or "").strip(), review_by=review, actor=actor
+            )
+        except NeedleError as error:
+            raise gr.Error(f"Nothing was renewed: {error}.", print_exception=False) from None
+        return f"Renewed `{item.answer_id}`: given as verified until {item.review_by}.", self.verified()
+
     def expire_verified(self, answer_id: str, request: gr.Request) -> tuple[str, list[list[Any]]]:
         actor = request.username if request else None
         try:
@@ -153,9 +210,18 @@ class GapsActions:
         return f"Removed `{item.answer_id}` and its source.", self.verified()
 
 
-def build_gaps_tab(service: NeedleService) -> None:
+@dataclass
+class GapsTab:
+    """What the page's load needs to open a linked verified answer (``?verified=<id>``): the outputs of
+    :meth:`GapsActions.open_linked` after the tabs."""
+
+    actions: GapsActions
+    linked_outputs: list[Any]
+
+
+def build_gaps_tab(service: NeedleService) -> GapsTab:
     actions = GapsActions(service)
-    with gr.Tab("Gaps", id="gaps") as tab:
+    with gr.Tab("Gaps", id=GAPS_TAB) as tab:
         gr.Markdown(
             "Questions Needle could not answer, answered with a 👎, or took to a person, grouped by meaning. "
             "Click a topic to answer it once, as a verified answer."
@@ -179,7 +245,14 @@ def build_gaps_tab(service: NeedleService) -> None:
         status = gr.Markdown(elem_id="verified-status")
         verified = readonly_table(VERIFIED_HEADERS, "verified-table", "Verified answers")
         with gr.Row():
-            chosen = gr.Textbox(label="Verified answer id", max_lines=1, scale=2)
+            chosen = gr.Textbox(label="Verified answer id", max_lines=1, scale=2, elem_id="verified-chosen")
+            renew_by = gr.Textbox(
+                label="New review-by (YYYY-MM-DD; default: in six months)",
+                max_lines=1,
+                scale=2,
+                elem_id="verified-renew-by",
+            )
+            renew = gr.Button("Renew", scale=1, elem_id="verified-renew")
             expire = gr.Button("Expire", scale=1)
             remove = gr.Button("Remove", variant="stop", scale=1)
     refresh.click(actions.topics, [since], [table, summary], api_name="gaps")
@@ -197,3 +270,6 @@ def build_gaps_tab(service: NeedleService) -> None:
     refresh.click(actions.verified, None, [verified], api_name="verified_answers")
     expire.click(actions.expire_verified, [chosen], [status, verified], api_name="expire_verified")
     remove.click(actions.remove_verified, [chosen], [status, verified], api_name="remove_verified")
+    renew.click(actions.renew_verified, [chosen, renew_by], [status, verified], api_name="renew_verified")
+    verified.select(actions.select_verified, None, [chosen], api_visibility="private")
+    return GapsTab(actions, [chosen, renew_by, status, verified])
