@@ -31,6 +31,8 @@ GAP_HEADERS = [
     "Why",
     "Traces",
 ]
+#: Fits 1280 px without a horizontal scroll: the examples get the room, a trace id wraps in its cell.
+GAP_COLUMN_WIDTHS = ["5%", "6%", "7%", "30%", "9%", "9%", "9%", "9%", "16%"]
 GAPS_TAB = "gaps"
 VERIFIED_HEADERS = ["Id", "Question", "Expert", "Verified on", "Review by", "State", "Audience"]
 
@@ -230,7 +232,9 @@ def build_gaps_tab(service: NeedleService) -> GapsTab:
             since = gr.Textbox(value="30d", label="Period (30d, 12h, 2w)", max_lines=1, scale=1)
             refresh = gr.Button("Refresh", scale=1)
         summary = gr.Markdown(elem_id="gaps-summary")
-        table = readonly_table(GAP_HEADERS, "gaps-table", "Gap topics (most people first)")
+        table = readonly_table(
+            GAP_HEADERS, "gaps-table", "Gap topics (most people first)", column_widths=GAP_COLUMN_WIDTHS
+        )
         gr.Markdown("### Save a verified answer")
         with gr.Row():
             trace_id = gr.Textbox(label="From trace id (optional)", max_lines=1, elem_id="verified-trace")

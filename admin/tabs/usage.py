@@ -29,6 +29,8 @@ class UsageActions:
             seconds, may_see_trace=None if view.unrestricted else view.visible_trace_ids
         )
         days = pd.DataFrame([vars(day) for day in report.days])
+        # Dates, not labels: a month of days as text labels is 30 overlapping strings on the x axis.
+        days["day"] = pd.to_datetime(days["day"])
         outcomes = days.melt(
             id_vars="day", value_vars=["answered", "abstained"], var_name="outcome", value_name="n"
         )
@@ -44,6 +46,14 @@ class UsageActions:
         return summary, days, outcomes, votes, days, channels, top
 
 
+#: Counts start at zero: otherwise a chart whose values are all equal (one channel) has an empty range
+#: and draws no bar at all. (A chart of zeros only, no escalations yet, still has a range of zero width:
+#: a y_lim set per answer would make the ``usage`` endpoint return updates instead of plain figures.)
+FROM_ZERO = [0, None]
+#: A day's bar is a day wide on the time axis (unbinned, it is a one-pixel line).
+ONE_DAY = "1d"
+
+
 def build_usage_tab(service: NeedleService) -> None:
     actions = UsageActions(service)
     with gr.Tab("Usage", id="usage") as tab:
@@ -52,12 +62,20 @@ def build_usage_tab(service: NeedleService) -> None:
             refresh = gr.Button("Refresh", scale=1)
         summary = gr.Markdown(elem_id="usage-summary")
         with gr.Row():
-            per_day = gr.BarPlot(x="day", y="questions", title="Questions per day", label="Questions per day")
-            outcomes = gr.BarPlot(x="day", y="n", color="outcome", title="Answered vs abstained")
+            per_day = gr.BarPlot(
+                x="day", y="questions", title="Questions per day", x_bin=ONE_DAY, y_lim=FROM_ZERO
+            )
+            outcomes = gr.BarPlot(
+                x="day", y="n", color="outcome", title="Answered vs abstained", x_bin=ONE_DAY, y_lim=FROM_ZERO
+            )
         with gr.Row():
-            votes = gr.BarPlot(x="day", y="n", color="vote", title="👍 / 👎 per day")
-            escalations = gr.BarPlot(x="day", y="escalations", title="Taken to a person per day")
-        channels = gr.BarPlot(x="channel", y="questions", title="Questions per channel")
+            votes = gr.BarPlot(
+                x="day", y="n", color="vote", title="👍 / 👎 per day", x_bin=ONE_DAY, y_lim=FROM_ZERO
+            )
+            escalations = gr.BarPlot(
+                x="day", y="escalations", title="Taken to a person per day", x_bin=ONE_DAY, y_lim=FROM_ZERO
+            )
+        channels = gr.BarPlot(x="channel", y="questions", title="Questions per channel", y_lim=FROM_ZERO)
         top = gr.Dataframe(headers=["Asked", "Question"], label="Top questions", interactive=False, wrap=True)
     outputs = [summary, per_day, outcomes, votes, escalations, channels, top]
     refresh.click(actions.figures, [since], outputs, api_name="usage")

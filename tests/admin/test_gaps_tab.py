@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,10 @@ from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, Console
 from tests.conftest import HANDBOOK
 
 pytestmark = pytest.mark.slow  # a console, an ingest and answers
+
+
+def _day(epoch_ms: int) -> str:
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC).date().isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +80,9 @@ def test_usage_tab_draws_the_cores_figures(client: Client, console: Console) -> 
     assert f"**{report.questions}** questions" in summary
     assert top["data"] == [[row["count"], row["question"]] for row in report.top_questions]
     assert per_day["mark"] == "bar" and per_day["columns"][:2] == ["day", "questions"]
-    assert [row[:2] for row in per_day["data"]] == [[day.day, day.questions] for day in report.days]
+    assert per_day["datatypes"]["day"] == "temporal"  # dates (ms since the epoch), not text labels
+    drawn = [[_day(row[0]), row[1]] for row in per_day["data"]]
+    assert drawn == [[day.day, day.questions] for day in report.days]
     assert channels["data"] == [[row["channel"], row["questions"]] for row in report.channels]
     with pytest.raises(AppError, match="not a period"):
         client.predict("whenever", api_name="/usage")
