@@ -67,9 +67,27 @@ def streaming_text(partial_markdown: str) -> str:
     return to_mrkdwn(partial_markdown)[:MAX_TEXT]
 
 
+#: A Slack user id (``U…``, or ``W…`` on Enterprise Grid): Slack shows ``<@U…>`` as a mention of them.
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+
+
+def answer_mrkdwn(answer: Answer) -> str:
+    """The answer's text in mrkdwn. An answer given from a verified answer ends "Verified by @expert on
+    DATE"; where the expert is a Slack user id, Slack shows that line's ``<@U…>`` as the person's name
+    (and a link to them), not the bare id. An expert stored by name (the command line's ``--by jane``)
+    stays as written, and so does anything in the expert's own text: only the closing label changes."""
+    text = to_mrkdwn(answer.text)
+    verified = answer.verified or {}
+    expert, date = str(verified.get("expert") or ""), str(verified.get("date") or "")
+    if answer.kind != "verified" or not SLACK_USER_ID.fullmatch(expert):
+        return text
+    before, label, after = text.rpartition(f"Verified by @{expert} on {date}")
+    return f"{before}Verified by <@{expert}> on {date}{after}" if label else text
+
+
 def answer_text(answer: Answer) -> str:
     """The message's plain ``text``: shown in notifications, and read back as the bot's earlier turn."""
-    return to_mrkdwn(answer.text)[:MAX_TEXT]
+    return answer_mrkdwn(answer)[:MAX_TEXT]
 
 
 def citation_line(citation: Citation, numbered: bool = True) -> str:
@@ -113,7 +131,7 @@ def answer_blocks(
         blocks.append(_context(f"<@{shared_by}> shared an answer from Needle"))
     if show_question:
         blocks.append(_context(f"*Question:* {escape(answer.question)}"))
-    blocks.extend(_section(piece) for piece in split_for_blocks(to_mrkdwn(answer.text)))
+    blocks.extend(_section(piece) for piece in split_for_blocks(answer_mrkdwn(answer)))
     blocks.extend(
         answer_tail_blocks(
             answer,
