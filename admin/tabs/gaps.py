@@ -32,7 +32,7 @@ GAP_HEADERS = [
     "Traces",
 ]
 #: Fits 1280 px without a horizontal scroll: the examples get the room, a trace id wraps in its cell.
-GAP_COLUMN_WIDTHS = ["5%", "6%", "7%", "30%", "9%", "9%", "9%", "9%", "16%"]
+GAP_COLUMN_WIDTHS = ["5%", "6%", "8%", "30%", "9%", "9%", "9%", "9%", "15%"]
 GAPS_TAB = "gaps"
 VERIFIED_HEADERS = ["Id", "Question", "Expert", "Verified on", "Review by", "State", "Audience"]
 
