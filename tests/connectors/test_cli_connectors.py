@@ -118,7 +118,9 @@ def test_show_says_the_error_the_failed_documents_and_which_secrets_are_set(
 def test_errors_are_one_sentence_and_exit_1(
     needle: NeedleService, share: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert "no connector of kind 'ftp' (known: folder, " in _fails(capsys, "connectors", "add", "ftp", "x")
+    unknown = _fails(capsys, "connectors", "add", "ftp", "x")
+    assert "no connector of kind 'ftp' (known: " in unknown
+    assert all(kind in unknown for kind in ("folder", "web", "slack", "confluence", "gdrive", "notion"))
     assert "need --set path=" in _fails(capsys, "connectors", "add", "folder", "x")
     assert "not a duration" in _fails(
         capsys, "connectors", "add", "folder", "x", "--set", f"path={share}", "--every", "soon"
