@@ -235,6 +235,7 @@ def _dependencies(console: Console) -> list[dict[str, Any]]:
         return config.json()["dependencies"]
 
 
+@pytest.mark.slow  # over 8 s: kept out of the 10-minute default suite; CI runs it with the slow tests
 def test_every_endpoint_refuses_unauthenticated_callers(console: Console, tmp_path: Path) -> None:
     dependencies = _dependencies(console)
     api_names = sorted({dep["api_name"] for dep in dependencies if dep.get("api_name")})

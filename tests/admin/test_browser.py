@@ -132,6 +132,7 @@ def _sizes_in_order(page: Page) -> list[str]:
     return [cell.strip() for cell in cells[4 :: len(render.SOURCE_HEADERS)]]
 
 
+@pytest.mark.slow  # over 8 s: kept out of the 10-minute default suite; CI runs it with the slow tests
 def test_upload_conflict_kept_tags_and_an_oversize_file_at_1280_px(
     console_factory: Callable[..., Console], browser: Browser, tmp_path: Path
 ) -> None:

@@ -101,6 +101,7 @@ def test_a_restart_keeps_a_session_which_still_ends_hours_after_sign_in(
         assert _signed_in(console, dict(_sign_in(console, "admin", "s3cret-password").cookies))
 
 
+@pytest.mark.slow  # over 8 s: kept out of the 10-minute default suite; CI runs it with the slow tests
 def test_one_persons_typos_do_not_lock_out_a_colleague_at_the_same_address(
     service_factory: Callable[..., NeedleService],
 ) -> None:

@@ -228,6 +228,7 @@ def run_all(probes: Probes, questions: list[str]) -> None:
     probes.run("assistant prompts, no rights", set(), thread_started(bot, "U0ZED"))
 
 
+@pytest.mark.slow  # over 8 s: kept out of the 10-minute default suite; CI runs it with the slow tests
 def test_no_restricted_source_reaches_anyone_outside_its_audience(probes: Probes) -> None:
     run_all(probes, FIRST_QUESTIONS)
     print(f"\nSlack leak probes: {probes.count} probes, 0 leaks")
