@@ -156,11 +156,7 @@ class GoogleDriveConnector(Connector):
 
     def check_config(self) -> None:
         """Refuse settings that cannot work (called when the connector is added, and before a listing)."""
-        unknown = sorted(set(self.config) - set(self.settings))
-        if unknown:
-            raise ConnectorError(
-                f"gdrive connectors have no setting {unknown[0]!r} (they have: {', '.join(self.settings)})"
-            )
+        super().check_config()  # unknown settings
         if not self.folders and not self.drives:
             raise ConnectorError(
                 "gdrive connectors need --set folders=ID1,ID2 or --set drives=SHARED_DRIVE_ID"

@@ -100,14 +100,6 @@ class WebConnector(Connector):
         #: True when the last crawl stopped at ``max_pages``.
         self.truncated = False
 
-    def check_config(self) -> None:
-        """Settings are checked when the connector is built; an unknown one is named here."""
-        unknown = sorted(set(self.config) - set(self.settings))
-        if unknown:
-            raise ConnectorError(
-                f"web connectors have no setting {unknown[0]!r} (they have: {', '.join(self.settings)})"
-            )
-
     def in_scope(self, url: str) -> bool:
         return url.startswith(self.prefix)
 
