@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from pipelines.records.audience import Viewer
+from pipelines.records.audience import Viewer, private_viewer
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +43,8 @@ class Memberships:
     ) -> Viewer:
         """The private viewer of ``user_id``: the groups and channels among ``principals`` (audience members
         such as ``usergroup:S1``, ``channel:C1``) that the user belongs to."""
-        groups: set[str] = set()
-        channels: set[str] = set()
-        for principal in sorted(set(principals)):
-            kind, _, target = principal.partition(":")
-            if kind not in ("usergroup", "channel") or not target:
-                continue
-            if user_id in self.members(client, kind, target):
-                (groups if kind == "usergroup" else channels).add(target)
-        return Viewer(
-            user_id=user_id,
-            channel_id=channel_id,
-            private=True,
-            usergroups=frozenset(groups),
-            channels=frozenset(channels),
+        return private_viewer(
+            user_id, principals, lambda kind, target: self.members(client, kind, target), channel_id
         )
 
     def members(self, client: WebClient, kind: str, target: str) -> frozenset[str]:

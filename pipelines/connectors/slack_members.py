@@ -15,6 +15,7 @@ from pipelines.base.settings import Settings
 from pipelines.connectors import directory
 from pipelines.connectors.base import ConnectorError
 from pipelines.connectors.slack_web import SlackWeb
+from pipelines.records import audience
 from pipelines.records.audience import Viewer
 
 
@@ -22,22 +23,16 @@ def private_viewer(web: SlackWeb, user_id: str, principals: Iterable[str]) -> tu
     """``(viewer, problems)``: ``user_id`` reading a private answer, with the user groups and channels
     among ``principals`` (``usergroup:S1``, ``channel:C1``) they belong to; ``problems`` names the
     memberships Slack could not tell (counted as not a member)."""
-    groups: set[str] = set()
-    channels: set[str] = set()
     problems: list[str] = []
-    for principal in sorted(set(principals)):
-        kind, _, target = principal.partition(":")
-        if kind not in ("usergroup", "channel") or not target:
-            continue
+
+    def members(kind: str, target: str) -> set[str]:
         try:
-            members = _members(web, kind, target)
+            return _members(web, kind, target)
         except ConnectorError as error:
-            problems.append(f"{principal}: {error.reason}")
-            continue
-        if user_id in members:
-            (groups if kind == "usergroup" else channels).add(target)
-    viewer = Viewer(user_id=user_id, private=True, usergroups=frozenset(groups), channels=frozenset(channels))
-    return viewer, problems
+            problems.append(f"{kind}:{target}: {error.reason}")
+            return set()
+
+    return audience.private_viewer(user_id, principals, members), problems
 
 
 def _members(web: SlackWeb, kind: str, target: str) -> set[str]:

@@ -15,7 +15,7 @@ see, directly, through a user group or through a channel they belong to.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +116,36 @@ class Viewer:
 PUBLIC = Viewer()
 #: An admin on the server (CLI, evaluations, the console's debugger without "view as").
 ADMIN = Viewer(unrestricted=True)
+
+
+def private_viewer(
+    user_id: str,
+    principals: Iterable[str],
+    members: Callable[[str, str], Iterable[str]],
+    channel_id: str | None = None,
+) -> Viewer:
+    """``user_id`` reading a private answer, with the user groups and channels among ``principals``
+    (audience members such as ``usergroup:S1``, ``channel:C1``) they belong to.
+
+    ``members(kind, target)`` names the members of one user group (``kind="usergroup"``) or channel; the
+    bot answers it from Slack with a cache, the command line from Slack directly. One rule for both, so
+    a person sees the same sources in a DM and at ``needle ask --as-user``.
+    """
+    groups: set[str] = set()
+    channels: set[str] = set()
+    for principal in sorted(set(principals)):
+        kind, _, target = principal.partition(":")
+        if kind not in ("usergroup", "channel") or not target:
+            continue
+        if user_id in members(kind, target):
+            (groups if kind == "usergroup" else channels).add(target)
+    return Viewer(
+        user_id=user_id,
+        channel_id=channel_id,
+        private=True,
+        usergroups=frozenset(groups),
+        channels=frozenset(channels),
+    )
 
 
 def audience_filter(viewer: Viewer) -> dict[str, Any] | None:
